@@ -1,0 +1,47 @@
+# Switchboard: `make run` starts the hub, `make test` runs every test. Both set up everything first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+LOCK   := web/vendor/autobahn-browser.lock
+lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
+JS     := web/vendor/$(call lock,file)
+
+.PHONY: run test check vendor chromium clean
+
+run: $(VENV)/.router $(JS)
+	$(PY) -m router run
+
+test: $(VENV)/.test $(JS) chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: $(VENV)/.router
+	$(PY) -m router check
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.router: setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[router]'
+	touch $@
+
+$(VENV)/.test: $(VENV)/.router
+	$(PY) -m pip install --quiet -e '.[router,test]'
+	touch $@
+
+# AutobahnJS from the npm registry, verified against the checksum recorded in the lock file.
+vendor $(JS): $(LOCK)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent "$(call lock,package)@$(call lock,version)" >/dev/null && tar xzf *.tgz) && \
+	echo "$(call lock,sha256)  $$tmp/package/$(call lock,file)" | sha256sum --check --quiet && \
+	cp "$$tmp/package/$(call lock,file)" $(JS) && cp "$$tmp/package/LICENSE" web/vendor/autobahn.LICENSE && \
+	echo "vendored $(call lock,package) $(call lock,version) -> $(JS) (sha256 ok)"
+
+# Browser tests drive Debian's chromium; install it when missing and we are root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests need Debian chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+clean:
+	rm -rf $(VENV) .switchboard .pytest_cache

@@ -1,0 +1,50 @@
+"""What every backend component shares: WAMP-CRA join as the backend role, and a standalone runner.
+
+Under `make run` Crossbar starts each component in a container worker (restart-always); standalone,
+`run_standalone` connects over RawSocket or WebSocket and reconnects for ever after the hub goes away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
+from autobahn.wamp import auth
+
+from router import settings as S
+
+
+class BackendSession(ApplicationSession):
+    """Joins the realm as authid `backend` (role backend), secret from SWITCHBOARD_BACKEND_SECRET."""
+
+    def onConnect(self):
+        self.join(self.config.realm, authmethods=["wampcra"], authid=S.BACKEND_AUTHID)
+
+    def onChallenge(self, challenge):
+        if challenge.method != "wampcra":
+            raise Exception(f"backend components answer only wampcra, not {challenge.method}")
+        secret = os.environ.get(S.ENV_BACKEND_SECRET)
+        if not secret:
+            raise Exception(f"{S.ENV_BACKEND_SECRET} is not set")
+        return auth.compute_wcs(secret, challenge.extra["challenge"])
+
+    def onDisconnect(self):
+        # Standalone the runner reconnects; in a container, Crossbar restarts the component.
+        pass
+
+
+def run_standalone(component: type[ApplicationSession], argv: list[str] | None = None) -> None:
+    """`python -m components.<name>`: connect to a running hub and stay connected."""
+    defaults = S.Settings.from_env()
+    parser = argparse.ArgumentParser(description=component.__doc__)
+    parser.add_argument("--url", default=os.environ.get(S.ENV_URL) or defaults.backend_url,
+                        help=f"router URL, rs://host:port or ws://host:port/ws (default: ${S.ENV_URL} or %(default)s)")
+    parser.add_argument("--realm", default=os.environ.get(S.ENV_REALM) or defaults.realm)
+    args = parser.parse_args(argv)
+    if not os.environ.get(S.ENV_BACKEND_SECRET):
+        from router.secrets import ensure_secrets
+
+        secrets, _ = ensure_secrets(defaults.secrets_file)
+        os.environ.update(secrets)
+    ApplicationRunner(args.url, args.realm).run(component, auto_reconnect=True)

@@ -1,0 +1,86 @@
+"""`switchboard` command: run the hub in the foreground, or check its config.
+
+    switchboard run      start the node with its components, print the URL, Ctrl-C stops it
+    switchboard check    validate settings and the rendered config with `crossbar check`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from router import settings as S
+from router.secrets import SECRET_NAMES
+
+#: Node directory `switchboard run` uses (rendered config, node key, pid file); kept out of git.
+RUN_DIR = S.PROJECT_ROOT / ".switchboard" / "node"
+
+
+def _settings() -> S.Settings:
+    try:
+        return S.Settings.from_env()
+    except S.SettingsError as e:
+        raise SystemExit(f"switchboard: {e}") from None
+
+
+def cmd_run(args) -> int:
+    from router.node import Node, NodeError
+
+    settings = _settings()
+    node = Node(RUN_DIR, settings)
+
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt  # stop exactly as on Ctrl-C
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        node.start()
+    except NodeError as e:
+        print(f"switchboard: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        node.stop()
+        return 130
+    where = "generated" if node.secrets_created else "using"
+    print(f"\nswitchboard: {where} dev secrets in {settings.secrets_file}", flush=True)
+    print(f"switchboard: hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
+          f"{settings.backend_url}, realm {settings.realm}). Ctrl-C stops it.\n", flush=True)
+    try:
+        code = node.process.wait()
+    except KeyboardInterrupt:
+        node.stop()
+        print("switchboard: stopped.", flush=True)
+        return 0
+    print(f"switchboard: crossbar exited with code {code}", file=sys.stderr)
+    return code or 1
+
+
+def cmd_check(args) -> int:
+    from router.node import crossbar_executable, render_config
+
+    settings = _settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = render_config(S.load_config(), settings)
+        (Path(tmp) / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        # The check only needs the secret variables to exist, not their real values.
+        env = {**os.environ, **{name: os.environ.get(name) or "placeholder" for name in SECRET_NAMES}}
+        result = subprocess.run([crossbar_executable(), "check", "--cbdir", tmp], capture_output=True, text=True,
+                                env=env)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard real-time hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the hub in the foreground").set_defaults(func=cmd_run)
+    sub.add_parser("check", help="validate the node config").set_defaults(func=cmd_check)
+    args = parser.parse_args(argv)
+    return args.func(args)

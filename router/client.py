@@ -1,0 +1,248 @@
+"""A blocking WAMP client: plain synchronous code (tests, scripts, readiness checks) talks to the hub.
+
+It runs one Autobahn asyncio session on a private event loop in a daemon thread and exposes
+call/publish/subscribe/register as ordinary blocking methods, the way Django Channels' testing
+communicators let synchronous tests drive a consumer.  Events arrive in a queue per subscription, so
+a test waits on the event itself (with a timeout), never on a sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+import txaio
+
+txaio.use_asyncio()
+
+from autobahn.asyncio.rawsocket import WampRawSocketClientFactory  # noqa: E402
+from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
+from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
+from autobahn.wamp import auth  # noqa: E402
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
+from autobahn.wamp.types import ComponentConfig, PublishOptions, SubscribeOptions  # noqa: E402
+
+SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+DEFAULT_TIMEOUT = 10.0
+
+
+class JoinError(Exception):
+    """The router refused the session; `reason` is the abort URI (e.g. wamp.error.not_authorized)."""
+
+    def __init__(self, reason: str, message: str | None = None):
+        super().__init__(f"{reason}: {message}" if message else reason)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Event:
+    args: tuple
+    kwargs: dict
+    topic: str | None
+    publisher: int | None
+    retained: bool
+
+
+class Subscription:
+    """Events of one subscription, in arrival order."""
+
+    def __init__(self, client: "Client", topic: str):
+        self.topic = topic
+        self.events: queue.Queue[Event] = queue.Queue()
+        self._client = client
+        self._handle = None
+
+    def get(self, timeout: float = DEFAULT_TIMEOUT) -> Event:
+        """The next event; raises TimeoutError when none arrives within `timeout` seconds."""
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no event on {self.topic!r} within {timeout}s") from None
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = DEFAULT_TIMEOUT) -> Event:
+        """Skip events until one satisfies `predicate`; raises TimeoutError past `timeout` in all."""
+        loop = self._client._loop
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching event on {self.topic!r} within {timeout}s")
+            event = self.get(remaining)
+            if predicate(event):
+                return event
+
+    def unsubscribe(self) -> None:
+        self._client._invoke(self._handle.unsubscribe)
+
+
+class _Session(ApplicationSession):
+    def __init__(self, config, authid, secret, authmethods):
+        super().__init__(config)
+        self._authid, self._secret, self._authmethods = authid, secret, authmethods
+        self.joined = asyncio.get_event_loop().create_future()
+        self.closed = asyncio.get_event_loop().create_future()
+
+    def onConnect(self):
+        self.join(self.config.realm, authmethods=self._authmethods, authid=self._authid)
+
+    def onChallenge(self, challenge):
+        if challenge.method == "wampcra":
+            return auth.compute_wcs(self._secret, challenge.extra["challenge"])
+        if challenge.method == "ticket":
+            return self._secret
+        raise Exception(f"cannot answer {challenge.method} challenge")
+
+    def onJoin(self, details):
+        if not self.joined.done():
+            self.joined.set_result(details)
+
+    def onLeave(self, details):
+        if not self.joined.done():
+            self.joined.set_exception(JoinError(details.reason, details.message))
+        self.disconnect()
+
+    def onDisconnect(self):
+        if not self.joined.done():
+            self.joined.set_exception(ConnectionError("transport closed before the session joined"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class Client:
+    """A blocking WAMP session.
+
+    `url` is ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Pass `authid` and
+    `secret` to authenticate with WAMP-CRA (or `ticket` to use ticket auth); otherwise the session
+    is anonymous.  Use as a context manager or call close().
+    """
+
+    def __init__(
+        self,
+        url: str,
+        realm: str,
+        *,
+        authid: str | None = None,
+        secret: str | None = None,
+        ticket: str | None = None,
+        serializer: str = "json",
+        timeout: float = DEFAULT_TIMEOUT,
+    ):
+        self.url, self.realm, self.timeout = url, realm, timeout
+        if ticket is not None:
+            authmethods, secret = ["ticket"], ticket
+        elif secret is not None:
+            authmethods = ["wampcra"]
+        else:
+            authmethods = ["anonymous"]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"wamp-client {url}", daemon=True)
+        self._thread.start()
+        try:
+            self.session: _Session = self._run(self._connect(serializer, authid, secret, authmethods))
+            self.details = self._run(asyncio.wait_for(asyncio.shield(self.session.joined), timeout))
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    async def _connect(self, serializer, authid, secret, authmethods):
+        session = _Session(ComponentConfig(realm=self.realm), authid, secret, authmethods)
+        parsed = urlparse(self.url)
+        ser = SERIALIZERS[serializer]()
+        if parsed.scheme in ("ws", "wss"):
+            factory = WampWebSocketClientFactory(lambda: session, url=self.url, serializers=[ser])
+            default_port = 443 if parsed.scheme == "wss" else 80
+        elif parsed.scheme == "rs":
+            factory = WampRawSocketClientFactory(lambda: session, serializer=ser)
+            default_port = 80
+        else:
+            raise ValueError(f"unsupported URL scheme in {self.url!r} (use ws://, wss:// or rs://)")
+        await asyncio.wait_for(
+            self._loop.create_connection(factory, parsed.hostname, parsed.port or default_port, ssl=parsed.scheme == "wss"),
+            self.timeout,
+        )
+        return session
+
+    def _run(self, coro, timeout: float | None = None):
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(timeout=(timeout or self.timeout) + 5)
+
+    def _invoke(self, method, *args, timeout: float | None = None, **kwargs):
+        """Run session.method(*args, **kwargs) on the loop thread and wait for its result."""
+        timeout = timeout or self.timeout
+
+        async def invoke():
+            return await asyncio.wait_for(method(*args, **kwargs), timeout)
+
+        return self._run(invoke(), timeout)
+
+    @property
+    def session_id(self) -> int:
+        return self.details.session
+
+    @property
+    def is_connected(self) -> bool:
+        return not self.session.closed.done()
+
+    def call(self, procedure: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Call and return the result; WAMP errors raise autobahn's ApplicationError."""
+        return self._invoke(self.session.call, procedure, *args, timeout=timeout, **kwargs)
+
+    def publish(self, topic: str, *args: Any, acknowledge: bool = True, **options_and_kwargs: Any) -> None:
+        """Publish; with acknowledge=True (default) a denial raises ApplicationError.
+
+        Keyword arguments named like PublishOptions fields (retain, exclude_me, ...) are options;
+        the rest are the event's kwargs.
+        """
+        option_names = {"retain", "exclude_me", "exclude", "eligible", "exclude_authid", "eligible_authid"}
+        options = {k: options_and_kwargs.pop(k) for k in list(options_and_kwargs) if k in option_names}
+        opts = PublishOptions(acknowledge=acknowledge, **options)
+        self._invoke(self.session.publish, topic, *args, options=opts, **options_and_kwargs)
+
+    def subscribe(self, topic: str, *, match: str | None = None, get_retained: bool | None = None) -> Subscription:
+        sub = Subscription(self, topic)
+
+        def on_event(*args, details=None, **kwargs):
+            sub.events.put(Event(args, kwargs, details.topic, details.publisher, bool(details.retained)))
+
+        opts = SubscribeOptions(match=match, get_retained=get_retained, details_arg="details")
+        sub._handle = self._invoke(self.session.subscribe, on_event, topic, options=opts)
+        return sub
+
+    def register(self, procedure: str, endpoint: Callable[..., Any]) -> None:
+        self._invoke(self.session.register, endpoint, procedure)
+
+    def wait_closed(self, timeout: float | None = None) -> None:
+        """Block until the router closes this session (or raise TimeoutError)."""
+        self._invoke(lambda: asyncio.shield(self.session.closed), timeout=timeout)
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        try:
+            if self.is_connected:
+                async def leave():
+                    if self.session.is_attached():
+                        self.session.leave()
+                    await asyncio.wait_for(asyncio.shield(self.session.closed), 5)
+
+                self._run(leave(), 5)
+        except Exception:
+            pass
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

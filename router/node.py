@@ -1,0 +1,199 @@
+"""Start, watch and stop a Crossbar node running Switchboard's config.
+
+`render_config` is pure: it takes the committed `.crossbar/config.json` and the settings and returns
+the config a node actually runs (ports, absolute paths).  `Node` owns one `crossbar start` process in
+a node directory of its own, so `make run` and every test hub run the very same config.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+from router import settings as S
+from router.secrets import ensure_secrets
+
+#: Procedures the demo components register; the node is ready when all are registered.
+COMPONENT_PROCEDURES = (
+    "demo.add2",
+    "chat.post",
+    "chat.rooms",
+    "presence.join",
+    "presence.leave",
+    "presence.list",
+)
+
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 20.0
+
+
+def render_config(config: dict, settings: S.Settings, *, with_components: bool = True) -> dict:
+    """The node config for `settings`: listening addresses, absolute paths, optional components."""
+    config = copy.deepcopy(config)
+    web = S.transport(config, S.WEB_TRANSPORT_ID)
+    web["endpoint"].update(interface=settings.host, port=settings.port)
+    web["paths"]["/"]["directory"] = str(S.WEB_DIR)
+    web["paths"]["info"]["value"]["realm"] = settings.realm
+    S.transport(config, S.BACKEND_TRANSPORT_ID)["endpoint"]["port"] = settings.backend_port
+    containers = [w for w in config["workers"] if w["type"] == "container"]
+    for worker in containers:
+        worker.setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]
+        for component in worker["components"]:
+            component["realm"] = settings.realm
+            component["transport"]["endpoint"]["port"] = settings.backend_port
+    if not with_components:
+        config["workers"] = [w for w in config["workers"] if w["type"] != "container"]
+    return config
+
+
+def crossbar_executable() -> str:
+    """The crossbar script of this interpreter's environment (installed by the [router] extra)."""
+    found = shutil.which("crossbar", path=str(Path(sys.executable).parent)) or shutil.which("crossbar")
+    if not found:
+        raise RuntimeError("crossbar is not installed: pip install -e '.[router]' (make run does this)")
+    return found
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class NodeError(RuntimeError):
+    pass
+
+
+class Node:
+    """One Crossbar node process for `settings`, with its node directory at `cbdir`."""
+
+    def __init__(
+        self,
+        cbdir: Path,
+        settings: S.Settings,
+        *,
+        with_components: bool = True,
+        log: IO | None = None,
+        extra_env: dict | None = None,
+    ):
+        self.cbdir = Path(cbdir)
+        self.settings = settings
+        self.with_components = with_components
+        self.log = log
+        self.extra_env = dict(extra_env or {})
+        self.process: subprocess.Popen | None = None
+        self.secrets: dict[str, str] = {}
+        self.secrets_created = False
+
+    @property
+    def backend_secret(self) -> str:
+        return self.secrets[S.ENV_BACKEND_SECRET]
+
+    def prepare(self) -> None:
+        """Write the rendered config and make sure the secrets exist."""
+        self.cbdir.mkdir(parents=True, exist_ok=True)
+        config = render_config(S.load_config(), self.settings, with_components=self.with_components)
+        (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        self.secrets, self.secrets_created = ensure_secrets(self.settings.secrets_file)
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        if self.process and self.process.poll() is None:
+            raise NodeError("node already running")
+        self.prepare()
+        for port in (self.settings.port, self.settings.backend_port):
+            if port_open(self.settings.host if port == self.settings.port else "127.0.0.1", port):
+                raise NodeError(f"port {port} is already in use: is another hub running? (set {S.ENV_PORT} / {S.ENV_BACKEND_PORT})")
+        env = {**os.environ, **self.extra_env, **self.secrets, "PYTHONUNBUFFERED": "1"}
+        cmd = [
+            crossbar_executable(),
+            "start",
+            "--cbdir",
+            str(self.cbdir),
+            "--loglevel",
+            self.settings.loglevel,
+            "--color",
+            "false",
+        ]
+        self.process = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=self.log if self.log is not None else None,
+            stderr=subprocess.STDOUT if self.log is not None else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Block until both transports listen and (with components) every demo procedure is registered."""
+        deadline = time.monotonic() + timeout
+        self._wait(lambda: port_open(self.settings.host, self.settings.port), deadline, "web transport")
+        self._wait(lambda: port_open("127.0.0.1", self.settings.backend_port), deadline, "backend transport")
+        if not self.with_components:
+            return
+        from router.client import Client
+
+        with Client(self.settings.backend_url, self.settings.realm, authid=S.BACKEND_AUTHID, secret=self.backend_secret) as c:
+            def registered():
+                return all(c.call("wamp.registration.lookup", p) is not None for p in COMPONENT_PROCEDURES)
+
+            self._wait(registered, deadline, "component registrations")
+
+    def _wait(self, check, deadline: float, what: str) -> None:
+        while True:
+            if self.process.poll() is not None:
+                raise NodeError(f"crossbar exited with code {self.process.returncode} before the {what} was ready")
+            if check():
+                return
+            if time.monotonic() > deadline:
+                raise NodeError(f"timed out waiting for the {what}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """Stop the node gracefully (SIGINT), killing its process group if it does not exit in time."""
+        if not self.process or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGINT)  # crossbar shuts down in order on SIGINT (SIGTERM leaves it hanging)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait(5)
+        finally:
+            self._reap_group()
+
+    def _reap_group(self) -> None:
+        """Workers are in the node's process group; make sure none outlives it."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def restart(self, timeout: float = START_TIMEOUT) -> None:
+        self.stop()
+        self.start(timeout)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.process) and self.process.poll() is None

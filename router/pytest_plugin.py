@@ -1,0 +1,23 @@
+"""pytest fixtures for testing against a real Switchboard hub (registered as a pytest11 plugin).
+
+- `switchboard_hub`: one hub with its components for the whole test session.
+- `switchboard_client`: an anonymous session on that hub, closed after the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from router.testing import Hub
+
+
+@pytest.fixture(scope="session")
+def switchboard_hub(tmp_path_factory):
+    with Hub.started(tmp_path_factory.mktemp("switchboard-hub")) as hub:
+        yield hub
+
+
+@pytest.fixture
+def switchboard_client(switchboard_hub):
+    with switchboard_hub.client() as client:
+        yield client

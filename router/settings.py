@@ -1,0 +1,121 @@
+"""Switchboard's runtime settings: one place for every knob the node takes from the environment.
+
+`.crossbar/config.json` is the map of the system and holds the defaults (realm, interface, ports);
+the environment overrides them at start.  Nothing here imports crossbar, so a Django process or a
+standalone component can read the same settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Repository root (the folder holding router/, components/, web/ and .crossbar/).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The node directory shipped with the project; holds the committed config.json.
+CONFIG_DIR = PROJECT_ROOT / ".crossbar"
+CONFIG_FILE = CONFIG_DIR / "config.json"
+WEB_DIR = PROJECT_ROOT / "web"
+
+# Environment variable names (documented in README "Configuration").
+ENV_HOST = "SWITCHBOARD_HOST"
+ENV_PORT = "SWITCHBOARD_PORT"
+ENV_BACKEND_PORT = "SWITCHBOARD_BACKEND_PORT"
+ENV_LOGLEVEL = "SWITCHBOARD_LOGLEVEL"
+ENV_SECRETS_FILE = "SWITCHBOARD_SECRETS_FILE"
+ENV_BACKEND_SECRET = "SWITCHBOARD_BACKEND_SECRET"
+ENV_URL = "SWITCHBOARD_URL"
+ENV_REALM = "SWITCHBOARD_REALM"
+
+#: Transport ids in config.json that the settings override.
+WEB_TRANSPORT_ID = "web"
+BACKEND_TRANSPORT_ID = "backend"
+#: Authid backend components authenticate as (WAMP-CRA, role "backend").
+BACKEND_AUTHID = "backend"
+
+DEFAULT_LOGLEVEL = "info"
+LOGLEVELS = ("none", "error", "warn", "info", "debug", "trace")
+#: Where dev secrets are generated on first run (kept out of git by .gitignore).
+DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".switchboard" / "secrets.env"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment is unusable; the message names the variable."""
+
+
+def load_config(path: Path = CONFIG_FILE) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def router_worker(config: dict) -> dict:
+    return next(w for w in config["workers"] if w["type"] == "router")
+
+
+def transport(config: dict, transport_id: str) -> dict:
+    for t in router_worker(config)["transports"]:
+        if t.get("id") == transport_id:
+            return t
+    raise KeyError(f"config has no transport with id {transport_id!r}")
+
+
+def realm_name(config: dict) -> str:
+    return router_worker(config)["realms"][0]["name"]
+
+
+def _port(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise SettingsError(f"{name}={raw!r} is outside 1..65535")
+    return port
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the node listens and how loudly it logs."""
+
+    host: str
+    port: int
+    backend_port: int
+    realm: str
+    loglevel: str = DEFAULT_LOGLEVEL
+    secrets_file: Path = field(default=DEFAULT_SECRETS_FILE)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, config: dict | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        config = load_config() if config is None else config
+        web = transport(config, WEB_TRANSPORT_ID)["endpoint"]
+        backend = transport(config, BACKEND_TRANSPORT_ID)["endpoint"]
+        loglevel = env.get(ENV_LOGLEVEL) or DEFAULT_LOGLEVEL
+        if loglevel not in LOGLEVELS:
+            raise SettingsError(f"{ENV_LOGLEVEL}={loglevel!r} is not one of {', '.join(LOGLEVELS)}")
+        return cls(
+            host=env.get(ENV_HOST) or web["interface"],
+            port=_port(env, ENV_PORT, web["port"]),
+            backend_port=_port(env, ENV_BACKEND_PORT, backend["port"]),
+            realm=realm_name(config),
+            loglevel=loglevel,
+            secrets_file=Path(env.get(ENV_SECRETS_FILE) or DEFAULT_SECRETS_FILE),
+        )
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws"
+
+    @property
+    def backend_url(self) -> str:
+        """RawSocket URL backend components connect to (loopback only)."""
+        return f"rs://127.0.0.1:{self.backend_port}"

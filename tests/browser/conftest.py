@@ -1,0 +1,54 @@
+"""Browser fixtures: Debian chromium driven by Python playwright (it cannot download browsers here)."""
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium_path():
+    return os.environ.get("SWITCHBOARD_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = _chromium_path()
+    if not path:
+        message = "Debian chromium is not installed (make test installs it as root: apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Pages in separate browser contexts, as separate people would have."""
+    contexts = []
+
+    def make(url):
+        context = browser.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector('#status[data-state="online"]')
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -1,0 +1,82 @@
+"""The demo page in real Chromium against a real hub."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from router.testing import Hub
+
+pytestmark = pytest.mark.browser
+
+
+def enter(page, room, nick):
+    page.fill("#room", room)
+    page.fill("#nick", nick)
+    page.click("#room-form button")
+    expect(page.locator("body")).to_have_attribute("data-room", room)
+
+
+def say(page, text):
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+
+
+def presence_names(page):
+    return page.locator("#presence li")
+
+
+def test_two_pages_chat_and_see_each_other(switchboard_hub, new_page):
+    ann = new_page(switchboard_hub.http_url)
+    bob = new_page(switchboard_hub.http_url)
+    enter(ann, "browser-room", "ann")
+    enter(bob, "browser-room", "bob")
+
+    expect(presence_names(ann)).to_have_text(["ann", "bob"])
+    expect(presence_names(bob)).to_have_text(["ann", "bob"])
+
+    say(ann, "hello from ann")
+    expect(bob.locator("#messages li .text")).to_have_text(["hello from ann"])
+    expect(ann.locator("#text")).to_have_value("")
+
+    bob.context.close()
+    expect(presence_names(ann)).to_have_text(["ann"])
+
+
+def test_bad_input_shows_the_error_uri(switchboard_hub, new_page):
+    page = new_page(switchboard_hub.http_url)
+    say(page, "   ")
+    expect(page.locator("#chat-error")).to_contain_text("switchboard.error.invalid_text")
+
+
+def test_clock_advances(switchboard_hub, new_page):
+    page = new_page(switchboard_hub.http_url)
+    clock = page.locator("#clock")
+    expect(clock).to_have_text(re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"))
+    first = clock.text_content()
+    expect(clock).not_to_have_text(first)
+
+
+def test_add2_form(switchboard_hub, new_page):
+    page = new_page(switchboard_hub.http_url)
+    page.fill("#add2-a", "40")
+    page.fill("#add2-b", "2")
+    page.click("#add2-form button")
+    expect(page.locator("#add2-result")).to_have_text("42")
+
+
+def test_page_reconnects_after_hub_restart_and_chat_works(tmp_path, new_page):
+    with Hub.started(tmp_path) as hub:
+        page = new_page(hub.http_url)
+        other = new_page(hub.http_url)
+        enter(page, "restart-room", "pat")
+        enter(other, "restart-room", "sam")
+        hub.stop()
+        for p in (page, other):
+            expect(p.locator("#status")).to_have_attribute("data-state", "reconnecting")
+        hub.start()
+        for p in (page, other):
+            expect(p.locator("#status")).to_have_attribute("data-state", "online", timeout=30_000)
+        expect(presence_names(page)).to_have_text(["pat", "sam"])
+        say(other, "still here after the restart")
+        expect(page.locator("#messages li .text")).to_have_text(["still here after the restart"])

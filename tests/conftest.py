@@ -1,0 +1,1 @@
+"""Shared test setup. The `switchboard_hub` fixture comes from router.pytest_plugin (pytest11)."""

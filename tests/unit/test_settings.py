@@ -1,0 +1,54 @@
+import pytest
+
+from router import settings as S
+from router.node import render_config
+from router.secrets import ensure_secrets, parse_env_file
+
+
+def test_defaults_come_from_config_json():
+    config = S.load_config()
+    s = S.Settings.from_env({}, config)
+    web = S.transport(config, "web")["endpoint"]
+    assert (s.host, s.port) == (web["interface"], web["port"])
+    assert s.realm == "switchboard"
+    assert s.http_url == f"http://{s.host}:{s.port}/"
+
+
+def test_environment_overrides_and_bad_values_are_named():
+    s = S.Settings.from_env({"SWITCHBOARD_HOST": "0.0.0.0", "SWITCHBOARD_PORT": "9000",
+                             "SWITCHBOARD_BACKEND_PORT": "9001", "SWITCHBOARD_LOGLEVEL": "warn"})
+    assert (s.host, s.port, s.backend_port, s.loglevel) == ("0.0.0.0", 9000, 9001, "warn")
+    with pytest.raises(S.SettingsError, match="SWITCHBOARD_PORT"):
+        S.Settings.from_env({"SWITCHBOARD_PORT": "http"})
+    with pytest.raises(S.SettingsError, match="SWITCHBOARD_BACKEND_PORT"):
+        S.Settings.from_env({"SWITCHBOARD_BACKEND_PORT": "70000"})
+    with pytest.raises(S.SettingsError, match="SWITCHBOARD_LOGLEVEL"):
+        S.Settings.from_env({"SWITCHBOARD_LOGLEVEL": "loud"})
+
+
+def test_render_config_points_everything_at_the_settings(tmp_path):
+    settings = S.Settings(host="127.0.0.2", port=1234, backend_port=1235, realm="switchboard")
+    config = render_config(S.load_config(), settings)
+    web = S.transport(config, "web")
+    assert web["endpoint"]["port"] == 1234 and web["endpoint"]["interface"] == "127.0.0.2"
+    assert web["paths"]["/"]["directory"] == str(S.WEB_DIR)
+    containers = [w for w in config["workers"] if w["type"] == "container"]
+    assert containers and all(c["components"][0]["transport"]["endpoint"]["port"] == 1235 for c in containers)
+    bare = render_config(S.load_config(), settings, with_components=False)
+    assert [w["type"] for w in bare["workers"]] == ["router"]
+
+
+def test_secrets_are_generated_once_and_env_wins(tmp_path):
+    path = tmp_path / "dir" / "secrets.env"
+    first, created = ensure_secrets(path, env={})
+    assert created and path.stat().st_mode & 0o777 == 0o600
+    again, created_again = ensure_secrets(path, env={})
+    assert again == first and not created_again
+    override, _ = ensure_secrets(path, env={"SWITCHBOARD_BACKEND_SECRET": "from-env"})
+    assert override["SWITCHBOARD_BACKEND_SECRET"] == "from-env"
+    assert parse_env_file(path.read_text()) == first
+
+
+def test_parse_env_file_names_the_bad_line():
+    with pytest.raises(ValueError, match="line 2"):
+        parse_env_file("A=1\nnonsense\n")

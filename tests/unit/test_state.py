@@ -1,0 +1,74 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from components import messages
+from components.rooms import Rooms
+from components.roster import Roster
+
+
+class FakeClock:
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_iso_utc_has_milliseconds_and_z():
+    moment = datetime(2026, 11, 21, 13, 45, 1, 123456, tzinfo=timezone.utc)
+    assert messages.iso_utc(moment) == "2026-11-21T13:45:01.123Z"
+    assert messages.tick(moment) == {"time": "2026-11-21T13:45:01.123Z"}
+
+
+def test_chat_message_names_the_router_given_author():
+    moment = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    msg = messages.chat_message(message_id="m1", room="lobby", text="hi", nick="ada", session=7, authid="anon",
+                                moment=moment)
+    assert msg == {"id": "m1", "room": "lobby", "text": "hi", "time": "2026-01-02T00:00:00.000Z",
+                   "author": {"nick": "ada", "session": 7, "authid": "anon"}}
+
+
+def test_rooms_lists_most_recent_first_and_expires_idle_rooms():
+    clock = FakeClock()
+    rooms = Rooms(clock, idle_seconds=60, recent=2)
+    rooms.add("a", {"n": 1})
+    clock.now += 10
+    rooms.add("b", {"n": 2})
+    assert [r["room"] for r in rooms.active()] == ["b", "a"]
+    clock.now += 55  # a idle 65s, b idle 55s
+    assert [r["room"] for r in rooms.active()] == ["b"]
+    for n in range(3, 6):
+        rooms.add("b", {"n": n})
+    assert rooms.recent("b") == [{"n": 4}, {"n": 5}]
+    assert rooms.active()[0]["messages"] == 2
+
+
+def test_rooms_are_bounded():
+    rooms = Rooms(FakeClock(), max_rooms=3)
+    for name in "abcd":
+        rooms.add(name, {})
+    assert sorted(r["room"] for r in rooms.active()) == ["b", "c", "d"]
+
+
+def test_roster_join_leave_and_session_end():
+    roster = Roster()
+    member, changed = roster.join("lobby", 1, "ada", None)
+    assert changed and member == {"session": 1, "nick": "ada", "authid": None}
+    assert roster.join("lobby", 1, "ada", None)[1] is False  # same again: no event
+    roster.join("lobby", 2, "Bob", None)
+    roster.join("other", 1, "ada", None)
+    assert [m["nick"] for m in roster.members("lobby")] == ["ada", "Bob"]
+    assert roster.leave("lobby", 2)["nick"] == "Bob"
+    assert roster.leave("lobby", 2) is None
+    assert [room for room, _ in roster.leave_all(1)] == ["lobby", "other"]
+    assert roster.members("lobby") == [] and roster.leave_all(1) == []
+
+
+def test_roster_limits_rooms_per_session():
+    roster = Roster(max_rooms_per_session=2)
+    roster.join("a", 1, "x", None)
+    roster.join("b", 1, "x", None)
+    with pytest.raises(OverflowError):
+        roster.join("c", 1, "x", None)
+    roster.join("a", 1, "y", None)  # re-joining a room it is in is fine
