@@ -39,6 +39,8 @@ def cmd_run(args) -> int:
         raise KeyboardInterrupt  # stop exactly as on Ctrl-C
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    # A shell that starts us in the background ignores SIGINT; Ctrl-C / kill -INT must still stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         node.start()
     except NodeError as e:
