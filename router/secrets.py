@@ -9,24 +9,12 @@ import os
 import secrets
 from pathlib import Path
 
-from router.settings import ENV_BACKEND_SECRET
+from bridge.envfile import parse_env_file
+from router.settings import ENV_BACKEND_SECRET, ENV_BRIDGE_SECRET, ENV_TICKET_SECRET
 
-#: Every secret the node needs, each a variable Crossbar's config reads as ${NAME}.
-SECRET_NAMES = (ENV_BACKEND_SECRET,)
-
-
-def parse_env_file(text: str) -> dict[str, str]:
-    """Read NAME=value lines; blank lines and # comments are skipped."""
-    values = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, value = line.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"line {number}: expected NAME=value")
-        values[name.strip()] = value.strip()
-    return values
+#: Every secret the node needs: the backend role's WAMP-CRA secret (Crossbar's config reads it as
+#: ${NAME}), the HTTP bridge's signing secret and the browser tickets' signing secret.
+SECRET_NAMES = (ENV_BACKEND_SECRET, ENV_BRIDGE_SECRET, ENV_TICKET_SECRET)
 
 
 def ensure_secrets(path: Path, env: dict | None = None) -> tuple[dict[str, str], bool]:

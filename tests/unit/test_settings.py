@@ -2,7 +2,8 @@ import pytest
 
 from router import settings as S
 from router.node import render_config
-from router.secrets import ensure_secrets, parse_env_file
+from bridge.envfile import parse_env_file
+from router.secrets import ensure_secrets
 
 
 def test_defaults_come_from_config_json():

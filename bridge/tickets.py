@@ -1,0 +1,79 @@
+"""Short-lived signed tickets that let a browser join the hub as its Django user: pure functions.
+
+A ticket is `base64url(payload JSON) "." base64url(HMAC-SHA256(secret, "switchboard-ticket." + payload))`
+with payload {"v": 1, "sub": authid, "iat", "exp", "jti", "extra"}. Django mints it; the router's
+dynamic authenticator verifies it and accepts each jti once, so a ticket cannot be replayed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+
+VERSION = 1
+#: Seconds a ticket is valid; a page fetches a fresh one on every (re)connect.
+DEFAULT_TTL = 60
+#: Clock difference tolerated between the minting Django and the router.
+LEEWAY = 5
+MAX_TICKET_LENGTH = 4096
+_DOMAIN = b"switchboard-ticket."
+
+INVALID = "switchboard.error.ticket_invalid"
+EXPIRED = "switchboard.error.ticket_expired"
+REPLAYED = "switchboard.error.ticket_replayed"
+
+
+class TicketError(Exception):
+    """`uri` is the abort reason the client sees."""
+
+    def __init__(self, uri: str, message: str):
+        super().__init__(message)
+        self.uri = uri
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode("utf-8"), _DOMAIN + payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def mint(secret: str, authid: str, *, ttl: float = DEFAULT_TTL, now: float | None = None,
+         extra: dict | None = None, jti: str | None = None) -> str:
+    now = time.time() if now is None else now
+    payload = {"v": VERSION, "sub": str(authid), "iat": int(now), "exp": int(now + ttl),
+               "jti": jti or secrets.token_urlsafe(16), "extra": extra or {}}
+    encoded = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+    return f"{encoded}.{_mac(secret, encoded)}"
+
+
+def verify(secret: str, ticket: str, *, now: float | None = None, leeway: float = LEEWAY) -> dict:
+    """The payload of an authentic, unexpired ticket; TicketError otherwise. Replay is the caller's check."""
+    now = time.time() if now is None else now
+    if not isinstance(ticket, str) or len(ticket) > MAX_TICKET_LENGTH or ticket.count(".") != 1:
+        raise TicketError(INVALID, "malformed ticket")
+    encoded, mac = ticket.split(".")
+    if not hmac.compare_digest(_mac(secret, encoded), mac):
+        raise TicketError(INVALID, "ticket signature does not match")
+    try:
+        payload = json.loads(_unb64(encoded))
+    except (ValueError, binascii.Error):
+        raise TicketError(INVALID, "ticket payload is not JSON") from None
+    if not isinstance(payload, dict) or payload.get("v") != VERSION or not payload.get("sub") \
+            or not isinstance(payload.get("exp"), int) or not payload.get("jti"):
+        raise TicketError(INVALID, "ticket payload lacks v, sub, exp or jti")
+    if payload["exp"] + leeway < now:
+        raise TicketError(EXPIRED, f"ticket expired {now - payload['exp']:.0f}s ago")
+    if payload.get("iat", 0) - leeway > now:
+        raise TicketError(INVALID, "ticket issued in the future")
+    return payload
