@@ -26,7 +26,9 @@ from router.node import Node, free_port
 class Hub:
     """A Crossbar node running Switchboard's config, isolated in `workdir`, on free loopback ports."""
 
-    def __init__(self, workdir: Path, *, with_components: bool = True, loglevel: str = "info"):
+    def __init__(self, workdir: Path, *, with_components: bool = True, loglevel: str = "info",
+                 env: dict[str, str] | None = None):
+        """`env` adds environment for the node, e.g. {"SWITCHBOARD_DJANGO_URL": ...}."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = S.load_config()
@@ -40,7 +42,7 @@ class Hub:
         )
         self.log_path = self.workdir / "node.log"
         self._log = None
-        self.node = Node(self.workdir / "node", self.settings, with_components=with_components)
+        self.node = Node(self.workdir / "node", self.settings, with_components=with_components, extra_env=env)
 
     @classmethod
     @contextlib.contextmanager
@@ -87,6 +89,28 @@ class Hub:
     @property
     def backend_secret(self) -> str:
         return self.node.backend_secret
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """The secrets this hub runs with (backend, bridge, ticket), by environment variable name."""
+        return dict(self.node.secrets)
+
+    @property
+    def bridge_url(self) -> str:
+        """Base URL of the HTTP bridge, e.g. http://127.0.0.1:PORT/bridge/."""
+        return self.settings.http_url + "bridge/"
+
+    @property
+    def bridge_key(self) -> str:
+        return self.node.extra_env.get(S.ENV_BRIDGE_KEY) or os.environ.get(S.ENV_BRIDGE_KEY) or S.DEFAULT_BRIDGE_KEY
+
+    @property
+    def bridge_secret(self) -> str:
+        return self.node.secrets[S.ENV_BRIDGE_SECRET]
+
+    @property
+    def ticket_secret(self) -> str:
+        return self.node.secrets[S.ENV_TICKET_SECRET]
 
     @property
     def backend_env(self) -> dict[str, str]:
