@@ -18,6 +18,8 @@ import time
 VERSION = 1
 #: Seconds a ticket is valid; a page fetches a fresh one on every (re)connect.
 DEFAULT_TTL = 60
+#: Longest lifetime a ticket may claim; the router remembers used tickets this long.
+MAX_TTL = 600
 #: Clock difference tolerated between the minting Django and the router.
 LEEWAY = 5
 MAX_TICKET_LENGTH = 4096
@@ -51,6 +53,8 @@ def _mac(secret: str, payload: str) -> str:
 def mint(secret: str, authid: str, *, ttl: float = DEFAULT_TTL, now: float | None = None,
          extra: dict | None = None, jti: str | None = None) -> str:
     now = time.time() if now is None else now
+    if not 0 < ttl <= MAX_TTL:
+        raise ValueError(f"ttl must be in (0, {MAX_TTL}] seconds")
     payload = {"v": VERSION, "sub": str(authid), "iat": int(now), "exp": int(now + ttl),
                "jti": jti or secrets.token_urlsafe(16), "extra": extra or {}}
     encoded = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
@@ -74,6 +78,8 @@ def verify(secret: str, ticket: str, *, now: float | None = None, leeway: float 
         raise TicketError(INVALID, "ticket payload lacks v, sub, exp or jti")
     if payload["exp"] + leeway < now:
         raise TicketError(EXPIRED, f"ticket expired {now - payload['exp']:.0f}s ago")
-    if payload.get("iat", 0) - leeway > now:
-        raise TicketError(INVALID, "ticket issued in the future")
+    if not isinstance(payload.get("iat"), int) or payload["iat"] - leeway > now:
+        raise TicketError(INVALID, "ticket issue time missing or in the future")
+    if payload["exp"] - payload["iat"] > MAX_TTL:
+        raise TicketError(INVALID, f"ticket lifetime exceeds {MAX_TTL}s")
     return payload

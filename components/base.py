@@ -11,6 +11,7 @@ import os
 
 from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 from autobahn.wamp import auth
+from autobahn.wamp.exception import ApplicationError
 
 from router import settings as S
 
@@ -28,6 +29,12 @@ class BackendSession(ApplicationSession):
         if not secret:
             raise Exception(f"{S.ENV_BACKEND_SECRET} is not set")
         return auth.compute_wcs(secret, challenge.extra["challenge"])
+
+    def onUserError(self, fail, msg):
+        # An ApplicationError is the answer to bad input, already sent to the caller: not a fault.
+        if isinstance(fail.value, ApplicationError):
+            return
+        super().onUserError(fail, msg)
 
     def onDisconnect(self):
         # Standalone the runner reconnects; in a container, Crossbar restarts the component.

@@ -44,6 +44,9 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
     web["paths"]["/"]["directory"] = str(S.WEB_DIR)
     web["paths"]["info"]["value"]["realm"] = settings.realm
     S.transport(config, S.BACKEND_TRANSPORT_ID)["endpoint"]["port"] = settings.backend_port
+    for component in S.router_worker(config).get("components", []):
+        component["realm"] = settings.realm
+    S.router_worker(config).setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]
     containers = [w for w in config["workers"] if w["type"] == "container"]
     for worker in containers:
         worker.setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]

@@ -1,0 +1,167 @@
+"""The HTTP bridge's request and response shapes: pure validation and error mapping, no I/O.
+
+The router's bridge resource parses bodies with these functions and maps WAMP errors to HTTP
+statuses with `status_for_error`; clients can validate before sending. See docs/http-bridge.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Largest request body accepted, in bytes (the WebSocket/RawSocket message limit too).
+MAX_BODY = 1024 * 1024
+#: Most events one batch request may carry.
+MAX_BATCH = 1000
+#: Seconds a bridged call may take when the request does not say, and at most.
+DEFAULT_CALL_TIMEOUT = 10.0
+MAX_CALL_TIMEOUT = 300.0
+MAX_EVENT_ID_LENGTH = 128
+#: kwargs names Autobahn's publish()/call() reserve for themselves.
+RESERVED_KWARGS = frozenset({"options"})
+PUBLISH_OPTIONS = {"retain": bool, "exclude_authid": list, "eligible_authid": list}
+
+# WAMP URIs, loose rules (WAMP spec, section "URIs"): dot-separated components, none empty, no
+# white space or '#'. `wamp.` is reserved for the router.
+_URI = re.compile(r"[^\s.#]+(\.[^\s.#]+)*")
+
+BAD_REQUEST = "switchboard.error.bad_request"
+UNAUTHORIZED = "switchboard.error.unauthorized"
+TOO_LARGE = "switchboard.error.too_large"
+UNAVAILABLE = "switchboard.error.unavailable"
+TIMEOUT = "switchboard.error.timeout"
+METHOD_NOT_ALLOWED = "switchboard.error.method_not_allowed"
+NOT_FOUND = "switchboard.error.not_found"
+
+
+class BadRequest(ValueError):
+    """Answer 400 (or `status`) with this message."""
+
+    def __init__(self, message: str, status: int = 400, uri: str = BAD_REQUEST):
+        super().__init__(message)
+        self.status, self.uri = status, uri
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    topic: str
+    args: list = field(default_factory=list)
+    kwargs: dict = field(default_factory=dict)
+    id: str | None = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    procedure: str
+    args: list = field(default_factory=list)
+    kwargs: dict = field(default_factory=dict)
+    timeout: float = DEFAULT_CALL_TIMEOUT
+
+
+def check_uri(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{what} must be a non-empty string")
+    if not _URI.fullmatch(value):
+        raise BadRequest(f"{what} {value[:200]!r} is not a valid WAMP URI")
+    if value.startswith("wamp."):
+        raise BadRequest(f"{what} {value[:200]!r} is reserved for the router (wamp.*)")
+    return value
+
+
+def parse_json(body: bytes) -> dict:
+    if len(body) > MAX_BODY:
+        raise BadRequest(f"body is {len(body)} bytes; the limit is {MAX_BODY}", 413, TOO_LARGE)
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"body is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+def _args_kwargs(data: dict, where: str) -> tuple[list, dict]:
+    args, kwargs = data.get("args", []), data.get("kwargs", {})
+    if args is None:
+        args = []
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(args, list):
+        raise BadRequest(f"{where}args must be a list")
+    if not isinstance(kwargs, dict):
+        raise BadRequest(f"{where}kwargs must be an object")
+    reserved = RESERVED_KWARGS.intersection(kwargs)
+    if reserved:
+        raise BadRequest(f"{where}kwargs may not use the reserved name(s) {', '.join(sorted(reserved))}")
+    return args, kwargs
+
+
+def parse_publish(data: dict, where: str = "") -> PublishRequest:
+    if not isinstance(data, dict):
+        raise BadRequest(f"{where}event must be an object")
+    topic = check_uri(data.get("topic"), f"{where}topic")
+    args, kwargs = _args_kwargs(data, where)
+    event_id = data.get("id")
+    if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID_LENGTH):
+        raise BadRequest(f"{where}id must be a string of 1-{MAX_EVENT_ID_LENGTH} characters")
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise BadRequest(f"{where}options must be an object")
+    for name, value in options.items():
+        expected = PUBLISH_OPTIONS.get(name)
+        if expected is None:
+            raise BadRequest(f"{where}options.{name} is not supported (use {', '.join(PUBLISH_OPTIONS)})")
+        if not isinstance(value, expected):
+            raise BadRequest(f"{where}options.{name} must be a {expected.__name__}")
+        if expected is list and not all(isinstance(v, str) for v in value):
+            raise BadRequest(f"{where}options.{name} must be a list of authid strings")
+    return PublishRequest(topic, args, kwargs, event_id, options)
+
+
+def parse_batch(data: dict) -> list[PublishRequest]:
+    events = data.get("events")
+    if not isinstance(events, list) or not events:
+        raise BadRequest("events must be a non-empty list")
+    if len(events) > MAX_BATCH:
+        raise BadRequest(f"{len(events)} events; a batch holds at most {MAX_BATCH}", 413, TOO_LARGE)
+    return [parse_publish(event, f"events[{i}].") for i, event in enumerate(events)]
+
+
+def parse_call(data: dict) -> CallRequest:
+    procedure = check_uri(data.get("procedure"), "procedure")
+    args, kwargs = _args_kwargs(data, "")
+    timeout = data.get("timeout", DEFAULT_CALL_TIMEOUT)
+    if timeout is None:
+        timeout = DEFAULT_CALL_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_CALL_TIMEOUT:
+        raise BadRequest(f"timeout must be a number of seconds in (0, {MAX_CALL_TIMEOUT:.0f}]")
+    return CallRequest(procedure, args, kwargs, float(timeout))
+
+
+_STATUS_BY_URI = {
+    "wamp.error.invalid_uri": 400,
+    "wamp.error.invalid_argument": 400,
+    "wamp.error.not_authorized": 403,
+    "wamp.error.authorization_failed": 403,
+    "wamp.error.no_such_procedure": 404,
+    "wamp.error.no_such_registration": 404,
+    "wamp.error.runtime_error": 500,
+    "wamp.error.canceled": 504,
+    "wamp.error.timeout": 504,
+    TIMEOUT: 504,
+    UNAVAILABLE: 503,
+}
+
+
+def status_for_error(uri: str) -> int:
+    """The HTTP status a WAMP error maps to (docs/http-bridge.md, "Status codes")."""
+    if uri in _STATUS_BY_URI:
+        return _STATUS_BY_URI[uri]
+    return 502 if uri.startswith("wamp.") else 422
+
+
+def error_body(uri: str, args: list | tuple = (), kwargs: dict | None = None, **extra: Any) -> dict:
+    return {"error": uri, "args": list(args), "kwargs": dict(kwargs or {}), **extra}

@@ -1,0 +1,50 @@
+"""Browser sign-in: the dynamic authenticator for Django tickets and the authorizer of role `user`.
+
+Runs as a router component (in the router worker, started before any transport listens).
+"""
+
+from __future__ import annotations
+
+import os
+
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp.exception import ApplicationError
+
+from bridge import tickets
+from bridge.replay import NonceCache, ReplayCacheFull
+from router import settings as S
+from router.permissions import decide_for_user, public_rules
+
+AUTHENTICATE = "switchboard.auth.ticket"
+AUTHORIZE = "switchboard.auth.authorize"
+USER_ROLE = "user"
+class TicketAuth(ApplicationSession):
+    """Registers the ticket authenticator and the `user` role's authorizer."""
+
+    async def onJoin(self, details):
+        self._secret = os.environ.get(S.ENV_TICKET_SECRET)
+        if not self._secret:
+            raise RuntimeError(f"{S.ENV_TICKET_SECRET} is not set")
+        self._used = NonceCache(tickets.MAX_TTL + 2 * tickets.LEEWAY)
+        self._rules = public_rules()
+        await self.register(self.authenticate, AUTHENTICATE)
+        await self.register(self.authorize, AUTHORIZE)
+
+    def authenticate(self, realm, authid, details):
+        try:
+            payload = tickets.verify(self._secret, details.get("ticket"))
+        except tickets.TicketError as e:
+            raise ApplicationError(e.uri, str(e)) from None
+        if authid and authid != payload["sub"]:
+            raise ApplicationError(tickets.INVALID, "authid does not match the ticket")
+        try:
+            first_use = self._used.check_and_add(payload["jti"])
+        except ReplayCacheFull as e:
+            raise ApplicationError(tickets.INVALID, f"too many tickets in flight: {e}") from None
+        if not first_use:
+            raise ApplicationError(tickets.REPLAYED, "ticket already used; fetch a fresh one")
+        return {"authid": payload["sub"], "role": USER_ROLE, "extra": payload.get("extra") or {}}
+
+    def authorize(self, session, uri, action, options):
+        match = (options or {}).get("match")
+        return decide_for_user(self._rules, session["authid"], uri, action, match).as_wamp()

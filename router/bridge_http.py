@@ -1,0 +1,185 @@
+"""The HTTP bridge, served by the hub's web transport at /bridge/ (a Crossbar "resource" service).
+
+Signed requests (bridge.signing) publish and call through the in-process bridge session. Parsing and
+error mapping are the pure bridge.protocol; this module only does the Twisted I/O. docs/http-bridge.md
+is the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import CallResult, PublishOptions
+from twisted.internet import reactor
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from bridge import protocol as P
+from bridge.replay import ReplayCacheFull
+from bridge.signing import SignatureError, Verifier
+from router import bridge_session
+from router import settings as S
+from router.dedupe import PublishedIds
+
+log = Logger()
+
+
+def create(extra: dict) -> Resource:
+    """Factory Crossbar calls with the service's `extra` (see .crossbar/config.json)."""
+    key = os.environ.get(S.ENV_BRIDGE_KEY) or S.DEFAULT_BRIDGE_KEY
+    secret = os.environ.get(S.ENV_BRIDGE_SECRET)
+    if not secret:
+        raise RuntimeError(f"{S.ENV_BRIDGE_SECRET} is not set: the HTTP bridge needs a signing secret")
+    return BridgeResource(Verifier({key: secret}))
+
+
+class _Headers:
+    """Case-insensitive header lookup over a Twisted request, as Verifier expects."""
+
+    def __init__(self, request):
+        self._request = request
+
+    def get(self, name: str) -> str | None:
+        value = self._request.getHeader(name)
+        return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+class BridgeResource(Resource):
+    isLeaf = True
+
+    def __init__(self, verifier: Verifier, session_provider=bridge_session.current):
+        super().__init__()
+        self._verifier = verifier
+        self._session = session_provider
+        self._published = PublishedIds()
+        self._in_flight: dict[str, Deferred] = {}
+        self._routes = {"publish": self._publish, "batch": self._batch, "call": self._call}
+
+    # --- HTTP plumbing -----------------------------------------------------------------------
+    def render(self, request):
+        name = b"/".join(p for p in request.postpath if p).decode("utf-8", "replace")
+        method = request.method.decode("ascii", "replace")
+        if name == "health":
+            if method not in ("GET", "HEAD"):
+                return self._reply(request, 405, {"error": P.METHOD_NOT_ALLOWED, "message": "use GET"})
+            up = self._session() is not None
+            return self._reply(request, 200 if up else 503, {"status": "ok" if up else "unavailable"})
+        handler = self._routes.get(name)
+        if handler is None:
+            return self._reply(request, 404, {"error": P.NOT_FOUND, "message": f"no bridge endpoint {name!r}"})
+        if method != "POST":
+            return self._reply(request, 405, {"error": P.METHOD_NOT_ALLOWED, "message": "use POST"})
+        length = request.getHeader(b"content-length")
+        if length and length.isdigit() and int(length) > P.MAX_BODY:
+            return self._reply(request, 413, {"error": P.TOO_LARGE, "message": f"body over {P.MAX_BODY} bytes"})
+        body = request.content.read()
+        try:
+            self._verifier.verify(method, request.uri.decode("utf-8", "replace"), _Headers(request), body)
+        except SignatureError as e:
+            return self._reply(request, 401, {"error": P.UNAUTHORIZED, "reason": e.reason, "message": str(e)})
+        except ReplayCacheFull as e:
+            return self._reply(request, 503, {"error": P.UNAVAILABLE, "message": str(e)})
+        try:
+            data = P.parse_json(body)
+            parsed = {"publish": P.parse_publish, "batch": P.parse_batch, "call": P.parse_call}[name](data)
+        except P.BadRequest as e:
+            return self._reply(request, e.status, {"error": e.uri, "message": str(e)})
+        session = self._session()
+        if session is None:
+            return self._reply(request, 503, {"error": P.UNAVAILABLE, "message": "hub is starting; retry"})
+        finished = request.notifyFinish()
+        d = ensureDeferred(handler(session, parsed, finished))
+        d.addCallbacks(lambda result: self._reply_later(request, *result), lambda f: self._fail(request, f))
+        return NOT_DONE_YET
+
+    @staticmethod
+    def _reply(request, status: int, body: dict) -> bytes:
+        """Set status and headers; the JSON payload is returned for render() to hand to Twisted."""
+        request.setResponseCode(status)
+        request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"cache-control", b"no-store")
+        return b"" if request.method == b"HEAD" else json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+    def _reply_later(self, request, status: int, body: dict) -> None:
+        if request._disconnected or request.finished:
+            return  # the client went away; nobody to answer
+        request.write(self._reply(request, status, body))
+        request.finish()
+
+    def _fail(self, request, failure) -> None:
+        log.failure("bridge request failed", failure=failure)
+        self._reply_later(request, 500, {"error": "switchboard.error.internal", "message": "internal error"})
+
+    # --- operations ---------------------------------------------------------------------------
+    async def _publish_one(self, session, event: P.PublishRequest) -> dict:
+        event_id = event.id
+        if event_id is not None:
+            if event_id in self._published:
+                return {"id": event_id, "duplicate": True}
+            pending = self._in_flight.get(event_id)
+            if pending is not None:  # the same id is being published right now: wait for that one
+                waiter = Deferred()
+                pending.addBoth(lambda r: (waiter.callback(None), r)[1])
+                await waiter
+                if event_id in self._published:
+                    return {"id": event_id, "duplicate": True}
+            self._in_flight[event_id] = marker = Deferred()
+        try:
+            options = PublishOptions(acknowledge=True, **event.options)
+            await session.publish(event.topic, *event.args, options=options, **event.kwargs)
+            if event_id is not None:
+                self._published.add(event_id)
+            return {"id": event_id, "duplicate": False}
+        finally:
+            if event_id is not None:
+                del self._in_flight[event_id]
+                marker.callback(None)
+
+    @staticmethod
+    def _wamp_error(e: ApplicationError, **extra) -> tuple[int, dict]:
+        return P.status_for_error(e.error), P.error_body(e.error, e.args, e.kwargs, **extra)
+
+    async def _publish(self, session, event, finished):
+        try:
+            return 200, await self._publish_one(session, event)
+        except ApplicationError as e:
+            return self._wamp_error(e)
+
+    async def _batch(self, session, events, finished):
+        results: list[dict] = []
+        for index, event in enumerate(events):
+            try:
+                results.append(await self._publish_one(session, event))
+            except ApplicationError as e:
+                return self._wamp_error(e, index=index, results=results)
+        return 200, {"results": results}
+
+    async def _call(self, session, call: P.CallRequest, finished):
+        d = session.call(call.procedure, *call.args, **call.kwargs)
+        expired = []
+
+        def expire():
+            expired.append(True)
+            d.cancel()  # WAMP CANCEL: the router interrupts the callee
+
+        timer = reactor.callLater(call.timeout, expire)
+        finished.addErrback(lambda _: d.cancel())  # the HTTP client went away: cancel the call too
+        try:
+            result = await d
+        except (CancelledError, ApplicationError) as e:
+            if expired:
+                return 504, P.error_body(P.TIMEOUT, [f"no result within {call.timeout:g}s; the call was cancelled"])
+            if isinstance(e, CancelledError):
+                raise
+            return self._wamp_error(e)
+        finally:
+            if timer.active():
+                timer.cancel()
+        if isinstance(result, CallResult):
+            return 200, {"args": list(result.results), "kwargs": dict(result.kwresults)}
+        return 200, {"args": [] if result is None else [result], "kwargs": {}}
