@@ -17,6 +17,7 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions, SubscribeOptions
 from twisted.internet import reactor
+from twisted.internet.defer import DeferredLock, ensureDeferred
 from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -53,6 +54,7 @@ class DjangoLink(ApplicationSession):
         self._key = os.environ.get(S.ENV_BRIDGE_KEY) or S.DEFAULT_BRIDGE_KEY
         self._secret = os.environ[S.ENV_BRIDGE_SECRET]
         self._pool = HTTPConnectionPool(reactor, persistent=True)
+        self._forwarding = DeferredLock()  # one event at a time, so Django sees them in order
         await self.register(self.call_django, PROCEDURE_PREFIX,
                             options=RegisterOptions(match="prefix", details_arg="details"))
         topics = os.environ.get(S.ENV_FORWARD_TOPICS, DEFAULT_FORWARD_TOPICS)
@@ -96,7 +98,10 @@ class DjangoLink(ApplicationSession):
             raise ApplicationError(body["error"], *(body.get("args") or []), **(body.get("kwargs") or {}))
         raise ApplicationError("switchboard.error.django_error", f"Django answered HTTP {response.code}")
 
-    async def forward_event(self, *args, details=None, **kwargs):
+    def forward_event(self, *args, details=None, **kwargs):
+        return self._forwarding.run(lambda: ensureDeferred(self._forward(args, kwargs, details)))
+
+    async def _forward(self, args, kwargs, details):
         payload = {
             "topic": details.topic,
             "args": list(args),

@@ -105,6 +105,13 @@ def test_browser_events_are_forwarded_signed_with_the_publisher(linked):
     assert event["publisher"]["authid"] == c.details.authid and event["publisher"]["authrole"] == "anonymous"
 
 
+def test_forwarded_events_keep_their_order(linked):
+    hub, django = linked
+    with hub.backend_client() as c:  # anonymous may publish only django.events.*
+        for i in range(20):
+            c.publish("other.forwarded.seq", i)
+        assert [django.events.get(timeout=10)["args"][0] for _ in range(20)] == list(range(20))
+
 def test_django_down_is_a_clear_error(linked):
     hub, django = linked
     django.stop()
@@ -112,3 +119,4 @@ def test_django_down_is_a_clear_error(linked):
         with pytest.raises(ApplicationError) as info:
             c.call("django.greet", "x")
     assert info.value.error == "switchboard.error.unavailable"
+
