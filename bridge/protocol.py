@@ -25,7 +25,7 @@ PUBLISH_OPTIONS = {"retain": bool, "exclude_authid": list, "eligible_authid": li
 
 # WAMP URIs, loose rules (WAMP spec, section "URIs"): dot-separated components, none empty, no
 # white space or '#'. `wamp.` is reserved for the router.
-_URI = re.compile(r"[^\s.#]+(\.[^\s.#]+)*")
+URI_PATTERN = re.compile(r"[^\s.#]+(\.[^\s.#]+)*")
 
 BAD_REQUEST = "switchboard.error.bad_request"
 UNAUTHORIZED = "switchboard.error.unauthorized"
@@ -39,9 +39,9 @@ NOT_FOUND = "switchboard.error.not_found"
 class BadRequest(ValueError):
     """Answer 400 (or `status`) with this message."""
 
-    def __init__(self, message: str, status: int = 400, uri: str = BAD_REQUEST):
+    def __init__(self, message: str, status: int = 400, uri: str = BAD_REQUEST, index: int | None = None):
         super().__init__(message)
-        self.status, self.uri = status, uri
+        self.status, self.uri, self.index = status, uri, index
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class CallRequest:
 def check_uri(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise BadRequest(f"{what} must be a non-empty string")
-    if not _URI.fullmatch(value):
+    if not URI_PATTERN.fullmatch(value):
         raise BadRequest(f"{what} {value[:200]!r} is not a valid WAMP URI")
     if value.startswith("wamp."):
         raise BadRequest(f"{what} {value[:200]!r} is reserved for the router (wamp.*)")
@@ -127,7 +127,13 @@ def parse_batch(data: dict) -> list[PublishRequest]:
         raise BadRequest("events must be a non-empty list")
     if len(events) > MAX_BATCH:
         raise BadRequest(f"{len(events)} events; a batch holds at most {MAX_BATCH}", 413, TOO_LARGE)
-    return [parse_publish(event, f"events[{i}].") for i, event in enumerate(events)]
+    parsed = []
+    for i, event in enumerate(events):
+        try:
+            parsed.append(parse_publish(event, f"events[{i}]."))
+        except BadRequest as e:
+            raise BadRequest(str(e), e.status, e.uri, index=i) from None
+    return parsed
 
 
 def parse_call(data: dict) -> CallRequest:

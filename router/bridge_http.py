@@ -88,7 +88,10 @@ class BridgeResource(Resource):
             data = P.parse_json(body)
             parsed = {"publish": P.parse_publish, "batch": P.parse_batch, "call": P.parse_call}[name](data)
         except P.BadRequest as e:
-            return self._reply(request, e.status, {"error": e.uri, "message": str(e)})
+            body = {"error": e.uri, "message": str(e)}
+            if e.index is not None:
+                body["index"] = e.index
+            return self._reply(request, e.status, body)
         session = self._session()
         if session is None:
             return self._reply(request, 503, {"error": P.UNAVAILABLE, "message": "hub is starting; retry"})

@@ -37,7 +37,7 @@ def test_batch_validates_everything_before_publishing(switchboard_hub, switchboa
     sub = switchboard_client.subscribe("chat.room.halfbatch")
     status, body = request(switchboard_hub, "batch", {"events": [{"topic": "chat.room.halfbatch", "args": [1]},
                                                                 {"topic": "not a uri"}]})
-    assert status == 400 and "events[1].topic" in body["message"]
+    assert status == 400 and "events[1].topic" in body["message"] and body["index"] == 1
     request(switchboard_hub, "publish", {"topic": "chat.room.halfbatch", "args": ["after"]})
     assert sub.get().args == ("after",)
 

@@ -35,7 +35,8 @@ def test_parse_publish_rejects(body, fragment):
 
 
 def test_batch_names_the_bad_event_and_is_bounded():
-    assert "events[1].topic" in str(bad(P.parse_batch, {"events": [{"topic": "a"}, {"topic": ""}]}))
+    error = bad(P.parse_batch, {"events": [{"topic": "a"}, {"topic": ""}]})
+    assert "events[1].topic" in str(error) and error.index == 1
     assert bad(P.parse_batch, {"events": [{"topic": "a"}] * (P.MAX_BATCH + 1)}).status == 413
     assert bad(P.parse_batch, {"events": []}).status == 400
 
