@@ -16,8 +16,33 @@ from autobahn.wamp.exception import ApplicationError
 from router import settings as S
 
 
-class BackendSession(ApplicationSession):
-    """Joins the realm as authid `backend` (role backend), secret from SWITCHBOARD_BACKEND_SECRET."""
+class QuietApplicationErrors:
+    """Mixin: an ApplicationError raised by a procedure is the answer to bad input, already sent to
+    the caller: not a fault to log. Anything else is still logged."""
+
+    def onUserError(self, fail, msg):
+        if isinstance(fail.value, ApplicationError):
+            return
+        super().onUserError(fail, msg)
+
+
+class BackendSession(QuietApplicationErrors, ApplicationSession):
+    """Joins the realm as authid `backend` (role backend), secret from SWITCHBOARD_BACKEND_SECRET.
+
+    Subclasses put their registrations and subscriptions in `async def setup(self, details)`.
+    """
+
+    async def setup(self, details) -> None:
+        raise NotImplementedError
+
+    async def onJoin(self, details):
+        try:
+            await self.setup(details)
+        except ApplicationError as e:
+            if e.error != "wamp.close.transport_lost":
+                raise
+            # The router went away while we were setting up (a hub stopping): the runner or the
+            # container reconnects us; nothing to report.
 
     def onConnect(self):
         self.join(self.config.realm, authmethods=["wampcra"], authid=S.BACKEND_AUTHID)
@@ -29,12 +54,6 @@ class BackendSession(ApplicationSession):
         if not secret:
             raise Exception(f"{S.ENV_BACKEND_SECRET} is not set")
         return auth.compute_wcs(secret, challenge.extra["challenge"])
-
-    def onUserError(self, fail, msg):
-        # An ApplicationError is the answer to bad input, already sent to the caller: not a fault.
-        if isinstance(fail.value, ApplicationError):
-            return
-        super().onUserError(fail, msg)
 
     def onDisconnect(self):
         # Standalone the runner reconnects; in a container, Crossbar restarts the component.

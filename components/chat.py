@@ -11,7 +11,7 @@ from components.rooms import Rooms
 class Chat(BackendSession):
     """Registers chat.post(room, text, nick) and chat.rooms()."""
 
-    async def onJoin(self, details):
+    async def setup(self, details):
         self.rooms = Rooms()
         options = RegisterOptions(details_arg="details")
         await self.register(self.post, "chat.post", options=options)

@@ -14,7 +14,7 @@ INTERVAL = 1.0
 class Clock(BackendSession):
     """Publishes {"time": <ISO-8601 UTC>} on clock.tick every second, retained."""
 
-    async def onJoin(self, details):
+    async def setup(self, details):
         options = PublishOptions(retain=True)
         self._ticker = LoopingCall(lambda: self.publish(TOPIC, messages.tick(messages.now_utc()), options=options))
         self._ticker.start(INTERVAL, now=True)

@@ -11,7 +11,7 @@ def add2(a=None, b=None):
 class Demo(BackendSession):
     """Registers demo.add2(a, b) -> a + b."""
 
-    async def onJoin(self, details):
+    async def setup(self, details):
         await self.register(add2, "demo.add2")
 
 

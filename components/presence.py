@@ -18,7 +18,7 @@ SYNC_TOPIC = "presence.sync"
 class Presence(BackendSession):
     """Registers presence.join(room, nick), presence.leave(room), presence.list(room)."""
 
-    async def onJoin(self, details):
+    async def setup(self, details):
         self.roster = Roster()
         await self.subscribe(self._on_session_leave, "wamp.session.on_leave")
         with_caller = RegisterOptions(details_arg="details")

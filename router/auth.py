@@ -10,6 +10,7 @@ import os
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 
+from components.base import QuietApplicationErrors
 from bridge import tickets
 from bridge.replay import NonceCache, ReplayCacheFull
 from router import settings as S
@@ -18,7 +19,7 @@ from router.permissions import decide_for_user, public_rules
 AUTHENTICATE = "switchboard.auth.ticket"
 AUTHORIZE = "switchboard.auth.authorize"
 USER_ROLE = "user"
-class TicketAuth(ApplicationSession):
+class TicketAuth(QuietApplicationErrors, ApplicationSession):
     """Registers the ticket authenticator and the `user` role's authorizer."""
 
     async def onJoin(self, details):

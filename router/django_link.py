@@ -23,6 +23,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.client import HTTPConnectionPool, ResponseNeverReceived
 
+from components.base import QuietApplicationErrors
 from bridge import protocol as P
 from bridge.signing import sign_request
 from router import settings as S
@@ -43,7 +44,7 @@ def caller_of(details) -> dict:
     return {"session": details.caller, "authid": details.caller_authid, "authrole": details.caller_authrole}
 
 
-class DjangoLink(ApplicationSession):
+class DjangoLink(QuietApplicationErrors, ApplicationSession):
     """Registers the `django.` procedure prefix and subscribes to the forwarded topics."""
 
     async def onJoin(self, details):

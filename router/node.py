@@ -36,8 +36,12 @@ START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 
 
-def render_config(config: dict, settings: S.Settings, *, with_components: bool = True) -> dict:
-    """The node config for `settings`: listening addresses, absolute paths, optional components."""
+def render_config(config: dict, settings: S.Settings, *, with_components: bool = True,
+                  data_dir: Path | None = None) -> dict:
+    """The node config for `settings`: listening addresses, absolute paths, optional components.
+
+    Relative data files of router components (the history database) go to `data_dir`.
+    """
     config = copy.deepcopy(config)
     web = S.transport(config, S.WEB_TRANSPORT_ID)
     web["endpoint"].update(interface=settings.host, port=settings.port)
@@ -46,6 +50,9 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
     S.transport(config, S.BACKEND_TRANSPORT_ID)["endpoint"]["port"] = settings.backend_port
     for component in S.router_worker(config).get("components", []):
         component["realm"] = settings.realm
+        database = component.get("extra", {}).get("database")
+        if database and data_dir is not None and not Path(database).is_absolute():
+            component["extra"]["database"] = str(Path(data_dir).resolve() / database)
     S.router_worker(config).setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]
     containers = [w for w in config["workers"] if w["type"] == "container"]
     for worker in containers:
@@ -112,7 +119,8 @@ class Node:
     def prepare(self) -> None:
         """Write the rendered config and make sure the secrets exist."""
         self.cbdir.mkdir(parents=True, exist_ok=True)
-        config = render_config(S.load_config(), self.settings, with_components=self.with_components)
+        config = render_config(S.load_config(), self.settings, with_components=self.with_components,
+                               data_dir=self.cbdir)
         (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         self.secrets, self.secrets_created = ensure_secrets(self.settings.secrets_file)
 

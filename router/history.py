@@ -1,0 +1,154 @@
+"""Event history: records events on history-enabled topics and serves history.get.
+
+A router component, so it lives and dies with the router and sees every event the router delivers,
+whoever published it (browser, component, HTTP bridge). Each stored event gets a per-topic position,
+assigned in the order the router delivered it. Writes are batched onto one dedicated thread; reads
+queue behind pending writes, so history.get sees every event received before the call.
+
+What a client can recover, and what not: docs/history.md.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import RegisterOptions, SubscribeOptions
+from twisted.internet import reactor
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from components.base import QuietApplicationErrors
+from components import errors
+from router.history_policy import HistoryPolicy
+from router.history_store import HistoryStore
+from router.permissions import decide_for_user, public_rules
+
+log = Logger()
+
+GET = "history.get"
+#: Events written per batch at most, and how long an event may wait for its batch (seconds).
+BATCH_SIZE = 500
+BATCH_DELAY = 0.01
+#: Most events one history.get returns.
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+#: How often age-based retention runs over all topics (seconds).
+TRIM_INTERVAL = 60.0
+BACKEND_ROLE = "backend"
+
+
+class History(QuietApplicationErrors, ApplicationSession):
+    """Subscribes to the history-enabled topics (config extra "topics") and registers history.get."""
+
+    async def onJoin(self, details):
+        extra = self.config.extra or {}
+        self._policy = HistoryPolicy(extra.get("topics", []))
+        self._rules = public_rules()
+        self._pool = ThreadPool(1, 1, name="switchboard-history")
+        self._pool.start()
+        reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
+        path = Path(extra.get("database", "history.sqlite3"))
+        self._store = await self._run(HistoryStore, path)
+        self._pending: list[tuple] = []
+        self._flush_call = None
+        for rule in self._policy.rules:
+            await self.subscribe(self._record, rule.uri, options=SubscribeOptions(match=rule.match, details_arg="details"))
+        await self.register(self.get, GET, options=RegisterOptions(details_arg="details"))
+        self._trimmer = LoopingCall(self._trim_all)
+        self._trimmer.start(TRIM_INTERVAL, now=True)
+        log.info("history: {n} rule(s), store {path}", n=len(self._policy.rules), path=str(path))
+
+    def _run(self, fn, *args, **kwargs):
+        return deferToThreadPool(reactor, self._pool, fn, *args, **kwargs)
+
+    # --- recording ----------------------------------------------------------------------------
+    def _record(self, *args, details=None, **kwargs):
+        self._pending.append((details.topic, details.publication, time.time(), list(args), kwargs))
+        if len(self._pending) >= BATCH_SIZE:
+            self._flush()
+        elif self._flush_call is None:
+            self._flush_call = reactor.callLater(BATCH_DELAY, self._flush)
+
+    def _flush(self):
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
+        self._flush_call = None
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        d = self._run(self._write, batch)
+        d.addErrback(lambda f: log.failure("history: could not store {n} events", failure=f, n=len(batch)))
+
+    def _write(self, batch):
+        """On the history thread: store a batch, then enforce count retention on the topics it touched."""
+        self._store.append_many(batch)
+        now = time.time()
+        for topic in {event[0] for event in batch}:
+            retention = self._policy.retention(topic)
+            self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
+
+    def _trim_all(self):
+        def trim():
+            now = time.time()
+            for topic in self._store.topics():
+                retention = self._policy.retention(topic)
+                if retention is None:  # no longer history-enabled: drop it
+                    self._store.trim(topic, max_events=0, min_published=float("inf"))
+                else:
+                    self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
+
+        return self._run(trim).addErrback(lambda f: log.failure("history: trimming failed", failure=f))
+
+    # --- reading ------------------------------------------------------------------------------
+    def _may_read(self, details, topic: str) -> bool:
+        """A client may read the history of exactly the topics it may subscribe to."""
+        role, authid = details.caller_authrole, details.caller_authid
+        if role == BACKEND_ROLE:
+            return True
+        if role == "user":
+            return decide_for_user(self._rules, authid, topic, "subscribe").allow
+        if role == "anonymous":
+            return self._rules.decide(topic, "subscribe").allow
+        return False
+
+    async def get(self, topic=None, since=None, after_publication=None, limit=DEFAULT_LIMIT, details=None):
+        """history.get(topic, since=position | after_publication=id, limit) -> {"events", "last", "gap"}.
+
+        Without since/after_publication: the newest `limit` events, oldest first.
+        """
+        if not isinstance(topic, str) or not topic:
+            raise ApplicationError(errors.INVALID_ARGUMENT, "topic must be a non-empty string")
+        if since is not None and after_publication is not None:
+            raise ApplicationError(errors.INVALID_ARGUMENT, "give since or after_publication, not both")
+        for name, value in (("since", since), ("after_publication", after_publication)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ApplicationError(errors.INVALID_ARGUMENT, f"{name} must be an integer >= 0")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise ApplicationError(errors.INVALID_ARGUMENT, f"limit must be an integer in 1..{MAX_LIMIT}")
+        if self._policy.retention(topic) is None:
+            raise ApplicationError(errors.NO_HISTORY, f"topic {topic!r} has no history")
+        if details is None or not self._may_read(details, topic):
+            raise ApplicationError("wamp.error.not_authorized", f"not authorized to read the history of {topic!r}")
+        self._flush()  # queued behind pending writes on the same thread
+        return await self._run(self._read, topic, since, after_publication, limit)
+
+    def _read(self, topic, since, after_publication, limit):
+        store = self._store
+        last = store.last_position(topic)
+        first = store.first_position(topic)
+        gap = False
+        if after_publication is not None:
+            since = store.position_of(topic, after_publication)
+            if since is None:  # unknown or already dropped: give what there is, and say so
+                since, gap = (first - 1 if first else last), True
+        if since is None:
+            events = store.read(topic, after=max(0, last - limit), limit=limit)
+        else:
+            gap = gap or (first is not None and since < first - 1) or (first is None and since < last)
+            events = store.read(topic, after=since, limit=limit)
+        return {"events": [e.as_dict() for e in events], "last": last, "gap": gap}

@@ -1,0 +1,44 @@
+import pytest
+
+from router.history_policy import HistoryPolicy, Retention
+from router.history_store import HistoryStore
+
+
+def test_positions_are_per_topic_and_survive_reopening(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    assert store.append_many([("a", 11, 1.0, [1], {}), ("b", 12, 1.0, [2], {}), ("a", 13, 2.0, [3], {"k": 1})]) == [1, 1, 2]
+    store.close()
+    store = HistoryStore(path)
+    assert store.append_many([("a", 14, 3.0, [4], {})]) == [3]
+    assert [(e.position, e.args, e.kwargs) for e in store.read("a")] == [(1, [1], {}), (2, [3], {"k": 1}), (3, [4], {})]
+    assert [e.position for e in store.read("a", after=1, limit=1)] == [2]
+    assert store.position_of("a", 13) == 2 and store.position_of("a", 99) is None
+
+
+def test_trim_by_count_and_age_keeps_positions_growing():
+    store = HistoryStore(":memory:")
+    store.append_many([("t", i, float(i), [i], {}) for i in range(1, 11)])
+    assert store.trim("t", max_events=5, min_published=0) == 5
+    assert [e.position for e in store.read("t")] == [6, 7, 8, 9, 10]
+    assert store.trim("t", max_events=5, min_published=8.0) == 2
+    assert store.first_position("t") == 8
+    assert store.append_many([("t", 11, 11.0, [], {})]) == [11]
+
+
+def test_policy_exact_beats_prefix_and_longest_prefix_wins():
+    policy = HistoryPolicy([{"uri": "chat.", "match": "prefix", "max_events": 10},
+                            {"uri": "chat.room.", "match": "prefix", "max_events": 20},
+                            {"uri": "chat.room.vip", "max_events": 30}])
+    assert policy.retention("chat.room.vip").max_events == 30
+    assert policy.retention("chat.room.x").max_events == 20
+    assert policy.retention("chat.other").max_events == 10
+    assert policy.retention("clock.tick") is None
+    assert isinstance(policy.retention("chat.x"), Retention)
+
+
+@pytest.mark.parametrize("rule", [{"uri": "", "match": "prefix"}, {"uri": "a", "match": "wildcard"},
+                                  {"uri": "a", "max_events": 0}, {"uri": "a", "max_age": -1}])
+def test_policy_rejects_bad_rules(rule):
+    with pytest.raises(ValueError):
+        HistoryPolicy([rule])
