@@ -10,13 +10,13 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions
 from components import errors, messages, validation
 from components.base import BackendSession, run_standalone
-from components.roster import Roster
+from components.roster import Roster, member_id
 
 SYNC_TOPIC = "presence.sync"
 
 
 class Presence(BackendSession):
-    """Registers presence.join(room, nick), presence.leave(room), presence.list(room)."""
+    """Registers presence.join(room, nick, client=None), presence.leave(room), presence.list(room)."""
 
     async def setup(self, details):
         self.roster = Roster()
@@ -30,12 +30,15 @@ class Presence(BackendSession):
     def _publish(self, room, event, member):
         self.publish(messages.presence_topic(room), {"event": event, "room": room, "member": member})
 
-    def join_room(self, room=None, nick=None, details=None):
-        room, nick = validation.room(room), validation.nick(nick)
+    def join_room(self, room=None, nick=None, client=None, details=None):
+        room, nick, client = validation.room(room), validation.nick(nick), validation.client_id(client)
         if not details or details.caller is None:
             raise ApplicationError(errors.NOT_ALLOWED, "presence needs the caller's session (disclose caller)")
+        member = member_id(details.caller, details.caller_authrole, details.caller_authid, client)
+        # Only a signed-in user's authid names a person; an anonymous authid is per session.
+        authid = details.caller_authid if details.caller_authrole == "user" else None
         try:
-            member, changed = self.roster.join(room, details.caller, nick, details.caller_authid)
+            member, changed = self.roster.join(room, details.caller, member, nick, authid)
         except OverflowError as e:
             raise ApplicationError(errors.NOT_ALLOWED, str(e)) from None
         if changed:
@@ -44,10 +47,12 @@ class Presence(BackendSession):
 
     def leave_room(self, room=None, details=None):
         room = validation.room(room)
-        member = self.roster.leave(room, details.caller) if details and details.caller else None
-        if member:
+        if not details or details.caller is None or not self.roster.present(room, details.caller):
+            return False
+        member = self.roster.leave(room, details.caller)
+        if member:  # that was the member's last session in the room
             self._publish(room, "leave", member)
-        return member is not None
+        return True
 
     def list_room(self, room=None):
         return self.roster.members(validation.room(room))

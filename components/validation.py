@@ -17,6 +17,8 @@ from components import errors
 #: Room names become the last URI component of chat.room.<room> / presence.room.<room>.
 ROOM_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 MAX_NICK_LENGTH = 32
+#: A browser's client id (shared by its tabs, kept in localStorage): optional, opaque.
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 #: Longest chat message, in characters (after stripping surrounding white space).
 MAX_TEXT_LENGTH = 2000
 
@@ -66,4 +68,12 @@ def text(value) -> str:
         raise ApplicationError(
             errors.TEXT_TOO_LONG, f"text is {len(value)} characters; the limit is {MAX_TEXT_LENGTH}"
         )
+    return value
+
+
+def client_id(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not CLIENT_ID_PATTERN.fullmatch(value):
+        raise ApplicationError(errors.INVALID_ARGUMENT, "client must be 8-64 characters of A-Z a-z 0-9 _ -")
     return value

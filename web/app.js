@@ -10,6 +10,13 @@
     session: null,
     room: null,
     nick: localStorage.getItem("switchboard.nick") || "guest-" + Math.random().toString(36).slice(2, 6),
+    // Shared by this browser's tabs, so presence counts the person once, not each tab.
+    client: localStorage.getItem("switchboard.client") || (function () {
+      var id = "c" + Array.from(crypto.getRandomValues(new Uint8Array(12)),
+        function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+      localStorage.setItem("switchboard.client", id);
+      return id;
+    })(),
     roomSubs: [],
     members: new Map(),
   };
@@ -70,31 +77,31 @@
     var ul = $("presence");
     ul.replaceChildren();
     Array.from(state.members.values())
-      .sort(function (a, b) { return a.nick.localeCompare(b.nick) || a.session - b.session; })
+      .sort(function (a, b) { return a.nick.localeCompare(b.nick) || a.id.localeCompare(b.id); })
       .forEach(function (m) {
         var li = document.createElement("li");
         li.textContent = m.nick;
-        li.dataset.session = m.session;
-        if (state.session && m.session === state.session.id) li.className = "me";
+        li.dataset.member = m.id;
+        if (m.id === "client:" + state.client) li.className = "me";
         ul.append(li);
       });
   }
 
   function setMembers(members) {
-    state.members = new Map(members.map(function (m) { return [m.session, m]; }));
+    state.members = new Map(members.map(function (m) { return [m.id, m]; }));
     renderPresence();
   }
 
   function onPresence(args) {
     var event = args[0];
     if (event.room !== state.room) return;
-    if (event.event === "join") state.members.set(event.member.session, event.member);
-    else state.members.delete(event.member.session);
+    if (event.event === "join") state.members.set(event.member.id, event.member);
+    else state.members.delete(event.member.id);
     renderPresence();
   }
 
   function joinPresence() {
-    return state.session.call("presence.join", [state.room, state.nick]).then(setMembers);
+    return state.session.call("presence.join", [state.room, state.nick, state.client]).then(setMembers);
   }
 
   // --- rooms -------------------------------------------------------------------------------

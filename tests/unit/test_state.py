@@ -4,7 +4,7 @@ import pytest
 
 from components import messages
 from components.rooms import Rooms
-from components.roster import Roster
+from components.roster import Roster, member_id
 
 
 class FakeClock:
@@ -51,13 +51,19 @@ def test_rooms_are_bounded():
     assert sorted(r["room"] for r in rooms.active()) == ["b", "c", "d"]
 
 
+def test_member_identity():
+    assert member_id(1, "user", "42", "abcdefgh") == "user:42"
+    assert member_id(1, "anonymous", "X", "abcdefgh") == "client:abcdefgh"
+    assert member_id(1, "anonymous", "X", None) == "session:1"
+
+
 def test_roster_join_leave_and_session_end():
     roster = Roster()
-    member, changed = roster.join("lobby", 1, "ada", None)
-    assert changed and member == {"session": 1, "nick": "ada", "authid": None}
-    assert roster.join("lobby", 1, "ada", None)[1] is False  # same again: no event
-    roster.join("lobby", 2, "Bob", None)
-    roster.join("other", 1, "ada", None)
+    member, changed = roster.join("lobby", 1, "session:1", "ada", None)
+    assert changed and member == {"id": "session:1", "nick": "ada", "authid": None}
+    assert roster.join("lobby", 1, "session:1", "ada", None)[1] is False  # same again: no event
+    roster.join("lobby", 2, "session:2", "Bob", None)
+    roster.join("other", 1, "session:1", "ada", None)
     assert [m["nick"] for m in roster.members("lobby")] == ["ada", "Bob"]
     assert roster.leave("lobby", 2)["nick"] == "Bob"
     assert roster.leave("lobby", 2) is None
@@ -65,10 +71,21 @@ def test_roster_join_leave_and_session_end():
     assert roster.members("lobby") == [] and roster.leave_all(1) == []
 
 
+def test_several_tabs_of_one_person_count_once():
+    roster = Roster()
+    assert roster.join("lobby", 1, "user:7", "ann", "7")[1] is True
+    assert roster.join("lobby", 2, "user:7", "ann", "7")[1] is False  # second tab: no join event
+    assert len(roster.members("lobby")) == 1
+    assert roster.leave("lobby", 1) is None  # one tab closed: still present
+    assert roster.present("lobby", 2) and not roster.present("lobby", 1)
+    assert roster.leave_all(2) == [("lobby", {"id": "user:7", "nick": "ann", "authid": "7"})]
+    assert roster.members("lobby") == []
+
+
 def test_roster_limits_rooms_per_session():
     roster = Roster(max_rooms_per_session=2)
-    roster.join("a", 1, "x", None)
-    roster.join("b", 1, "x", None)
+    roster.join("a", 1, "m", "x", None)
+    roster.join("b", 1, "m", "x", None)
     with pytest.raises(OverflowError):
-        roster.join("c", 1, "x", None)
-    roster.join("a", 1, "y", None)  # re-joining a room it is in is fine
+        roster.join("c", 1, "m", "x", None)
+    roster.join("a", 1, "m", "y", None)  # re-joining a room it is in is fine
