@@ -102,12 +102,14 @@ class Node:
         with_components: bool = True,
         log: IO | None = None,
         extra_env: dict | None = None,
+        config: dict | None = None,
     ):
         self.cbdir = Path(cbdir)
         self.settings = settings
         self.with_components = with_components
         self.log = log
         self.extra_env = dict(extra_env or {})
+        self.config = config  # None: the committed .crossbar/config.json
         self.process: subprocess.Popen | None = None
         self.secrets: dict[str, str] = {}
         self.secrets_created = False
@@ -119,7 +121,7 @@ class Node:
     def prepare(self) -> None:
         """Write the rendered config and make sure the secrets exist."""
         self.cbdir.mkdir(parents=True, exist_ok=True)
-        config = render_config(S.load_config(), self.settings, with_components=self.with_components,
+        config = render_config(self.config or S.load_config(S.CONFIG_FILE), self.settings, with_components=self.with_components,
                                data_dir=self.cbdir)
         (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         self.secrets, self.secrets_created = ensure_secrets(self.settings.secrets_file)
@@ -131,7 +133,8 @@ class Node:
         for port in (self.settings.port, self.settings.backend_port):
             if port_open(self.settings.host if port == self.settings.port else "127.0.0.1", port):
                 raise NodeError(f"port {port} is already in use: is another hub running? (set {S.ENV_PORT} / {S.ENV_BACKEND_PORT})")
-        env = {**os.environ, **self.extra_env, **self.secrets, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.extra_env, **self.secrets, "PYTHONUNBUFFERED": "1",
+               S.ENV_NODE_CONFIG: str(self.cbdir / "config.json")}
         cmd = [
             crossbar_executable(),
             "start",

@@ -32,6 +32,9 @@ ENV_TICKET_SECRET = "SWITCHBOARD_TICKET_SECRET"
 ENV_DJANGO_URL = "SWITCHBOARD_DJANGO_URL"
 ENV_FORWARD_TOPICS = "SWITCHBOARD_FORWARD_TOPICS"
 ENV_URL = "SWITCHBOARD_URL"
+#: Set by the node runner for its workers: the rendered config the node runs (router components
+#: read their rules from it, so a test or bench config applies to them too).
+ENV_NODE_CONFIG = "SWITCHBOARD_NODE_CONFIG"
 ENV_REALM = "SWITCHBOARD_REALM"
 
 #: Transport ids in config.json that the settings override.
@@ -52,7 +55,9 @@ class SettingsError(ValueError):
     """A setting from the environment is unusable; the message names the variable."""
 
 
-def load_config(path: Path = CONFIG_FILE) -> dict:
+def load_config(path: Path | None = None) -> dict:
+    """The node config: `path`, else the running node's (inside a node), else the committed one."""
+    path = path or os.environ.get(ENV_NODE_CONFIG) or CONFIG_FILE
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 

@@ -27,11 +27,12 @@ class Hub:
     """A Crossbar node running Switchboard's config, isolated in `workdir`, on free loopback ports."""
 
     def __init__(self, workdir: Path, *, with_components: bool = True, loglevel: str = "info",
-                 env: dict[str, str] | None = None):
-        """`env` adds environment for the node, e.g. {"SWITCHBOARD_DJANGO_URL": ...}."""
+                 env: dict[str, str] | None = None, config: dict | None = None):
+        """`env` adds environment for the node, e.g. {"SWITCHBOARD_DJANGO_URL": ...}; `config`
+        replaces .crossbar/config.json (start from router.settings.load_config() and change it)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        config = S.load_config()
+        config = config or S.load_config(S.CONFIG_FILE)
         self.settings = S.Settings(
             host="127.0.0.1",
             port=free_port(),
@@ -42,7 +43,8 @@ class Hub:
         )
         self.log_path = self.workdir / "node.log"
         self._log = None
-        self.node = Node(self.workdir / "node", self.settings, with_components=with_components, extra_env=env)
+        self.node = Node(self.workdir / "node", self.settings, with_components=with_components, extra_env=env,
+                         config=config)
 
     @classmethod
     @contextlib.contextmanager
