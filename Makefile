@@ -6,7 +6,7 @@ LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
 
-.PHONY: run test check vendor chromium clean
+.PHONY: run test check bench vendor chromium redis-server clean
 
 run: $(VENV)/.router $(JS)
 	$(PY) -m router run
@@ -16,6 +16,16 @@ test: $(VENV)/.test $(JS) chromium
 
 check: $(VENV)/.router
 	$(PY) -m router check
+
+# The Django example (docs/django.md): the hub, told where Django is, and Django on :8000. Ctrl-C stops both.
+.PHONY: django-example
+django-example: $(VENV)/.test $(JS)
+	$(PY) examples/django_site/run.py
+
+# Benchmarks (docs/benchmarks.md): BENCH_ARGS=--quick for a short run.
+bench: $(VENV)/.bench redis-server
+	$(PY) -m bench.django_publish $(BENCH_ARGS)
+	$(PY) -m bench.history $(BENCH_ARGS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +37,10 @@ $(VENV)/.router: setup.cfg pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.test: $(VENV)/.router
 	$(PY) -m pip install --quiet -e '.[router,test]'
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.router
+	$(PY) -m pip install --quiet -e '.[router,bench]'
 	touch $@
 
 # AutobahnJS from the npm registry, verified against the checksum recorded in the lock file.
@@ -42,6 +56,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser tests need Debian chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# The Channels side of the benchmark runs a real Debian redis-server; install it when missing and we are root.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "the benchmark needs Debian redis-server: sudo apt-get install redis-server" >&2; exit 1; fi; }
 
 clean:
 	rm -rf $(VENV) .switchboard .pytest_cache

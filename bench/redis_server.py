@@ -1,0 +1,97 @@
+"""A throw-away Redis server (Debian's redis-server binary) on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+from router.node import free_port
+
+
+class RedisMissing(RuntimeError):
+    pass
+
+
+def find_binary() -> str:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    if not found:
+        raise RedisMissing(
+            "redis-server is not installed; the Channels rows need a real Redis. "
+            "Install it with: sudo apt-get install redis-server (make bench does this when run as root), "
+            "or skip them: --scenarios sb_publish,sb_publish_many,sb_outbox")
+    return found
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def started(workdir: Path, timeout: float = 15.0) -> Iterator["RedisServer"]:
+    server = RedisServer(workdir)
+    server.start(timeout)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class RedisServer:
+    def __init__(self, workdir: Path):
+        self.binary = find_binary()
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "redis.log"
+        # No persistence (no RDB snapshots, no AOF): Channels' layer is transient, as it is in production.
+        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(self.workdir), "--daemonize", "no", "--logfile", str(self.log_path),
+               "--protected-mode", "yes"]
+        self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while not _ping(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with code {self.process.returncode}; see {self.log_path}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server did not answer PING within {timeout}s")
+            time.sleep(0.05)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stats(self) -> dict:
+        """INFO stats (opens, and counts, one connection of its own)."""
+        import redis
+
+        client = redis.Redis(host=self.host, port=self.port)
+        try:
+            return client.info("stats")
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
