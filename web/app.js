@@ -6,6 +6,7 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var ROOM_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+  var RECENT = 50;  // messages shown from history when a room opens
   var state = {
     session: null,
     room: null,
@@ -19,6 +20,9 @@
     })(),
     roomSubs: [],
     members: new Map(),
+    // The room's message stream: after every (re)connect it recovers what was missed from history,
+    // once and in order (web/recovery.js).
+    stream: null,
   };
 
   function setStatus(text) {
@@ -112,18 +116,25 @@
     state.roomSubs = [];
     if (previous && previous !== room) {
       leaving.push(session.call("presence.leave", [previous]).catch(function () {}));
-      $("messages").replaceChildren();
     }
+    if (previous !== room || !state.stream) {
+      $("messages").replaceChildren();
+      state.stream = new SwitchboardRecovery.Stream(function (args) { addMessage(args[0]); });
+    }
+    var stream = state.stream;
     state.room = room;
     $("chat-topic").textContent = "chat.room." + room;
     $("presence-room").textContent = room;
     return Promise.all(leaving).then(function () {
       return Promise.all([
-        session.subscribe("chat.room." + room, function (args) { addMessage(args[0]); }),
+        session.subscribe("chat.room." + room, function (args, kwargs, details) { stream.live(args, kwargs, details); }),
         session.subscribe("presence.room." + room, onPresence),
       ]);
     }).then(function (subs) {
       state.roomSubs = subs;
+      var call = function (procedure, args, kwargs) { return session.call(procedure, args, kwargs); };
+      return SwitchboardRecovery.recover(call, "chat.room." + room, stream, RECENT);
+    }).then(function () {
       return joinPresence();
     }).then(function () {
       document.body.dataset.room = room;
@@ -134,6 +145,7 @@
   // --- connection --------------------------------------------------------------------------
   function onSession(session) {
     state.session = session;
+    document.body.dataset.session = session.id;
     setStatus("online");
     clearError();
     state.roomSubs = [];  // subscriptions died with the previous session

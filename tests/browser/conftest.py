@@ -1,6 +1,7 @@
 """Browser fixtures: Debian chromium driven by Python playwright (it cannot download browsers here)."""
 
 import os
+import re
 import shutil
 
 import pytest
@@ -36,15 +37,46 @@ def browser():
         browser.close()
 
 
+class Outage:
+    """Cuts a page's WebSocket traffic to the hub, as a network outage would.
+
+    Playwright's set_offline does not touch WebSockets, so the page's sockets are routed through
+    Playwright (route_web_socket) and closed, and new ones refused, while the outage lasts.
+    """
+
+    def __init__(self, page):
+        self.offline = False
+        self._open = []
+        page.route_web_socket(re.compile(r".*/ws$"), self._route)
+
+    def _route(self, ws):
+        if self.offline:
+            ws.close()
+            return
+        ws.connect_to_server()
+        self._open.append(ws)
+
+    def start(self):
+        self.offline = True
+        for ws in self._open:
+            ws.close()
+        self._open.clear()
+
+    def end(self):
+        self.offline = False
+
+
 @pytest.fixture
 def new_page(browser):
-    """Pages in separate browser contexts, as separate people would have."""
+    """Pages in separate browser contexts, as separate people would have. `page.outage` cuts its
+    connection to the hub (`page.outage.start()` / `.end()`)."""
     contexts = []
 
     def make(url):
         context = browser.new_context()
         contexts.append(context)
         page = context.new_page()
+        page.outage = Outage(page)
         page.goto(url)
         page.wait_for_selector('#status[data-state="online"]')
         return page

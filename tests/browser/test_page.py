@@ -71,12 +71,54 @@ def test_page_reconnects_after_hub_restart_and_chat_works(tmp_path, new_page):
         other = new_page(hub.http_url)
         enter(page, "restart-room", "pat")
         enter(other, "restart-room", "sam")
+        say(other, "before the restart")
+        expect(message_texts(page)).to_have_text(["before the restart"])
         hub.stop()
         for p in (page, other):
             expect(p.locator("#status")).to_have_attribute("data-state", "reconnecting")
+        page.outage.start()  # this page stays away while the others talk
         hub.start()
-        for p in (page, other):
-            expect(p.locator("#status")).to_have_attribute("data-state", "online", timeout=30_000)
+        expect(other.locator("#status")).to_have_attribute("data-state", "online", timeout=30_000)
+        say(other, "said while pat was away")
+        page.outage.end()
+        expect(page.locator("#status")).to_have_attribute("data-state", "online", timeout=30_000)
         expect(presence_names(page)).to_have_text(["pat", "sam"])
+        expect(message_texts(page)).to_have_text(["before the restart", "said while pat was away"])
         say(other, "still here after the restart")
-        expect(page.locator("#messages li .text")).to_have_text(["still here after the restart"])
+        expect(message_texts(page)).to_have_text(
+            ["before the restart", "said while pat was away", "still here after the restart"])
+        newcomer = new_page(hub.http_url)  # history survived the restart: a new page sees it all
+        enter(newcomer, "restart-room", "neo")
+        expect(message_texts(newcomer)).to_have_text(
+            ["before the restart", "said while pat was away", "still here after the restart"])
+
+
+def message_texts(page):
+    return page.locator("#messages li .text")
+
+
+def test_a_room_opens_with_its_recent_history(switchboard_hub, new_page):
+    with switchboard_hub.client() as c:
+        for text in ("first", "second", "third"):
+            c.call("chat.post", "history-open", text, "ann")
+    page = new_page(switchboard_hub.http_url)
+    enter(page, "history-open", "reader")
+    expect(message_texts(page)).to_have_text(["first", "second", "third"])
+
+
+def test_a_page_that_was_offline_gets_every_missed_message_once_in_order(switchboard_hub, new_page):
+    page = new_page(switchboard_hub.http_url)
+    enter(page, "offline-room", "olly")
+    with switchboard_hub.client() as sender:
+        sender.call("chat.post", "offline-room", "before", "sam")
+        expect(message_texts(page)).to_have_text(["before"])
+        page.outage.start()
+        expect(page.locator("#status")).to_have_attribute("data-state", "reconnecting")
+        missed = [f"missed {i}" for i in range(5)]
+        for text in missed:
+            sender.call("chat.post", "offline-room", text, "sam")
+        page.outage.end()
+        expect(page.locator("#status")).to_have_attribute("data-state", "online", timeout=30_000)
+        expect(message_texts(page)).to_have_text(["before", *missed])
+        sender.call("chat.post", "offline-room", "live again", "sam")
+        expect(message_texts(page)).to_have_text(["before", *missed, "live again"])
