@@ -101,3 +101,53 @@ def test_presence_bad_input(switchboard_client, args, uri):
     with pytest.raises(ApplicationError) as info:
         switchboard_client.call("presence.join", *args)
     assert info.value.error == uri
+
+
+CROWD = """
+import asyncio, sys
+import txaio
+txaio.use_asyncio()
+from autobahn.asyncio.wamp import ApplicationSession
+from autobahn.asyncio.websocket import WampWebSocketClientFactory
+from autobahn.wamp.types import ComponentConfig
+
+url, realm, room, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+async def member(i, joined):
+    class Member(ApplicationSession):
+        async def onJoin(self, details):
+            await self.call("presence.join", room, f"member-{i:04d}")
+            joined.set_result(None)
+    factory = WampWebSocketClientFactory(lambda: Member(ComponentConfig(realm)), url=url)
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    await asyncio.get_running_loop().create_connection(factory, host, int(port))
+    await joined
+
+async def main():
+    loop = asyncio.get_running_loop()
+    for start in range(0, n, 100):  # in waves, so the router is not flooded with handshakes
+        await asyncio.gather(*(member(i, loop.create_future()) for i in range(start, min(n, start + 100))))
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def test_a_room_of_1000_is_listed_in_one_call(switchboard_hub):
+    crowd = subprocess.Popen([sys.executable, "-c", CROWD, switchboard_hub.url, switchboard_hub.realm, "big", "1000"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert crowd.stdout.readline().strip() == "ready"
+        with switchboard_hub.client() as newcomer:
+            members = newcomer.call("presence.join", "big", "newcomer")  # one round trip: the whole room
+            assert len(members) == 1001
+            assert [m["nick"] for m in newcomer.call("presence.list", "big")][:2] == ["member-0000", "member-0001"]
+            events = newcomer.subscribe("presence.room.big")
+            crowd.kill()
+            crowd.wait()
+            left = {events.get(timeout=30).args[0]["member"]["nick"] for _ in range(1000)}
+            assert len(left) == 1000 and newcomer.call("presence.list", "big")[0]["nick"] == "newcomer"
+    finally:
+        crowd.kill()
+        crowd.wait()
