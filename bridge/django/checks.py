@@ -1,0 +1,20 @@
+"""`manage.py check` reports a wrong SWITCHBOARD setting before anything tries to use it."""
+
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from bridge.django.conf import parse
+
+
+@checks.register()
+def check_settings(app_configs=None, **kwargs):
+    from django.conf import settings
+
+    try:
+        cfg = parse(getattr(settings, "SWITCHBOARD", None))
+    except ImproperlyConfigured as e:
+        return [checks.Error(str(e), hint="See docs/django.md, Settings.", id="switchboard.E001")]
+    if not cfg.ticket_secret:
+        return [checks.Warning('SWITCHBOARD["TICKET_SECRET"] is not set: browser sign-in (ticket/) will fail.',
+                               hint="Use the hub's SWITCHBOARD_TICKET_SECRET.", id="switchboard.W001")]
+    return []

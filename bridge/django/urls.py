@@ -1,0 +1,16 @@
+"""Mount under the path the hub is told (SWITCHBOARD_DJANGO_URL), e.g.
+
+    path("switchboard/", include("bridge.django.urls"))   # hub: SWITCHBOARD_DJANGO_URL=http://host/switchboard
+"""
+
+from django.urls import path
+
+from bridge.django import views
+
+app_name = "switchboard"
+
+urlpatterns = [
+    path("ticket/", views.ticket, name="ticket"),
+    path("events/", views.events, name="events"),
+    path("rpc/<str:name>/", views.call, name="rpc"),
+]

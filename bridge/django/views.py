@@ -1,0 +1,136 @@
+"""Django's side of the hub: browser tickets, forwarded events and procedure calls.
+
+`events/` and `rpc/<name>/` are called by the hub, not by browsers: they are exempt from CSRF and
+accept only requests carrying a valid bridge signature (else 401).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from bridge import tickets
+from bridge.django import rpc, verification
+from bridge.django.conf import switchboard
+from bridge.django.signals import HUB, event_received
+from bridge.signing import SignatureError
+
+log = logging.getLogger("bridge.django.views")
+
+BAD_REQUEST = "switchboard.error.bad_request"
+UNAUTHORIZED = "switchboard.error.unauthorized"
+METHOD_NOT_ALLOWED = "switchboard.error.method_not_allowed"
+NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
+INVALID_ARGUMENT = "wamp.error.invalid_argument"
+RUNTIME_ERROR = "wamp.error.runtime_error"
+
+
+def _error(status: int, uri: str, *args: Any, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": uri, "args": list(args), "kwargs": {}, **extra}, status=status)
+
+
+def _no_store(response: JsonResponse) -> JsonResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def ticket(request: HttpRequest) -> JsonResponse:
+    """A fresh single-use ticket for the signed-in user ({"ticket", "authid", "expires"}), or {"ticket": null}.
+
+    The page asks on every (re)connect: the router accepts each ticket once and for TICKET_TTL seconds.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return _no_store(_error(405, METHOD_NOT_ALLOWED, "use GET"))
+    user = request.user
+    if not (user.is_authenticated and getattr(user, "is_active", True)):
+        return _no_store(JsonResponse({"ticket": None}))
+    cfg = switchboard()
+    authid, now = str(user.pk), time.time()
+    value = tickets.mint(cfg.require_ticket_secret(), authid, ttl=cfg.ticket_ttl, now=now)
+    response = _no_store(JsonResponse({"ticket": value, "authid": authid, "expires": int(now + cfg.ticket_ttl)}))
+    response["Vary"] = "Cookie"
+    return response
+
+
+def _signed_json(request: HttpRequest) -> dict | JsonResponse:
+    """The JSON body of a signed POST from the hub, or the error response to send instead."""
+    if request.method != "POST":
+        return _error(405, METHOD_NOT_ALLOWED, "use POST")
+    try:
+        verification.verify(request)
+    except SignatureError as e:
+        log.warning("refused a request to %s: %s (%s)", request.path, e, e.reason)
+        return JsonResponse({"error": UNAUTHORIZED, "reason": e.reason, "message": str(e)}, status=401)
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as e:
+        return _error(400, BAD_REQUEST, f"body is not valid JSON: {e}")
+    if not isinstance(data, dict):
+        return _error(400, BAD_REQUEST, "body must be a JSON object")
+    args, kwargs = data.get("args") or [], data.get("kwargs") or {}
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        return _error(400, BAD_REQUEST, "args must be a list and kwargs an object")
+    return data
+
+
+@csrf_exempt
+def events(request: HttpRequest) -> JsonResponse:
+    """An event on a forwarded topic: send `event_received` to the receivers."""
+    data = _signed_json(request)
+    if isinstance(data, JsonResponse):
+        return data
+    topic = data.get("topic")
+    if not isinstance(topic, str) or not topic:
+        return _error(400, BAD_REQUEST, "topic must be a non-empty string")
+    publisher = data.get("publisher") if isinstance(data.get("publisher"), dict) else {}
+    # One transaction for all receivers: if one raises, none of their writes stay, and the hub retries.
+    with transaction.atomic():
+        event_received.send(sender=HUB, topic=topic, args=data.get("args") or [],
+                            kwargs=data.get("kwargs") or {}, publisher=publisher)
+    return JsonResponse({"received": True})
+
+
+@csrf_exempt
+def call(request: HttpRequest, name: str) -> JsonResponse:
+    """A WAMP call to django.<name>: run the registered procedure in a transaction, answer its result."""
+    data = _signed_json(request)
+    if isinstance(data, JsonResponse):
+        return data
+    fn = rpc.lookup(name)
+    if fn is None:
+        return _error(404, NO_SUCH_PROCEDURE, f"Django has no procedure {name!r}")
+    args, kwargs = data.get("args") or [], data.get("kwargs") or {}
+    caller = data.get("caller") if isinstance(data.get("caller"), dict) else {}
+    details = rpc.Call(procedure=data.get("procedure") or f"{rpc.PREFIX}{name}", caller=caller, request=request)
+    try:
+        inspect.signature(fn).bind(details, *args, **kwargs)
+    except TypeError as e:
+        return _error(400, INVALID_ARGUMENT, f"{rpc.PREFIX}{name}: {e}")
+    try:
+        with transaction.atomic():  # an error rolls back what the procedure wrote (and published)
+            result = fn(details, *args, **kwargs)
+            try:
+                body = json.dumps({"result": result}, cls=DjangoJSONEncoder, allow_nan=False)
+            except (TypeError, ValueError) as e:
+                raise _NotJSON(str(e)) from e
+    except rpc.RPCError as e:
+        return JsonResponse(e.body(), status=e.status, encoder=DjangoJSONEncoder)
+    except _NotJSON as e:
+        log.error("procedure %s returned a value JSON cannot carry: %s", name, e)
+        return _error(500, RUNTIME_ERROR, f"{rpc.PREFIX}{name} returned a value that is not JSON: {e}")
+    except Exception:
+        log.exception("procedure %s failed", name)
+        return _error(500, RUNTIME_ERROR, f"{rpc.PREFIX}{name} failed (see the Django log)")
+    return HttpResponse(body, content_type="application/json")
+
+
+class _NotJSON(Exception):
+    pass
