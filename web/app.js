@@ -1,34 +1,20 @@
 // Switchboard demo page: connection state, live clock, demo.add2, a chat room and its presence list.
-// Plain script (no build step) over AutobahnJS. Every (re)connect gets a fresh WAMP session, so all
-// subscriptions and the presence join are redone in onSession().
+// Plain script (no build step) on web/switchboard.js, which keeps the page connected, redoes every
+// subscription after a reconnect and, for the chat, recovers what was missed from history.
 (function () {
   "use strict";
 
   var $ = function (id) { return document.getElementById(id); };
   var ROOM_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
   var RECENT = 50;  // messages shown from history when a room opens
+  var CALL_TIMEOUT = 10000;
   var state = {
-    session: null,
+    hub: null,
     room: null,
     nick: localStorage.getItem("switchboard.nick") || "guest-" + Math.random().toString(36).slice(2, 6),
-    // Shared by this browser's tabs, so presence counts the person once, not each tab.
-    client: localStorage.getItem("switchboard.client") || (function () {
-      var id = "c" + Array.from(crypto.getRandomValues(new Uint8Array(12)),
-        function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-      localStorage.setItem("switchboard.client", id);
-      return id;
-    })(),
-    roomSubs: [],
-    members: new Map(),
-    // The room's message stream: after every (re)connect it recovers what was missed from history,
-    // once and in order (web/recovery.js).
-    stream: null,
+    chat: null,       // the room's subscription
+    presence: null,   // the room's presence
   };
-
-  function setStatus(text) {
-    $("status").textContent = text;
-    $("status").dataset.state = text;
-  }
 
   function showError(err) {
     var uri = err && err.error ? err.error : String(err);
@@ -64,8 +50,7 @@
   }
 
   function refreshRooms() {
-    if (!state.session) return;
-    state.session.call("chat.rooms").then(function (rooms) {
+    state.hub.call("chat.rooms").then(function (rooms) {
       var list = $("room-list");
       list.replaceChildren();
       rooms.forEach(function (r) {
@@ -73,106 +58,43 @@
         option.value = r.room;
         list.append(option);
       });
-    }, showError);
+    }, function () { /* offline: the list refreshes on the next room change */ });
   }
 
   // --- presence ----------------------------------------------------------------------------
-  function renderPresence() {
+  function renderPresence(members) {
     var ul = $("presence");
     ul.replaceChildren();
-    Array.from(state.members.values())
+    members
       .sort(function (a, b) { return a.nick.localeCompare(b.nick) || a.id.localeCompare(b.id); })
       .forEach(function (m) {
         var li = document.createElement("li");
         li.textContent = m.nick;
         li.dataset.member = m.id;
-        if (m.id === "client:" + state.client) li.className = "me";
+        if (state.presence && state.presence.isMe(m)) li.className = "me";
         ul.append(li);
       });
   }
 
-  function setMembers(members) {
-    state.members = new Map(members.map(function (m) { return [m.id, m]; }));
-    renderPresence();
-  }
-
-  function onPresence(args) {
-    var event = args[0];
-    if (event.room !== state.room) return;
-    if (event.event === "join") state.members.set(event.member.id, event.member);
-    else state.members.delete(event.member.id);
-    renderPresence();
-  }
-
-  function joinPresence() {
-    return state.session.call("presence.join", [state.room, state.nick, state.client]).then(setMembers);
-  }
-
   // --- rooms -------------------------------------------------------------------------------
   function enterRoom(room) {
-    var session = state.session;
-    var previous = state.room;
-    var leaving = state.roomSubs.map(function (sub) { return session.unsubscribe(sub).catch(function () {}); });
-    state.roomSubs = [];
-    if (previous && previous !== room) {
-      leaving.push(session.call("presence.leave", [previous]).catch(function () {}));
-    }
-    if (previous !== room || !state.stream) {
+    var hub = state.hub;
+    if (room !== state.room) {
+      if (state.chat) state.chat.unsubscribe();
+      if (state.presence) state.presence.leave().catch(function () {});
       $("messages").replaceChildren();
-      state.stream = new SwitchboardRecovery.Stream(function (args) { addMessage(args[0]); });
+      $("presence").replaceChildren();
+      state.room = room;
+      state.chat = hub.subscribe("chat.room." + room, function (args) { addMessage(args[0]); },
+        { recover: true, history: RECENT });
+      state.presence = hub.presence(room, state.nick, renderPresence);
+    } else {
+      state.presence.rename(state.nick);
     }
-    var stream = state.stream;
-    state.room = room;
     $("chat-topic").textContent = "chat.room." + room;
     $("presence-room").textContent = room;
-    return Promise.all(leaving).then(function () {
-      return Promise.all([
-        session.subscribe("chat.room." + room, function (args, kwargs, details) { stream.live(args, kwargs, details); }),
-        session.subscribe("presence.room." + room, onPresence),
-      ]);
-    }).then(function (subs) {
-      state.roomSubs = subs;
-      var call = function (procedure, args, kwargs) { return session.call(procedure, args, kwargs); };
-      return SwitchboardRecovery.recover(call, "chat.room." + room, stream, RECENT);
-    }).then(function () {
-      return joinPresence();
-    }).then(function () {
-      document.body.dataset.room = room;
-      refreshRooms();
-    });
-  }
-
-  // --- connection --------------------------------------------------------------------------
-  function onSession(session) {
-    state.session = session;
-    document.body.dataset.session = session.id;
-    setStatus("online");
-    clearError();
-    state.roomSubs = [];  // subscriptions died with the previous session
-    session.subscribe("clock.tick", onTick, { get_retained: true });
-    // The presence service asks everyone to join again when it (re)starts with an empty roster.
-    session.subscribe("presence.sync", function () { if (state.room) joinPresence().catch(showError); });
-    enterRoom(state.room || $("room").value).catch(showError);
-  }
-
-  function connect(info) {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var connection = new autobahn.Connection({
-      url: scheme + location.host + info.ws_path,
-      realm: info.realm,
-      max_retries: -1,            // keep trying for ever
-      initial_retry_delay: 0.5,
-      max_retry_delay: 5,
-      retry_delay_growth: 1.5,
-      retry_delay_jitter: 0.2,
-    });
-    connection.onopen = onSession;
-    connection.onclose = function (reason, details) {
-      state.session = null;
-      setStatus(details && details.will_retry ? "reconnecting" : "offline");
-      return false;  // let AutobahnJS retry
-    };
-    connection.open();
+    document.body.dataset.room = room;
+    refreshRooms();
   }
 
   // --- forms -------------------------------------------------------------------------------
@@ -189,33 +111,51 @@
     clearError();
     state.nick = nick || state.nick;
     localStorage.setItem("switchboard.nick", state.nick);
-    if (state.session) enterRoom(room).catch(showError);
+    if (state.hub) enterRoom(room);
   });
 
   $("post-form").addEventListener("submit", function (e) {
     e.preventDefault();
-    if (!state.session) { showError("not connected"); return; }
     var input = $("text");
-    state.session.call("chat.post", [state.room, input.value, state.nick]).then(function (message) {
-      clearError();
-      input.value = "";
-      addMessage(message);
-    }, showError);
+    state.hub.call("chat.post", [state.room, input.value, state.nick], {}, { timeout: CALL_TIMEOUT })
+      .then(function (message) {
+        clearError();
+        input.value = "";
+        addMessage(message);
+      }, showError);
   });
 
   $("add2-form").addEventListener("submit", function (e) {
     e.preventDefault();
-    if (!state.session) { $("add2-result").textContent = "not connected"; return; }
     var a = parseFloat($("add2-a").value), b = parseFloat($("add2-b").value);
-    state.session.call("demo.add2", [a, b]).then(function (sum) {
+    state.hub.call("demo.add2", [a, b], {}, { timeout: CALL_TIMEOUT }).then(function (sum) {
       $("add2-result").textContent = sum;
     }, function (err) {
       $("add2-result").textContent = err.error || String(err);
     });
   });
 
-  fetch("info").then(function (r) { return r.json(); }).then(connect, function (err) {
-    setStatus("offline");
+  // --- connection --------------------------------------------------------------------------
+  function start(info) {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var hub = Switchboard.connect({ url: scheme + location.host + info.ws_path, realm: info.realm });
+    state.hub = hub;
+    hub.on("state", function (s) {
+      var text = s === "closed" ? "offline" : s;
+      $("status").textContent = text;
+      $("status").dataset.state = text;
+    });
+    hub.on("session", function (session) {
+      document.body.dataset.session = session.id;
+      clearError();
+    });
+    hub.subscribe("clock.tick", onTick, { get_retained: true });
+    enterRoom($("room").value);
+  }
+
+  fetch("info").then(function (r) { return r.json(); }).then(start, function (err) {
+    $("status").textContent = "offline";
+    $("status").dataset.state = "offline";
     showError("cannot load hub info: " + err);
   });
 })();

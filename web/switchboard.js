@@ -6,9 +6,13 @@
 //   var hub = Switchboard.connect();            // config from <script id="switchboard-config">
 //   hub.on("state", function (state) { ... });  // "connecting" | "online" | "reconnecting" | "closed"
 //   hub.subscribe("public.notes.created", function (args) { ... });     // kept across reconnects
+//   hub.subscribe("chat.room.lobby", onMessage, {recover: true, history: 50});  // + missed events, once, in order
 //   hub.subscribePrivate("notifications", function (args) { ... });      // user.<authid>.notifications
-//   hub.call("django.greet", ["Ann"]).then(function (result) { ... });
+//   hub.call("django.greet", ["Ann"], {}, {timeout: 5000}).then(function (result) { ... });
+//   var room = hub.presence("lobby", "ann", function (members) { ... });  // kept across reconnects
 //   hub.ready.then(function (session) { ... });  // the first session
+// With {recover: true} (needs recovery.js and a history-enabled topic), every (re)subscribe first
+// fetches what was missed from history.get, then continues live, each event delivered once.
 (function (global) {
   "use strict";
 
@@ -34,6 +38,21 @@
   function retryDelay(attempt) {
     var delay = Math.min(RETRY.max, RETRY.initial * Math.pow(RETRY.growth, attempt));
     return delay * (1 - RETRY.jitter + 2 * RETRY.jitter * Math.random());
+  }
+
+  var CLIENT_KEY = "switchboard.client";
+
+  // An id this browser's tabs share, so presence counts the person once, not each tab.
+  function clientId() {
+    var id = null;
+    try { id = localStorage.getItem(CLIENT_KEY); } catch (e) { /* storage off: one id per page */ }
+    if (!id) {
+      id = "c" + Array.from(crypto.getRandomValues(new Uint8Array(12)), function (b) {
+        return b.toString(16).padStart(2, "0");
+      }).join("");
+      try { localStorage.setItem(CLIENT_KEY, id); } catch (e) { /* see above */ }
+    }
+    return id;
   }
 
   function offline() {
@@ -69,6 +88,11 @@
     this._listeners[event].push(listener);
     if (event === "state") listener(this.state, this);
     if (event === "session" && this.session) listener(this.session, this);
+    return this;
+  };
+
+  Hub.prototype.off = function (event, listener) {
+    this._listeners[event] = (this._listeners[event] || []).filter(function (l) { return l !== listener; });
     return this;
   };
 
@@ -148,14 +172,36 @@
     var self = this;
     var topic = typeof entry.topic === "function" ? entry.topic(this) : entry.topic;
     if (!topic) return Promise.resolve(null);
-    return session.subscribe(topic, entry.handler, entry.options).then(function (subscription) {
+    var handler = entry.handler;
+    if (entry.recover) {
+      if (!entry.stream || entry.streamTopic !== topic) {  // a new topic (e.g. another user's): start afresh
+        entry.stream = new SwitchboardRecovery.Stream(entry.handler);
+        entry.streamTopic = topic;
+      }
+      var stream = entry.stream;
+      stream.begin();  // hold live events back until what was missed is delivered
+      handler = function (args, kwargs, details) { stream.live(args, kwargs, details); };
+    }
+    return session.subscribe(topic, handler, entry.options).then(function (subscription) {
       if (!entry.active || self.session !== session) {
         session.unsubscribe(subscription).catch(function () {});
         return null;
       }
       entry.current = subscription;
-      return subscription;
+      if (!entry.recover) return subscription;
+      var call = function (procedure, args, kwargs) { return session.call(procedure, args, kwargs); };
+      return SwitchboardRecovery.recover(call, topic, entry.stream, entry.history).then(function (result) {
+        if (result.gap) {
+          self._emit("error", { topic: topic, reason: "switchboard.error.history_gap",
+            message: "some missed events are no longer in history" });
+        }
+        return subscription;
+      }, function (err) {
+        self._emit("error", { topic: topic, reason: err && err.error, message: err && err.args && err.args[0] });
+        return subscription;
+      });
     }, function (err) {
+      if (entry.stream) entry.stream.end();
       self._emit("error", { topic: topic, reason: err && err.error, message: err && err.args && err.args[0] });
       return null;
     });
@@ -163,9 +209,19 @@
 
   // Subscribe now (if online) and again after every reconnect. `topic` may be a function of the hub
   // (called at each join) returning the topic, or null to skip. Returns {unsubscribe(), promise}.
+  // options.recover: deliver what was missed while away (from history) before live events;
+  // options.history: how many recent events to show on the first subscribe. Other options go to WAMP.
   Hub.prototype.subscribe = function (topic, handler, options) {
     var self = this;
-    var entry = { topic: topic, handler: handler, options: options || {}, current: null, active: true };
+    var wampOptions = Object.assign({}, options || {});
+    var recover = Boolean(wampOptions.recover), history = wampOptions.history || 0;
+    delete wampOptions.recover;
+    delete wampOptions.history;
+    if (recover && typeof SwitchboardRecovery === "undefined") {
+      throw new Error("Switchboard: {recover: true} needs recovery.js loaded before switchboard.js");
+    }
+    var entry = { topic: topic, handler: handler, options: wampOptions, current: null, active: true,
+      recover: recover, history: history, stream: null, streamTopic: null };
     this._subscriptions.push(entry);
     var promise = this.session ? this._subscribe(this.session, entry) : Promise.resolve(null);
     return {
@@ -186,8 +242,62 @@
     }, handler, options);
   };
 
+  // options.timeout (milliseconds): reject with switchboard.error.timeout when no result comes in time.
   Hub.prototype.call = function (procedure, args, kwargs, options) {
-    return this.session ? this.session.call(procedure, args || [], kwargs || {}, options) : offline();
+    if (!this.session) return offline();
+    var wampOptions = Object.assign({}, options || {});
+    var timeout = wampOptions.timeout;
+    delete wampOptions.timeout;
+    var result = this.session.call(procedure, args || [], kwargs || {}, wampOptions);
+    if (!timeout) return result;
+    return new Promise(function (resolve, reject) {
+      var timer = setTimeout(function () {
+        reject({ error: "switchboard.error.timeout", args: ["no result within " + timeout + " ms"], kwargs: {} });
+      }, timeout);
+      result.then(function (value) { clearTimeout(timer); resolve(value); },
+        function (err) { clearTimeout(timer); reject(err); });
+    });
+  };
+
+  // Be present in `room` as `nick` (one entry per person however many tabs), on every session.
+  // onChange(members) gets the whole list after each change. Returns {members(), rename(nick), leave()}.
+  Hub.prototype.presence = function (room, nick, onChange) {
+    var self = this, members = new Map(), client = clientId(), active = true;
+    function changed() { if (active) onChange(Array.from(members.values())); }
+    function join() {
+      if (!self.session || !active) return Promise.resolve();
+      return self.session.call("presence.join", [room, nick, client]).then(function (list) {
+        members = new Map(list.map(function (m) { return [m.id, m]; }));
+        changed();
+      }, function (err) {
+        self._emit("error", { topic: "presence.room." + room, reason: err && err.error,
+          message: err && err.args && err.args[0] });
+      });
+    }
+    var events = this.subscribe("presence.room." + room, function (args) {
+      var event = args[0];
+      if (event.event === "join") members.set(event.member.id, event.member);
+      else members.delete(event.member.id);
+      changed();
+    });
+    // The presence service asks everyone to join again when it (re)starts with an empty roster.
+    var sync = this.subscribe("presence.sync", join);
+    this.on("session", join);
+    return {
+      client: client,
+      isMe: function (member) {
+        return member.id === (self.authrole === "user" && self.authid ? "user:" + self.authid : "client:" + client);
+      },
+      members: function () { return Array.from(members.values()); },
+      rename: function (newNick) { nick = newNick; return join(); },
+      leave: function () {
+        active = false;
+        self.off("session", join);
+        events.unsubscribe();
+        sync.unsubscribe();
+        return self.session ? self.session.call("presence.leave", [room]) : Promise.resolve(false);
+      },
+    };
   };
 
   // Acknowledged publish (rejects when the router refuses it).

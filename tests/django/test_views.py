@@ -263,6 +263,7 @@ def test_switchboard_scripts_tag(django_user_model):
     request.user = AnonymousUser()
     html = Template("{% load switchboard %}{% switchboard_scripts %}").render(Context({"request": request}))
     assert '<script src="http://127.0.0.1:9/vendor/autobahn.min.js"></script>' in html
+    assert '<script src="http://127.0.0.1:9/recovery.js"></script>' in html
     assert '<script src="http://127.0.0.1:9/switchboard.js"></script>' in html
     start = html.index(">", html.index('id="switchboard-config"')) + 1
     config = json.loads(html[start:html.index("</script>", start)])

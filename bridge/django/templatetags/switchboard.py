@@ -1,4 +1,4 @@
-"""{% load switchboard %}{% switchboard_scripts %}: AutobahnJS, switchboard.js and the page's hub config."""
+"""{% load switchboard %}{% switchboard_scripts %}: AutobahnJS, recovery.js, switchboard.js and the page's hub config."""
 
 from __future__ import annotations
 
@@ -30,9 +30,10 @@ def page_config(request=None) -> dict:
 
 @register.simple_tag(takes_context=True)
 def switchboard_scripts(context) -> SafeString:
-    """The config as JSON (<script id="switchboard-config">) and the two scripts, served by the hub."""
+    """The config as JSON (<script id="switchboard-config">) and the scripts, served by the hub."""
     cfg = switchboard()
     config = page_config(context.get("request"))
     return json_script(config, CONFIG_ELEMENT_ID) + format_html(
-        '\n<script src="{}vendor/autobahn.min.js"></script>\n<script src="{}switchboard.js"></script>',
-        cfg.hub_http_url, cfg.hub_http_url)
+        '\n<script src="{}vendor/autobahn.min.js"></script>\n<script src="{}recovery.js"></script>'
+        '\n<script src="{}switchboard.js"></script>',
+        cfg.hub_http_url, cfg.hub_http_url, cfg.hub_http_url)

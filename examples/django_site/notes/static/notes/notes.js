@@ -61,11 +61,12 @@
 
   // --- private notifications -------------------------------------------------------------------
   if ($("notifications")) {
+    // user.* topics keep history: show the latest on open, and whatever arrived while offline.
     hub.subscribePrivate("notifications", function (args) {
       var li = document.createElement("li");
       li.textContent = args[0].text;
       $("notifications").append(li);
-    });
+    }, { recover: true, history: 20 });
     $("ping").addEventListener("click", function () {
       hub.publish("django.events.ping", [{ at: new Date().toISOString() }]).catch(function (err) {
         console.warn("ping refused", err);
