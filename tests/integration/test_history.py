@@ -7,6 +7,7 @@ from autobahn.wamp.exception import ApplicationError
 
 from bridge import tickets
 from bridge.client import HubClient
+from router import settings as S
 from router.client import Client
 from router.testing import Hub
 
@@ -75,24 +76,36 @@ def test_retention_bounds_each_topic(switchboard_hub):
     assert len(result["events"]) == 1000 and result["events"][0]["args"][0]["text"] == "10"
 
 
-def test_concurrent_publishers_stored_in_the_order_subscribers_saw(switchboard_hub):
-    topic, room = "chat.room.mixed", "mixed"
-    with switchboard_hub.client() as watcher, switchboard_hub.backend_client() as rawsocket, \
-            switchboard_hub.client() as websocket, \
-            HubClient(switchboard_hub.bridge_url, switchboard_hub.bridge_key, switchboard_hub.bridge_secret) as http:
+def mixed_config():
+    """The committed config, plus a history-enabled topic that browsers (WebSocket) may publish to."""
+    config = S.load_config(S.CONFIG_FILE)
+    worker = S.router_worker(config)
+    history = next(c for c in worker["components"] if c["id"] == "history")
+    history["extra"]["topics"].append({"uri": "mixed.", "match": "prefix"})
+    anonymous = next(r for r in worker["realms"][0]["roles"] if r["name"] == "anonymous")
+    anonymous["permissions"].append({"uri": "mixed.", "match": "prefix", "allow": {"publish": True, "subscribe": True}})
+    return config
+
+
+def test_concurrent_publishers_stored_in_the_order_subscribers_saw(tmp_path):
+    topic = "mixed.events"
+    with Hub.started(tmp_path, with_components=False, config=mixed_config()) as hub, \
+            hub.client() as watcher, hub.backend_client() as rawsocket, hub.client() as websocket, \
+            HubClient(hub.bridge_url, hub.bridge_key, hub.bridge_secret) as http:
         live = watcher.subscribe(topic)
         jobs = [
-            lambda: [rawsocket.publish(topic, {"text": f"rs{i}"}) for i in range(30)],
-            lambda: [http.publish(topic, {"text": f"http{i}"}) for i in range(30)],
-            lambda: [websocket.call("chat.post", room, f"ws{i}", "w") for i in range(30)],
+            lambda: [rawsocket.publish(topic, {"text": f"rs{i}"}) for i in range(40)],
+            lambda: [http.publish(topic, {"text": f"http{i}"}) for i in range(40)],
+            lambda: [websocket.publish(topic, {"text": f"ws{i}"}) for i in range(40)],
         ]
         threads = [threading.Thread(target=job) for job in jobs]
         for t in threads:
             t.start()
         for t in threads:
             t.join(60)
-        seen = [live.get().args[0]["text"] for _ in range(90)]
+        seen = [live.get().args[0]["text"] for _ in range(120)]
         stored = texts(watcher.call("history.get", topic, since=0, limit=1000))
+    assert sorted(seen) == sorted([f"{kind}{i}" for kind in ("rs", "http", "ws") for i in range(40)])
     assert stored == seen
 
 
