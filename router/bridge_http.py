@@ -58,7 +58,9 @@ class BridgeResource(Resource):
         self._session = session_provider
         self._published = PublishedIds()
         self._in_flight: dict[str, Deferred] = {}
-        self._routes = {"publish": self._publish, "batch": self._batch, "call": self._call}
+        # endpoint -> (body parser, operation)
+        self._routes = {"publish": (P.parse_publish, self._publish), "batch": (P.parse_batch, self._batch),
+                        "call": (P.parse_call, self._call)}
 
     # --- HTTP plumbing -----------------------------------------------------------------------
     def render(self, request):
@@ -69,8 +71,8 @@ class BridgeResource(Resource):
                 return self._reply(request, 405, {"error": P.METHOD_NOT_ALLOWED, "message": "use GET"})
             up = self._session() is not None
             return self._reply(request, 200 if up else 503, {"status": "ok" if up else "unavailable"})
-        handler = self._routes.get(name)
-        if handler is None:
+        route = self._routes.get(name)
+        if route is None:
             return self._reply(request, 404, {"error": P.NOT_FOUND, "message": f"no bridge endpoint {name!r}"})
         if method != "POST":
             return self._reply(request, 405, {"error": P.METHOD_NOT_ALLOWED, "message": "use POST"})
@@ -85,8 +87,8 @@ class BridgeResource(Resource):
         except ReplayCacheFull as e:
             return self._reply(request, 503, {"error": P.UNAVAILABLE, "message": str(e)})
         try:
-            data = P.parse_json(body)
-            parsed = {"publish": P.parse_publish, "batch": P.parse_batch, "call": P.parse_call}[name](data)
+            parse, operation = route
+            parsed = parse(P.parse_json(body))
         except P.BadRequest as e:
             body = {"error": e.uri, "message": str(e)}
             if e.index is not None:
@@ -96,7 +98,7 @@ class BridgeResource(Resource):
         if session is None:
             return self._reply(request, 503, {"error": P.UNAVAILABLE, "message": "hub is starting; retry"})
         finished = request.notifyFinish()
-        d = ensureDeferred(handler(session, parsed, finished))
+        d = ensureDeferred(operation(session, parsed, finished))
         d.addCallbacks(lambda result: self._reply_later(request, *result), lambda f: self._fail(request, f))
         return NOT_DONE_YET
 
