@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from router import settings as S
 
-ACTIONS = ("call", "register", "publish", "subscribe")
 #: The role whose permissions a signed-in user also has (the public surface).
 PUBLIC_ROLE = "anonymous"
 #: A signed-in user may subscribe to topics under this prefix + its authid + ".".
