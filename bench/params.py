@@ -65,7 +65,8 @@ def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> P
     env = os.environ if env is None else env
     kinds = _kinds()
     parser = argparse.ArgumentParser(prog="python -m bench.django_publish",
-                                     description="Publish from Django: Switchboard's HTTP bridge vs Channels' group_send.")
+                                     description="Publish from Django: Switchboard's HTTP bridge vs "
+                                                 "Channels' group_send.")
     parser.add_argument("--quick", action="store_true", help=f"small run, results not saved ({QUICK})")
     parser.add_argument("--events", type=int)
     parser.add_argument("--warmup", type=int)

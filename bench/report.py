@@ -123,7 +123,8 @@ def update_docs(path: Path, data: dict) -> bool:
     if DOCS_START not in text or DOCS_END not in text:
         return False
     section = (f"{DOCS_START}\nLatest full run: {data['started_utc']} (`bench/results/django_publish.md`).\n\n"
-               f"{table(data)}\n\nRatios (median rounds, publishes/s):\n\n{ratios(data)}\n\nMachine: {machine_line(data)}\n\n"
+               f"{table(data)}\n\nRatios (median rounds, publishes/s):\n\n{ratios(data)}\n\n"
+               f"Machine: {machine_line(data)}\n\n"
                f"CPU pinning: {data['cpu_pinning']['description']}.\n{DOCS_END}")
     pattern = re.compile(re.escape(DOCS_START) + ".*?" + re.escape(DOCS_END), re.S)
     path.write_text(pattern.sub(lambda _: section, text), encoding="utf-8")

@@ -3,6 +3,7 @@
 import uuid
 
 from autobahn.wamp.types import PublishOptions, RegisterOptions
+
 from components import messages, validation
 from components.base import BackendSession, run_standalone
 from components.rooms import Rooms

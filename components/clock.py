@@ -1,8 +1,8 @@
 """clock.tick: server push without polling; retained, so a new subscriber sees the last tick at once."""
 
+from autobahn.wamp.types import PublishOptions
 from twisted.internet.task import LoopingCall
 
-from autobahn.wamp.types import PublishOptions
 from components import messages
 from components.base import BackendSession, run_standalone
 

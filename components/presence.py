@@ -8,6 +8,7 @@ pages join again.
 
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions
+
 from components import errors, messages, validation
 from components.base import BackendSession, run_standalone
 from components.roster import Roster, member_id

@@ -10,9 +10,9 @@ import os
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 
-from components.base import QuietApplicationErrors
 from bridge import tickets
 from bridge.replay import NonceCache, ReplayCacheFull
+from components.base import QuietApplicationErrors
 from router import settings as S
 from router.permissions import decide_for_user, public_rules
 

@@ -23,9 +23,9 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.client import HTTPConnectionPool, ResponseNeverReceived
 
-from components.base import QuietApplicationErrors
 from bridge import protocol as P
 from bridge.signing import sign_request
+from components.base import QuietApplicationErrors
 from router import settings as S
 
 log = Logger()

@@ -22,8 +22,8 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from components.base import QuietApplicationErrors
 from components import errors
+from components.base import QuietApplicationErrors
 from router.history_policy import HistoryPolicy
 from router.history_store import HistoryStore
 from router.permissions import decide_for_user, public_rules
@@ -57,7 +57,8 @@ class History(QuietApplicationErrors, ApplicationSession):
         self._pending: list[tuple] = []
         self._flush_call = None
         for rule in self._policy.rules:
-            await self.subscribe(self._record, rule.uri, options=SubscribeOptions(match=rule.match, details_arg="details"))
+            options = SubscribeOptions(match=rule.match, details_arg="details")
+            await self.subscribe(self._record, rule.uri, options=options)
         await self.register(self.get, GET, options=RegisterOptions(details_arg="details"))
         self._trimmer = LoopingCall(self._trim_all)
         self._trimmer.start(TRIM_INTERVAL, now=True)

@@ -121,7 +121,8 @@ class Node:
     def prepare(self) -> None:
         """Write the rendered config and make sure the secrets exist."""
         self.cbdir.mkdir(parents=True, exist_ok=True)
-        config = render_config(self.config or S.load_config(S.CONFIG_FILE), self.settings, with_components=self.with_components,
+        config = render_config(self.config or S.load_config(S.CONFIG_FILE), self.settings,
+                               with_components=self.with_components,
                                data_dir=self.cbdir)
         (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         self.secrets, self.secrets_created = ensure_secrets(self.settings.secrets_file)
@@ -132,7 +133,8 @@ class Node:
         self.prepare()
         for port in (self.settings.port, self.settings.backend_port):
             if port_open(self.settings.host if port == self.settings.port else "127.0.0.1", port):
-                raise NodeError(f"port {port} is already in use: is another hub running? (set {S.ENV_PORT} / {S.ENV_BACKEND_PORT})")
+                raise NodeError(f"port {port} is already in use: is another hub running? "
+                                f"(set {S.ENV_PORT} / {S.ENV_BACKEND_PORT})")
         env = {**os.environ, **self.extra_env, **self.secrets, "PYTHONUNBUFFERED": "1",
                S.ENV_NODE_CONFIG: str(self.cbdir / "config.json")}
         cmd = [
@@ -168,7 +170,9 @@ class Node:
             return
         from router.client import Client
 
-        with Client(self.settings.backend_url, self.settings.realm, authid=S.BACKEND_AUTHID, secret=self.backend_secret) as c:
+        backend = Client(self.settings.backend_url, self.settings.realm, authid=S.BACKEND_AUTHID,
+                         secret=self.backend_secret)
+        with backend as c:
             def registered():
                 return all(c.call("wamp.registration.lookup", p) is not None for p in COMPONENT_PROCEDURES)
 

@@ -13,8 +13,8 @@ The pytest plugin (router.pytest_plugin, registered as a pytest11 entry point) w
 from __future__ import annotations
 
 import contextlib
-import time
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 

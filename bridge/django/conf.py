@@ -140,7 +140,8 @@ def _text(name: str, value: Any, *, required: bool, hint: str = "") -> str | Non
     if value in (None, "") and not required:
         return None
     if not isinstance(value, str) or not value:
-        raise _fail(name, f"must be a non-empty string{hint}" + ("" if value is None else f", not {type(value).__name__}"))
+        not_ = "" if value is None else f", not {type(value).__name__}"
+        raise _fail(name, f"must be a non-empty string{hint}{not_}")
     return value
 
 

@@ -89,7 +89,8 @@ def _pending(using: str, topics: Iterable[str] | None):
     return rows if topics is None else rows.filter(topic__in=list(topics))
 
 
-def _next_batch(using: str, topics: Iterable[str] | None, blocked: set[str], size: int, force: bool) -> list[OutboxEvent]:
+def _next_batch(using: str, topics: Iterable[str] | None, blocked: set[str], size: int,
+                force: bool) -> list[OutboxEvent]:
     rows = _pending(using, topics)
     if not force:
         # A topic whose refused event waits for its retry time waits as a whole.

@@ -1,8 +1,8 @@
 """The example page in real Chromium: live notes, django.greet, private notifications, reconnects."""
 
 import pytest
-
 from notes.models import Note
+
 from tests.django.conftest import wait_for_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

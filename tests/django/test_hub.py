@@ -13,6 +13,7 @@ import urllib3
 from autobahn.wamp.exception import ApplicationError
 from django.core.management import call_command
 from django.db import transaction
+from notes.models import Note
 
 from bridge import tickets
 from bridge.client import HubClient
@@ -20,7 +21,6 @@ from bridge.django import publish
 from bridge.django.models import OutboxEvent
 from bridge.django.signals import event_received
 from bridge.signing import sign_request
-from notes.models import Note
 from router.client import Client, JoinError
 from tests.django.conftest import wait_for_hub
 

@@ -86,7 +86,8 @@ def test_bad_publish_bodies(switchboard_hub, body, status, fragment):
 def test_bad_json_and_too_large(switchboard_hub):
     status, body = request(switchboard_hub, "publish", raw=b"{not json")
     assert status == 400 and "not valid JSON" in body["message"]
-    status, body = request(switchboard_hub, "publish", raw=json.dumps({"topic": "a", "args": ["x" * (1 << 20)]}).encode())
+    too_large = json.dumps({"topic": "a", "args": ["x" * (1 << 20)]}).encode()
+    status, body = request(switchboard_hub, "publish", raw=too_large)
     assert status == 413 and body["error"] == "switchboard.error.too_large"
 
 

@@ -87,7 +87,8 @@ def test_a_signed_in_user_counts_once_across_sessions(switchboard_hub):
     from router.client import Client
 
     def login():
-        return Client(switchboard_hub.url, switchboard_hub.realm, ticket=tickets.mint(switchboard_hub.ticket_secret, "77"))
+        ticket = tickets.mint(switchboard_hub.ticket_secret, "77")
+        return Client(switchboard_hub.url, switchboard_hub.realm, ticket=ticket)
 
     with switchboard_hub.client() as watcher, login() as a, login() as b:
         a.call("presence.join", "p5", "ann")

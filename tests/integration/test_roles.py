@@ -26,7 +26,8 @@ def test_anonymous_cannot_take_over_a_component_procedure(switchboard_client):
         NOT_AUTHORIZED, "wamp.error.procedure_already_exists")
 
 
-@pytest.mark.parametrize("topic", ["chat.room.lobby", "clock.tick", "presence.room.lobby", "presence.sync", "any.topic"])
+@pytest.mark.parametrize("topic", ["chat.room.lobby", "clock.tick", "presence.room.lobby", "presence.sync",
+                                   "any.topic"])
 def test_anonymous_cannot_publish(switchboard_client, topic):
     assert denied(switchboard_client.publish, topic, {"forged": True}) == NOT_AUTHORIZED
 

@@ -7,7 +7,8 @@ from router.history_store import HistoryStore
 def test_positions_are_per_topic_and_survive_reopening(tmp_path):
     path = tmp_path / "h.sqlite3"
     store = HistoryStore(path)
-    assert store.append_many([("a", 11, 1.0, [1], {}), ("b", 12, 1.0, [2], {}), ("a", 13, 2.0, [3], {"k": 1})]) == [1, 1, 2]
+    events = [("a", 11, 1.0, [1], {}), ("b", 12, 1.0, [2], {}), ("a", 13, 2.0, [3], {"k": 1})]
+    assert store.append_many(events) == [1, 1, 2]
     store.close()
     store = HistoryStore(path)
     assert store.append_many([("a", 14, 3.0, [4], {})]) == [3]

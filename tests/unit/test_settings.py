@@ -1,8 +1,8 @@
 import pytest
 
+from bridge.envfile import parse_env_file
 from router import settings as S
 from router.node import render_config
-from bridge.envfile import parse_env_file
 from router.secrets import ensure_secrets
 
 

@@ -1,4 +1,4 @@
-"""{% load switchboard %}{% switchboard_scripts %}: AutobahnJS, recovery.js, switchboard.js and the page's hub config."""
+"""{% load switchboard %}{% switchboard_scripts %}: AutobahnJS, recovery.js, switchboard.js and the hub config."""
 
 from __future__ import annotations
 
