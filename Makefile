@@ -26,6 +26,7 @@ django-example: $(VENV)/.test $(JS)
 bench: $(VENV)/.bench redis-server
 	$(PY) -m bench.django_publish $(BENCH_ARGS)
 	$(PY) -m bench.history $(BENCH_ARGS)
+	$(PY) -m bench.peers $(BENCH_ARGS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

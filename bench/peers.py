@@ -1,0 +1,452 @@
+"""Switchboard and its peers on the same workloads, in the same run, with the same load generator.
+
+    python -m bench.peers            # full run (make bench), writes bench/results/peers.{md,json,png}
+    python -m bench.peers --quick    # about 2 minutes, writes test-results/bench/ instead
+
+Systems (bench.peers_servers): Switchboard's hub (a real Crossbar node with the committed config, its
+components, log level info as `make run`, and again at warn), the ceiling (a bare Autobahn/Twisted
+broadcast server with pre-serialized frames), python-socketio on aiohttp, and Django Channels
+(daphne + channels_redis + a real redis-server). Workloads (bench.peers_loadgen): fan-out to N
+subscribers, RPC with C concurrent callers, K idle connections. One server at a time, pinned to one
+CPU; the load generator (one asyncio process per run) pinned to the other. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import machine, peers_servers
+from bench.django_publish import plan_cpus
+from bench.peers_params import PeersParams, parse
+from bench.peers_servers import LABELS, SHORT, TUNING, rss, tree_cpu
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK_OUT = ROOT / "test-results" / "bench"
+DOCS = ROOT / "docs" / "benchmarks.md"
+DOCS_START, DOCS_END = "<!-- bench:peers:start -->", "<!-- bench:peers:end -->"
+EXTRA_PACKAGES = ("python-socketio", "python-engineio", "aiohttp", "daphne", "matplotlib")
+
+
+def log(message: str) -> None:
+    print(f"[peers {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _result(line: str) -> dict | None:
+    return json.loads(line[len("RESULT "):]) if line.startswith("RESULT ") else None
+
+
+def run_loadgen(cfg: dict, server, timeout: float, hold=None) -> dict:
+    """One load generator process; `hold(result)` runs while a connections run holds its sessions."""
+    cpu0, t0 = tree_cpu(server.cpu_pids()), time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result, extra = None, {}
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while result is None and time.monotonic() < deadline:
+            if not sel.select(max(0.1, deadline - time.monotonic())):
+                break
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("HOLDING ") and hold:
+                extra = hold(json.loads(line[len("HOLDING "):]))
+                proc.stdin.write("DONE\n")
+                proc.stdin.flush()
+            result = _result(line)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    wall = time.monotonic() - t0
+    if result is None:
+        tail = "\n".join((proc.stderr.read() or "").strip().splitlines()[-8:])
+        return {"error": f"load generator gave no result (exit {proc.returncode}): {tail}"}
+    server_cpu = tree_cpu(server.cpu_pids()) - cpu0
+    result.update(extra, server_cpu_s=round(server_cpu, 3), loadgen_process_wall_s=round(wall, 2))
+    return result
+
+
+def settle(server, limit_s: float = 60.0) -> float:
+    """Wait until the server's processes are idle again (under 10% of a CPU over 0.5 s), e.g. after
+    10,000 connections closed at once; a busy server would fail the next run's handshakes."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        before = tree_cpu(server.cpu_pids())
+        time.sleep(0.5)
+        if tree_cpu(server.cpu_pids()) - before < 0.05:
+            break
+    return time.monotonic() - t0
+
+
+def run_system(name: str, params: PeersParams, cpus: dict, workdir: Path) -> dict:
+    out: dict = {"fanout": {}, "rpc": {}, "connections": None, "errors": []}
+    t0 = time.monotonic()
+    with peers_servers.running(name, workdir / name) as server:
+        out["startup_s"] = round(time.monotonic() - t0, 1)
+        base = {**server.loadgen_cfg(), "cpu": cpus["load_cpu"], "server_pids": server.cpu_pids()}
+        if "connections" in params.workloads:
+            time.sleep(1)  # first, on a fresh server: earlier runs would have grown its heap
+            pids = server.rss_pids()
+            before = rss(pids)
+
+            def hold(opened: dict) -> dict:
+                time.sleep(1.0)  # let the server settle (buffers, GC) before reading its memory
+                after = rss(pids)
+                n = opened["opened"] or 1
+                return {"rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
+                        "rss_per_session_kb": round((after - before) / n / 1024, 1)}
+
+            cfg = {**base, "workload": "connections", "connections": params.connections,
+                   "parallel": params.connect_parallel, "timeout": 600}
+            r = run_loadgen(cfg, server, timeout=400, hold=hold)
+            out["connections"] = r
+            settle(server)
+            if "error" in r:
+                log(f"{name} connections: ERROR {r['error']}")
+            else:
+                log(f"{name:<17} connections {r['opened']:,}/{r['requested']:,} {r['connects_per_s']:,.0f}/s  "
+                    f"RSS/session {r.get('rss_per_session_kb')} KiB  failed {r['failed']}")
+        if "fanout" in params.workloads:
+            for n in params.fanout_subscribers:
+                cfg = {**base, "workload": "fanout", "subscribers": n, "events": params.fanout_events,
+                       "seconds": params.fanout_seconds, "warmup": params.fanout_warmup,
+                       "window": max(2, params.fanout_in_flight // n),
+                       "unloaded_events": params.fanout_unloaded_events,
+                       "unloaded_seconds": params.fanout_unloaded_seconds, "payload_bytes": params.payload_bytes,
+                       "stall_timeout": params.stall_timeout, "timeout": 240}
+                r = run_loadgen(cfg, server, timeout=260)
+                out["fanout"][str(n)] = r
+                if "error" in r:
+                    log(f"{name} fanout N={n}: ERROR {r['error']}")
+                else:
+                    u = (r.get("unloaded") or {}).get("latency_ms") or {}
+                    log(f"{name:<17} fanout N={n:<5} {r.get('deliveries_per_s') or 0:>9,} deliveries/s  "
+                        f"p50 {r['latency_ms'].get('p50')} p99 {r['latency_ms'].get('p99')} ms (unloaded p50 "
+                        f"{u.get('p50')} p99 {u.get('p99')})  lost {r.get('lost')}  "
+                        f"loadgen CPU {r.get('loadgen_cpu_share') or 0:.0%}")
+        if "rpc" in params.workloads:
+            for c in params.rpc_concurrency:
+                cfg = {**base, "workload": "rpc", "concurrency": c, "seconds": params.rpc_seconds, "timeout": 120}
+                r = run_loadgen(cfg, server, timeout=140)
+                out["rpc"][str(c)] = r
+                if "error" in r:
+                    log(f"{name} rpc C={c}: ERROR {r['error']}")
+                else:
+                    log(f"{name:<17} rpc C={c:<4} {r['calls_per_s']:>9,.0f} calls/s  p50 {r['latency_ms']['p50']} "
+                        f"p99 {r['latency_ms']['p99']} ms  errors {r['errors']}  "
+                        f"loadgen CPU {r['loadgen_cpu_share']:.0%}")
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+
+def _n(v, d=0) -> str:
+    return "–" if v is None else f"{v:,.{d}f}"
+
+
+def _ratio(a, b) -> str:
+    return "–" if not a or not b else f"{a / b:.2f}×"
+
+
+def fanout_table(data: dict) -> str:
+    systems = data["systems"]
+    lines = ["| system | N | deliveries/s | events/s | % of ceiling | latency, 1 event in flight: p50 / p99 (ms) "
+             "| latency under load: p50 / p99 / max (ms) | lost | server CPU | load generator CPU |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for n in data["params"]["fanout_subscribers"]:
+        ceiling = (systems.get("ceiling", {}).get("fanout", {}).get(str(n)) or {}).get("deliveries_per_s")
+        for name, res in systems.items():
+            r = res.get("fanout", {}).get(str(n))
+            if not r:
+                continue
+            if "error" in r:
+                lines.append(f"| {SHORT[name]} | {n:,} | failed: {r['error'][:90]} | | | | | | | |")
+                continue
+            lat, u = r["latency_ms"], (r.get("unloaded") or {}).get("latency_ms") or {}
+            lost = r["lost"] + ((r.get("unloaded") or {}).get("lost") or 0)
+            frac = "–" if not ceiling or name == "ceiling" else f"{r['deliveries_per_s'] / ceiling:.0%}"
+            srv = "–" if r.get("server_cpu_share") is None else f"{r['server_cpu_share']:.0%}"
+            lines.append(f"| {SHORT[name]} | {n:,} | **{_n(r['deliveries_per_s'])}** | {_n(r['events_per_s'], 1)} "
+                         f"| {frac} | {_n(u.get('p50'), 2)} / {_n(u.get('p99'), 2)} "
+                         f"| {_n(lat['p50'], 1)} / {_n(lat['p99'], 1)} / {_n(lat['max'], 1)} | {lost:,} | {srv} "
+                         f"| {r['loadgen_cpu_share']:.0%} |")
+    return "\n".join(lines)
+
+
+def rpc_table(data: dict) -> str:
+    systems = data["systems"]
+    cs = data["params"]["rpc_concurrency"]
+    lines = ["| system | " + " | ".join(f"C={c}: calls/s, p50 / p99 ms" for c in cs) + " | load generator CPU (max) |",
+             "| --- | " + " | ".join("---:" for _ in cs) + " | ---: |"]
+    for name, res in systems.items():
+        if not res.get("rpc"):
+            continue
+        cells, shares = [], []
+        for c in cs:
+            r = res["rpc"].get(str(c))
+            if not r or "error" in r:
+                cells.append("failed")
+                continue
+            shares.append(r["loadgen_cpu_share"])
+            err = f" ({r['errors']} errors)" if r["errors"] else ""
+            lat = r["latency_ms"]
+            cells.append(f"**{_n(r['calls_per_s'])}**, {_n(lat['p50'], 2)} / {_n(lat['p99'], 2)}{err}")
+        share = f"{max(shares):.0%}" if shares else "–"
+        lines.append(f"| {SHORT[name]} | " + " | ".join(cells) + f" | {share} |")
+    return "\n".join(lines)
+
+
+def conn_table(data: dict) -> str:
+    lines = ["| system | sessions opened | connects/s | server RSS before → holding (MiB) | RSS per session (KiB) "
+             "| measured process | load generator CPU |", "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
+    what = {"switchboard": "Crossbar router worker", "switchboard_warn": "Crossbar router worker",
+            "sb_tuned": "Crossbar router worker", "ceiling": "server", "socketio": "server",
+            "channels": "daphne (Redis not counted)"}
+    for name, res in data["systems"].items():
+        r = res.get("connections")
+        if not r:
+            continue
+        if "error" in r:
+            lines.append(f"| {SHORT[name]} | failed: {r['error'][:80]} | | | | | |")
+            continue
+        lines.append(f"| {SHORT[name]} | {r['opened']:,} / {r['requested']:,} | **{_n(r['connects_per_s'])}** "
+                     f"| {_n(r.get('rss_before_mb'), 0)} → {_n(r.get('rss_after_mb'), 0)} "
+                     f"| **{_n(r.get('rss_per_session_kb'), 1)}** | {what[name]} | {r['loadgen_cpu_share']:.0%} |")
+    return "\n".join(lines)
+
+
+def ratios(data: dict) -> dict:
+    s = data["systems"]
+    out = {}
+
+    def get(name, path):
+        node = s.get(name)
+        for p in path:
+            node = (node or {}).get(p)
+        return node
+
+    for sb in ("switchboard", "switchboard_warn", "sb_tuned"):
+        if sb not in s:
+            continue
+        for n in data["params"]["fanout_subscribers"]:
+            mine = get(sb, ("fanout", str(n), "deliveries_per_s"))
+            for peer in ("ceiling", "socketio", "channels"):
+                theirs = get(peer, ("fanout", str(n), "deliveries_per_s"))
+                if mine and theirs:
+                    out[f"fanout N={n}: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
+        for c in data["params"]["rpc_concurrency"]:
+            mine = get(sb, ("rpc", str(c), "calls_per_s"))
+            for peer in ("socketio", "channels", "ceiling"):
+                theirs = get(peer, ("rpc", str(c), "calls_per_s"))
+                if mine and theirs:
+                    out[f"rpc C={c}: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
+        mine = get(sb, ("connections", "rss_per_session_kb"))
+        for peer in ("ceiling", "socketio", "channels"):
+            theirs = get(peer, ("connections", "rss_per_session_kb"))
+            if mine and theirs:
+                out[f"RSS per session: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
+    return out
+
+
+def machine_line(data: dict) -> str:
+    mi = data["machine"]
+    pk = {**mi["packages"], **mi.get("extra_packages", {})}
+    pkgs = ", ".join(f"{k} {v}" for k, v in pk.items() if v and k in (
+        "crossbar", "autobahn", "Twisted", "python-socketio", "python-engineio", "aiohttp", "Django", "channels",
+        "channels_redis", "daphne", "redis"))
+    return (f"{mi['cpu_model']}, {mi['cpus']} CPUs ({mi['cpus_usable']} usable), {mi['memory_gib']} GiB, {mi['os']}; "
+            f"Python {mi['python']}; {pkgs}; redis-server {mi.get('redis_server')}. "
+            f"Load average at start {mi['loadavg_start']}, at end {mi.get('loadavg_end')}.")
+
+
+def tables(data: dict) -> str:
+    p = data["params"]
+    rat = "\n".join(f"- {k}: **{v:.2f}×**" for k, v in data["ratios"].items()) or "(none)"
+    return f"""**Fan-out** (1 publisher → N subscribers, {p['payload_bytes']}-byte JSON payload, at most max(2, {p['fanout_in_flight']:,} ÷ N) events
+in flight, i.e. about {p['fanout_in_flight']:,} deliveries, up to {p['fanout_events']:,} events or {p['fanout_seconds']} s per run; deliveries/s = events received by
+all subscribers together; latency = subscriber's `time.time_ns()` − publisher's, over every delivery, first with one
+event in flight (up to {p['fanout_unloaded_events']} events or {p['fanout_unloaded_seconds']} s), then under the load
+that gives the throughput; CPU shares are over the loaded phase, 100% = one core):
+
+{fanout_table(data)}
+
+**RPC** (C callers, each on its own WebSocket, one call at a time, {p['rpc_seconds']} s per run after 0.5 s warm-up;
+Switchboard: `demo.add2` through the router to the demo component's process; python-socketio: an acknowledged emit
+answered by the server itself; Channels: a request/response message answered by the consumer itself; ceiling: answered
+by the server itself):
+
+{rpc_table(data)}
+
+**Connections** ({p['connections']:,} idle WebSocket sessions, {p['connect_parallel']} handshakes in flight; Switchboard
+sessions complete the WAMP HELLO/WELCOME, python-socketio the Engine.IO/Socket.IO connect):
+
+{conn_table(data)}
+
+Ratios:
+
+{rat}
+
+Machine: {machine_line(data)}
+
+CPU pinning: {data['cpu_pinning']['description']}."""
+
+
+def render(data: dict) -> str:
+    quick = " (QUICK RUN: small numbers, not for comparison)" if data["params"]["quick"] else ""
+    return f"""# Switchboard and its peers, side by side{quick}
+
+Generated by `{data['command']}` at {data['started_utc']} in {data['duration_s']} s.
+How to read it: [docs/benchmarks.md](../../docs/benchmarks.md#switchboard-and-its-peers-side-by-side).
+
+{tables(data)}
+
+Switchboard's config for this run: the committed `.crossbar/config.json` with its components, plus one permission
+(anonymous may publish and subscribe under `bench.`). `sb_tuned` (when run) also sets {json.dumps(TUNING)}.
+"""
+
+
+def update_docs(data: dict) -> bool:
+    if not DOCS.exists():
+        return False
+    text = DOCS.read_text(encoding="utf-8")
+    if DOCS_START not in text:
+        return False
+    latest = f"Latest full run: {data['started_utc']} (`bench/results/peers.md`)."
+    section = f"{DOCS_START}\n{latest}\n\n{tables(data)}\n{DOCS_END}"
+    DOCS.write_text(re.sub(re.escape(DOCS_START) + ".*?" + re.escape(DOCS_END), lambda _: section, text, flags=re.S),
+                    encoding="utf-8")
+    return True
+
+
+def charts(data: dict, out_dir: Path) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        log("matplotlib is not installed: no charts (pip install -e '.[bench]')")
+        return []
+    systems = data["systems"]
+    names = [n for n in systems]
+    labels = [SHORT[n] for n in names]
+    written = []
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    ns = data["params"]["fanout_subscribers"]
+    width = 0.8 / max(1, len(ns))
+    for i, n in enumerate(ns):
+        vals = [((systems[s].get("fanout") or {}).get(str(n)) or {}).get("deliveries_per_s") or 0 for s in names]
+        axes[0].bar([x + i * width for x in range(len(names))], vals, width, label=f"N={n:,}")
+        p99 = [(((systems[s].get("fanout") or {}).get(str(n)) or {}).get("latency_ms") or {}).get("p99") or 0
+               for s in names]
+        axes[1].bar([x + i * width for x in range(len(names))], p99, width, label=f"N={n:,}")
+    axes[0].set_title("Fan-out: deliveries/s (higher is better)")
+    axes[1].set_title("Fan-out: latency p99, ms (lower is better)")
+    axes[1].set_yscale("log")
+    cs = data["params"]["rpc_concurrency"]
+    width_c = 0.8 / max(1, len(cs))
+    for i, c in enumerate(cs):
+        vals = [((systems[s].get("rpc") or {}).get(str(c)) or {}).get("calls_per_s") or 0 for s in names]
+        axes[2].bar([x + i * width_c for x in range(len(names))], vals, width_c, label=f"C={c}")
+    axes[2].set_title("RPC: calls/s (higher is better)")
+    for ax in axes:
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(names))])
+        ax.set_xticklabels(labels, rotation=25, ha="right", fontsize=8)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "peers.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    written.append(str(path))
+    conn = [(SHORT[s], systems[s]["connections"]) for s in names if (systems[s].get("connections") or {}).get("opened")]
+    if conn:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        axes[0].bar([c[0] for c in conn], [c[1]["connects_per_s"] for c in conn])
+        axes[0].set_title("Connections: connects/s")
+        axes[1].bar([c[0] for c in conn], [c[1].get("rss_per_session_kb") or 0 for c in conn])
+        axes[1].set_title("Server RSS per idle session, KiB (lower is better)")
+        for ax in axes:
+            ax.tick_params(axis="x", labelrotation=25, labelsize=8)
+        fig.tight_layout()
+        path = out_dir / "peers_connections.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(str(path))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    params = parse(argv)
+    if "channels" in params.systems:
+        try:
+            redis_bin = peers_servers.redis_server.find_binary()
+        except peers_servers.redis_server.RedisMissing as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    else:
+        redis_bin = None
+    info = machine.info(redis_bin)
+    from importlib import metadata
+
+    info["extra_packages"] = {}
+    for pkg in EXTRA_PACKAGES:
+        try:
+            info["extra_packages"][pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            info["extra_packages"][pkg] = None
+    cpus = plan_cpus(params.pin)
+    if cpus["pinned"]:
+        os.sched_setaffinity(0, {cpus["server_cpu"]})  # every server inherits it
+        cpus["description"] = ("every server process (Crossbar node and workers, the ceiling, python-socketio, "
+                               f"daphne, redis-server) pinned to CPU {cpus['server_cpu']}; each load generator process pinned "
+                               f"to CPU {cpus['load_cpu']} (os.sched_setaffinity); one server runs at a time; "
+                               "other processes on the machine were not moved")
+    started = datetime.now(timezone.utc)
+    log(f"systems {', '.join(params.systems)}; workloads {', '.join(params.workloads)}; {cpus['description']}")
+    systems: dict = {}
+    with tempfile.TemporaryDirectory(prefix="switchboard-peers-") as tmp:
+        for name in params.systems:
+            try:
+                systems[name] = run_system(name, params, cpus, Path(tmp))
+            except Exception as e:  # recorded; the other systems still run
+                log(f"{name} FAILED: {e}")
+                systems[name] = {"error": str(e), "fanout": {}, "rpc": {}, "connections": None}
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    data = {"benchmark": "peers", "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration_s": round((datetime.now(timezone.utc) - started).total_seconds(), 1),
+            "command": " ".join(["python -m bench.peers", *(argv if argv is not None else sys.argv[1:])]),
+            "params": params.as_dict(), "machine": info, "cpu_pinning": cpus, "labels": LABELS,
+            "tuning": TUNING, "systems": systems}
+    data["ratios"] = ratios(data)
+    out_dir = QUICK_OUT if params.quick and params.out_dir == PeersParams().out_dir else ROOT / params.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "peers.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    markdown = render(data)
+    (out_dir / "peers.md").write_text(markdown, encoding="utf-8")
+    data["charts"] = charts(data, out_dir)
+    if not params.quick and out_dir == ROOT / PeersParams().out_dir and set(params.systems) >= set(
+            peers_servers.LABELS) - {"sb_tuned"}:
+        update_docs(data)
+    print(markdown)
+    log(f"results: {out_dir}/peers.md, .json" + (", charts " + ", ".join(data["charts"]) if data["charts"] else ""))
+    return 1 if any("error" in s for s in systems.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The ceiling: a bare Autobahn/Twisted WebSocket server, no WAMP, no routing, no authorization.
+
+    python -m bench.peers_ceiling PORT
+
+Text protocol (what bench.peers_loadgen speaks): "S" subscribes the connection (answered "ok");
+"P<payload>" prepares <payload> once as a WebSocket frame and sends that same frame to every
+subscriber; "C<id>:<a>,<b>" is answered "R<id>:<a+b>" in-process (no callee hop). The fastest
+broadcast Autobahn on Twisted can do in Python: what a router on the same stack cannot exceed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from autobahn.twisted.choosereactor import install_reactor
+
+reactor = install_reactor()
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol  # noqa: E402
+
+
+class Broadcast(WebSocketServerProtocol):
+    def onClose(self, wasClean, code, reason):
+        self.factory.subscribers.discard(self)
+
+    def onMessage(self, payload, isBinary):
+        kind = payload[:1]
+        if kind == b"P":
+            prepared = self.factory.prepareMessage(payload[1:], isBinary)
+            for sub in self.factory.subscribers:
+                sub.sendPreparedMessage(prepared)
+        elif kind == b"C":
+            head, _, args = payload[1:].partition(b":")
+            a, b = args.split(b",")
+            self.sendMessage(b"R" + head + b":" + str(int(a) + int(b)).encode())
+        elif kind == b"S":
+            self.factory.subscribers.add(self)
+            self.sendMessage(b"ok")
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    factory = WebSocketServerFactory(f"ws://127.0.0.1:{port}")
+    factory.protocol = Broadcast
+    factory.subscribers = set()
+    factory.setProtocolOptions(autoPingInterval=0)
+    reactor.listenTCP(port, factory, interface="127.0.0.1", backlog=1024)
+    print("READY", flush=True)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,413 @@
+"""The one load generator of bench.peers: an asyncio process (aiohttp WebSocket client) speaking each
+system's protocol directly. `python -m bench.peers_loadgen '<json config>'`; prints `RESULT <json>`.
+
+Workloads: fanout (N subscribers + 1 publisher, windowed), rpc (C callers, one call at a time
+each), connections (K idle sessions, held until the orchestrator says DONE on stdin).
+Latency of events: the publisher puts time.time_ns() in the payload, each subscriber subtracts it
+from its own time.time_ns() (same machine clock, comparable across processes).
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import json
+import os
+import re
+import resource
+import sys
+import time
+
+import aiohttp
+
+from bench.stats import percentile
+
+EVENT_RX = re.compile(r'"t": ?(\d+), ?"s": ?(\d+)')
+TEXT = aiohttp.WSMsgType.TEXT
+CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR)
+
+
+class ProtocolError(RuntimeError):
+    pass
+
+
+async def _recv_text(ws, proto, timeout: float = 30.0) -> str:
+    while True:
+        msg = await ws.receive(timeout)
+        if msg.type in CLOSED:
+            raise ProtocolError(f"connection closed during handshake ({msg.type}, {msg.data!r})")
+        if msg.type == TEXT:
+            if proto.pong(ws, msg.data):
+                continue
+            return msg.data
+
+
+class Wamp:
+    """Switchboard: WAMP v2, JSON serializer over WebSocket, anonymous session."""
+    name = "wamp"
+
+    def __init__(self, cfg):
+        self.url, self.realm, self.topic = cfg["url"], cfg["realm"], cfg["topic"]
+        self.req = 0
+
+    async def open(self, session):
+        ws = await session.ws_connect(self.url, protocols=("wamp.2.json",), max_msg_size=0, autoping=True)
+        await ws.send_str(json.dumps([1, self.realm, {"roles": {"subscriber": {}, "publisher": {}, "caller": {}}}]))
+        text = await _recv_text(ws, self)
+        if not text.startswith("[2,"):
+            raise ProtocolError(f"expected WELCOME, got {text[:200]}")
+        return ws
+
+    async def subscribe(self, ws):
+        await ws.send_str(json.dumps([32, 1, {}, self.topic]))
+        text = await _recv_text(ws, self)
+        if not text.startswith("[33,"):
+            raise ProtocolError(f"expected SUBSCRIBED, got {text[:200]}")
+
+    def pub_text(self, payload: str) -> str:
+        self.req += 1
+        return f'[16,{self.req},{{}},"{self.topic}",[{payload}]]'
+
+    def call_text(self, call_id: int) -> str:
+        return f'[48,{call_id},{{}},"demo.add2",[1,2]]'
+
+    def result_id(self, text: str) -> int | None:
+        if text.startswith("[50,"):
+            return int(text[4:text.index(",", 4)])
+        if text.startswith("[8,"):
+            raise ProtocolError(f"call failed: {text[:200]}")
+        return None
+
+    def pong(self, ws, text) -> bool:
+        return False
+
+
+class SocketIO:
+    """python-socketio: Engine.IO v4 over WebSocket only (no polling), Socket.IO v5 packets."""
+    name = "socketio"
+
+    def __init__(self, cfg):
+        self.url = cfg["url"].rstrip("/") + "/socket.io/?EIO=4&transport=websocket"
+
+    async def open(self, session):
+        ws = await session.ws_connect(self.url, max_msg_size=0, autoping=True)
+        text = await _recv_text(ws, self)
+        if not text.startswith("0"):
+            raise ProtocolError(f"expected engine.io OPEN, got {text[:200]}")
+        await ws.send_str("40")
+        text = await _recv_text(ws, self)
+        if not text.startswith("40"):
+            raise ProtocolError(f"expected socket.io CONNECT, got {text[:200]}")
+        return ws
+
+    async def subscribe(self, ws):
+        await ws.send_str('420["sub"]')
+        text = await _recv_text(ws, self)
+        if not text.startswith("430"):
+            raise ProtocolError(f"expected the ack of sub, got {text[:200]}")
+
+    def pub_text(self, payload: str) -> str:
+        return '42["pub",' + payload + "]"
+
+    def call_text(self, call_id: int) -> str:
+        return f'42{call_id}["add2",1,2]'
+
+    def result_id(self, text: str) -> int | None:
+        if text.startswith("43"):
+            return int(text[2:text.index("[")])
+        return None
+
+    def pong(self, ws, text) -> bool:
+        if text == "2":  # engine.io ping from the server: the client must answer or be dropped
+            asyncio.ensure_future(ws.send_str("3"))
+            return True
+        return False
+
+
+class Plain:
+    """The ceiling server and the Channels consumer: S / P<payload> / C<id>:a,b -> R<id>:sum."""
+    name = "plain"
+
+    def __init__(self, cfg):
+        self.url = cfg["url"]
+
+    async def open(self, session):
+        return await session.ws_connect(self.url, max_msg_size=0, autoping=True)
+
+    async def subscribe(self, ws):
+        await ws.send_str("S")
+        text = await _recv_text(ws, self)
+        if text != "ok":
+            raise ProtocolError(f"expected ok, got {text[:200]}")
+
+    def pub_text(self, payload: str) -> str:
+        return "P" + payload
+
+    def call_text(self, call_id: int) -> str:
+        return f"C{call_id}:1,2"
+
+    def result_id(self, text: str) -> int | None:
+        if text.startswith("R"):
+            return int(text[1:text.index(":")])
+        return None
+
+    def pong(self, ws, text) -> bool:
+        return False
+
+
+PROTOCOLS = {"wamp": Wamp, "socketio": SocketIO, "plain": Plain}
+
+
+def payload_text(t_ns: int, seq: int, size: int) -> str:
+    head = f'{{"t":{t_ns},"s":{seq},"p":"'
+    return head + "x" * max(0, size - len(head) - 2) + '"}'
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def server_cpu_s(pids) -> float:
+    """CPU time of the server's process trees (the orchestrator passes their pids)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids or ():
+        try:
+            root = psutil.Process(pid)
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def lat_summary(values_ns) -> dict:
+    ms = sorted(v / 1e6 for v in values_ns)
+    pick = lambda q: None if not ms else round(percentile(ms, q), 3)  # noqa: E731
+    return {"p50": pick(50), "p90": pick(90), "p99": pick(99), "max": round(ms[-1], 3) if ms else None,
+            "count": len(ms)}
+
+
+async def open_many(proto, sessions, count: int, parallel: int, subscribe: bool) -> tuple[list, list, int]:
+    """Open `count` sessions (round-robin over `sessions`, one per source address), `parallel` at a time."""
+    sem = asyncio.Semaphore(parallel)
+    out: list = [None] * count
+    errors: list[str] = []
+
+    async def one(i):
+        async with sem:
+            try:
+                ws = await proto.open(sessions[i % len(sessions)])
+                if subscribe:
+                    await proto.subscribe(ws)
+                out[i] = ws
+            except Exception as e:  # counted, reported
+                errors.append(f"{type(e).__name__}: {e}"[:200])
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return [w for w in out if w is not None], errors, len(errors)
+
+
+def make_sessions(n_addresses: int) -> list[aiohttp.ClientSession]:
+    timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_connect=30)
+    return [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.0.{i + 1}", 0),
+                                                                force_close=True),
+                                  timeout=timeout) for i in range(n_addresses)]
+
+
+async def close_all(sockets, sessions) -> None:
+    for ws in sockets:
+        ws._response.connection and ws._response.connection.transport and ws._response.connection.transport.abort()
+    await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+
+
+async def drain(ws, proto, on_text=None) -> None:
+    """Read a connection until it closes: answer pings (aiohttp does WebSocket pings itself)."""
+    try:
+        async for msg in ws:
+            if msg.type == TEXT and not proto.pong(ws, msg.data) and on_text is not None:
+                on_text(msg.data)
+    except Exception:
+        pass
+
+
+async def fanout(cfg: dict, proto) -> dict:
+    """Warm-up, then an unloaded phase (one event in flight: latency of a lone event), then the
+    saturating phase (`window` events in flight: throughput, and latency under that load)."""
+    n, size, window = cfg["subscribers"], cfg["payload_bytes"], cfg["window"]
+    warmup, stall = cfg["warmup"], cfg["stall_timeout"]
+    phases = [("warmup", 2, warmup, 60.0),
+              ("unloaded", 1, cfg["unloaded_events"], cfg["unloaded_seconds"]),
+              ("loaded", window, cfg["events"], cfg["seconds"])]
+    total = sum(p[2] for p in phases)
+    sessions = make_sessions(1)
+    t0 = time.monotonic()
+    subs, errors, failed = await open_many(proto, sessions, n, 50, subscribe=True)
+    publisher = await proto.open(sessions[0])
+    setup_s = time.monotonic() - t0
+    if failed:
+        await close_all(subs + [publisher], sessions)
+        return {"error": f"{failed} of {n} subscribers failed: {errors[:3]}"}
+    need = len(subs)
+    counts = [0] * total
+    phase_of = bytearray(total)  # index into phases of each sequence number
+    lats = [array.array("q") for _ in phases]
+    got = [0] * len(phases)
+    last = [0] * len(phases)
+    state = {"completed": 0, "bad": 0}
+    progress = asyncio.Event()
+
+    def on_text(text):
+        m = EVENT_RX.search(text)
+        if m is None:
+            state["bad"] += 1
+            return
+        now = time.time_ns()
+        seq = int(m.group(2))
+        c = counts[seq] + 1
+        counts[seq] = c
+        ph = phase_of[seq]
+        lats[ph].append(now - int(m.group(1)))
+        got[ph] += 1
+        last[ph] = now
+        if c == need:
+            state["completed"] += 1
+            progress.set()
+
+    async def wait_completed(target: int) -> bool:
+        while state["completed"] < target:
+            progress.clear()
+            try:
+                await asyncio.wait_for(progress.wait(), stall)
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    readers = [asyncio.ensure_future(drain(ws, proto, on_text)) for ws in subs]
+    readers.append(asyncio.ensure_future(drain(publisher, proto)))
+    await asyncio.sleep(0.2)
+    seq, stalled, out = 0, False, {}
+    for ph, (name, win, max_events, seconds) in enumerate(phases):
+        if not await wait_completed(seq):  # the previous phase fully delivered first
+            stalled = True
+            break
+        first_ns, cpu0, wall0 = time.time_ns(), cpu_s(), time.monotonic()
+        srv0 = server_cpu_s(cfg.get("server_pids"))
+        deadline, start_seq = wall0 + seconds, seq
+        while seq - start_seq < max_events and time.monotonic() < deadline:
+            if seq - state["completed"] >= win and not await wait_completed(seq - win + 1):
+                stalled = True
+                break
+            phase_of[seq] = ph
+            await publisher.send_str(proto.pub_text(payload_text(time.time_ns(), seq, size)))
+            seq += 1
+        if not stalled and not await wait_completed(seq):
+            stalled = True
+        wall, cpu = time.monotonic() - wall0, cpu_s() - cpu0
+        srv = server_cpu_s(cfg.get("server_pids")) - srv0
+        sent = seq - start_seq
+        span_s = (last[ph] - first_ns) / 1e9 if last[ph] else None
+        out[name] = {"events_sent": sent, "expected": sent * need, "delivered": got[ph],
+                     "lost": sent * need - got[ph], "window": win, "span_s": round(span_s, 3) if span_s else None,
+                     "deliveries_per_s": round(got[ph] / span_s) if span_s else None,
+                     "events_per_s": round(sent / span_s, 1) if span_s else None,
+                     "latency_ms": lat_summary(lats[ph]), "loadgen_cpu_s": round(cpu, 3),
+                     "loadgen_cpu_share": round(cpu / wall, 3) if wall > 0 else None,
+                     "server_cpu_share": round(srv / wall, 3) if wall > 0 and cfg.get("server_pids") else None}
+        if stalled:
+            break
+    for r in readers:
+        r.cancel()
+    await close_all(subs + [publisher], sessions)
+    loaded = out.get("loaded") or {"error": "stalled before the measured phase", "latency_ms": {}}
+    return {**loaded, "subscribers": need, "setup_s": round(setup_s, 2), "stalled": stalled,
+            "unparsed": state["bad"], "unloaded": out.get("unloaded"), "warmup": out.get("warmup")}
+
+
+async def rpc(cfg: dict, proto) -> dict:
+    c, seconds = cfg["concurrency"], cfg["seconds"]
+    sessions = make_sessions(1)
+    callers, errors, failed = await open_many(proto, sessions, c, 50, subscribe=False)
+    if failed:
+        await close_all(callers, sessions)
+        return {"error": f"{failed} of {c} callers failed: {errors[:3]}"}
+    lat = array.array("q")
+    state = {"measure": False, "stop": False, "calls": 0, "errors": 0}
+
+    async def caller(ws, base):
+        i = base
+        try:
+            while not state["stop"]:
+                i += 1
+                t = time.perf_counter_ns()
+                await ws.send_str(proto.call_text(i))
+                while True:
+                    text = await _recv_text(ws, proto, timeout=30)
+                    if proto.result_id(text) == i:
+                        break
+                if state["measure"]:
+                    lat.append(time.perf_counter_ns() - t)
+                    state["calls"] += 1
+        except Exception as e:
+            state["errors"] += 1
+            state["error"] = f"{type(e).__name__}: {e}"[:200]
+
+    tasks = [asyncio.ensure_future(caller(ws, k * 10_000_000)) for k, ws in enumerate(callers)]
+    await asyncio.sleep(0.5)  # warm-up
+    state["measure"] = True
+    cpu0, wall0 = cpu_s(), time.monotonic()
+    await asyncio.sleep(seconds)
+    state["measure"] = False
+    wall, cpu = time.monotonic() - wall0, cpu_s() - cpu0
+    state["stop"] = True
+    await asyncio.wait(tasks, timeout=30)
+    await close_all(callers, sessions)
+    return {"concurrency": c, "calls": state["calls"], "seconds": round(wall, 3),
+            "calls_per_s": round(state["calls"] / wall, 1), "latency_ms": lat_summary(lat),
+            "errors": state["errors"], "last_error": state.get("error"),
+            "loadgen_cpu_s": round(cpu, 3), "loadgen_cpu_share": round(cpu / wall, 3)}
+
+
+async def connections(cfg: dict, proto) -> dict:
+    k, parallel = cfg["connections"], cfg["parallel"]
+    sessions = make_sessions(max(1, -(-k // 5000)))  # a source address per 5000 sessions: ports never run short
+    cpu0, t0 = cpu_s(), time.monotonic()
+    sockets, errors, failed = await open_many(proto, sessions, k, parallel, subscribe=False)
+    elapsed, cpu = time.monotonic() - t0, cpu_s() - cpu0
+    readers = [asyncio.ensure_future(drain(ws, proto)) for ws in sockets]
+    result = {"requested": k, "opened": len(sockets), "failed": failed, "errors": sorted(set(errors))[:3],
+              "seconds": round(elapsed, 3), "connects_per_s": round(len(sockets) / elapsed, 1),
+              "source_addresses": len(sessions), "loadgen_cpu_s": round(cpu, 3),
+              "loadgen_cpu_share": round(cpu / elapsed, 3)}
+    print("HOLDING " + json.dumps(result), flush=True)
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), 300)
+    still_open = sum(1 for ws in sockets if not ws.closed)
+    result["still_open_at_measurement"] = still_open
+    for r in readers:
+        r.cancel()
+    await close_all(sockets, sessions)
+    return result
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    if cfg.get("cpu") is not None:
+        os.sched_setaffinity(0, {cfg["cpu"]})
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    proto = PROTOCOLS[cfg["protocol"]](cfg)
+    work = {"fanout": fanout, "rpc": rpc, "connections": connections}[cfg["workload"]]
+    result = asyncio.run(asyncio.wait_for(work(cfg, proto), cfg.get("timeout", 300)))
+    result["affinity"] = sorted(os.sched_getaffinity(0))
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""The servers bench.peers compares, each started on a free loopback port and stopped again:
+Switchboard (a real Crossbar node, router.testing.Hub), the Autobahn ceiling, python-socketio and
+Django Channels (daphne + channels_redis + redis-server). Every process inherits the orchestrator's
+CPU affinity (the server CPU)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from bench import redis_server
+from router import settings as S
+from router.node import free_port, port_open
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_TOPIC = "bench.fanout"
+
+LABELS = {
+    "switchboard": "Switchboard (`make run` hub, log level info)",
+    "switchboard_warn": "Switchboard (log level warn)",
+    "sb_tuned": "Switchboard tuned (warn + config experiment)",
+    "ceiling": "Ceiling: bare Autobahn/Twisted broadcast",
+    "socketio": "python-socketio 5 on aiohttp",
+    "channels": "Django Channels 4 (daphne + channels_redis + Redis)",
+}
+SHORT = {"switchboard": "Switchboard", "switchboard_warn": "Switchboard (warn)", "sb_tuned": "Switchboard tuned",
+         "ceiling": "ceiling (Autobahn)", "socketio": "python-socketio", "channels": "Channels"}
+
+#: what the sb_tuned system changes in the committed config (besides log level warn)
+TUNING = {"realm_options": {"event_dispatching_chunk_size": 1000},
+          "websocket_options": {"validate_utf8": False}}
+
+
+def sb_config(tuned: bool = False) -> dict:
+    """The committed config, plus one rule: anonymous sessions may publish and subscribe under `bench.`
+    (the load generator publishes over the same WebSocket transport as its subscribers)."""
+    config = S.load_config(S.CONFIG_FILE)
+    worker = S.router_worker(config)
+    anonymous = next(r for r in worker["realms"][0]["roles"] if r["name"] == "anonymous")
+    anonymous["permissions"].append({"uri": "bench.", "match": "prefix",
+                                     "allow": {"call": False, "register": False, "publish": True, "subscribe": True},
+                                     "disclose": {"caller": False, "publisher": False}, "cache": True})
+    if tuned:
+        worker["realms"][0].setdefault("options", {}).update(TUNING["realm_options"])
+        S.transport(config, S.WEB_TRANSPORT_ID)["paths"]["ws"]["options"].update(TUNING["websocket_options"])
+    return config
+
+
+def tree_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    t = p.cpu_times()
+                    total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def rss(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += psutil.Process(pid).memory_info().rss
+    return total
+
+
+class Server:
+    protocol = "plain"
+    path = "/"
+
+    def __init__(self, name: str, workdir: Path):
+        self.name, self.workdir = name, workdir
+        self.procs: list[subprocess.Popen] = []
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}{self.path}"
+
+    def loadgen_cfg(self) -> dict:
+        return {"protocol": self.protocol, "url": self.url}
+
+    def cpu_pids(self) -> list[int]:
+        """Processes whose CPU time counts as the server's."""
+        return [p.pid for p in self.procs]
+
+    def rss_pids(self) -> list[int]:
+        """Processes whose memory holds the sessions."""
+        return [p.pid for p in self.procs]
+
+    def _spawn(self, cmd: list[str], env: dict | None = None, name: str = "server") -> subprocess.Popen:
+        log = open(self.workdir / f"{self.name}-{name}.log", "ab")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def _wait_port(self, proc: subprocess.Popen, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not port_open("127.0.0.1", self.port):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {proc.returncode}; see {self.workdir}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not listen within {timeout}s")
+            time.sleep(0.05)
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
+
+
+class Ceiling(Server):
+    def start(self) -> None:
+        self._wait_port(self._spawn([sys.executable, "-m", "bench.peers_ceiling", str(self.port)]))
+
+
+class SocketIOServer(Server):
+    protocol = "socketio"
+
+    def start(self) -> None:
+        self._wait_port(self._spawn([sys.executable, "-m", "bench.peers_socketio", str(self.port)]))
+
+
+class ChannelsServer(Server):
+    path = "/ws/"
+
+    def start(self) -> None:
+        self.redis = redis_server.RedisServer(self.workdir / "redis")
+        self.redis.start(15)
+        proc = self._spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                            "bench.peers_channels_app:application"],
+                           env={"BENCH_REDIS_PORT": str(self.redis.port), "PYTHONPATH": str(ROOT)}, name="daphne")
+        self._wait_port(proc)
+
+    def cpu_pids(self) -> list[int]:
+        return [p.pid for p in self.procs] + [self.redis.pid]
+
+    def stop(self) -> None:
+        super().stop()
+        if getattr(self, "redis", None):
+            self.redis.stop()
+
+
+class SwitchboardServer(Server):
+    protocol = "wamp"
+
+    def __init__(self, name: str, workdir: Path):
+        super().__init__(name, workdir)
+        self.loglevel = "info" if name == "switchboard" else "warn"
+        self.tuned = name == "sb_tuned"
+
+    def start(self) -> None:
+        from router.testing import Hub
+
+        self.hub = Hub(self.workdir / self.name, with_components=True, loglevel=self.loglevel,
+                       config=sb_config(self.tuned))
+        self.hub.start()
+
+    @property
+    def url(self) -> str:
+        return self.hub.url
+
+    def loadgen_cfg(self) -> dict:
+        return {"protocol": "wamp", "url": self.hub.url, "realm": self.hub.realm, "topic": BENCH_TOPIC}
+
+    def cpu_pids(self) -> list[int]:
+        return [self.hub.node.process.pid]
+
+    def rss_pids(self) -> list[int]:
+        """The router worker: the process that holds every WebSocket session."""
+        node = psutil.Process(self.hub.node.process.pid)
+        for child in node.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                # the worker renames its process: "crossbar-worker [crossbar.worker.router.RouterController]"
+                if "RouterController" in " ".join(child.cmdline()):
+                    return [child.pid]
+        raise RuntimeError("no Crossbar router worker found under the node process")
+
+    def stop(self) -> None:
+        if getattr(self, "hub", None):
+            self.hub.stop()
+
+
+def make(name: str, workdir: Path) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    if name in ("switchboard", "switchboard_warn", "sb_tuned"):
+        return SwitchboardServer(name, workdir)
+    return {"ceiling": Ceiling, "socketio": SocketIOServer, "channels": ChannelsServer}[name](name, workdir)
+
+
+@contextlib.contextmanager
+def running(name: str, workdir: Path):
+    server = make(name, workdir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
