@@ -13,7 +13,12 @@ from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 
+from router import fastlog
 from router import settings as S
+
+# Every Switchboard worker process (the router's and each container's) imports this module: make
+# Crossbar's and Autobahn's debug-log arguments lazy there (router/fastlog.py explains why).
+fastlog.install()
 
 
 class QuietApplicationErrors:

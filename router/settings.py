@@ -36,6 +36,8 @@ ENV_URL = "SWITCHBOARD_URL"
 #: read their rules from it, so a test or bench config applies to them too).
 ENV_NODE_CONFIG = "SWITCHBOARD_NODE_CONFIG"
 ENV_REALM = "SWITCHBOARD_REALM"
+#: "0" keeps Crossbar's and Autobahn's debug-log arguments eager (router/fastlog.py), e.g. to measure them
+ENV_LAZY_LOG_ARGS = "SWITCHBOARD_LAZY_LOG_ARGS"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
