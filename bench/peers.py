@@ -26,13 +26,12 @@ from pathlib import Path
 
 from bench import machine, peers_servers
 from bench.django_publish import plan_cpus
-from bench.peers_params import PeersParams, parse
-from bench.peers_servers import LABELS, SHORT, TUNING, rss, tree_cpu
+from bench.peers_params import DEFAULT_SYSTEMS, TUNING, PeersParams, parse
+from bench.peers_servers import LABELS, PEERS, SHORT, VARIANTS, rss, tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_OUT = ROOT / "test-results" / "bench"
 DOCS = ROOT / "docs" / "benchmarks.md"
-DOCS_START, DOCS_END = "<!-- bench:peers:start -->", "<!-- bench:peers:end -->"
 EXTRA_PACKAGES = ("python-socketio", "python-engineio", "aiohttp", "daphne", "matplotlib")
 
 
@@ -91,63 +90,79 @@ def settle(server, limit_s: float = 60.0) -> float:
     return time.monotonic() - t0
 
 
+def run_connections(name: str, server, base: dict, params: PeersParams) -> dict:
+    """K idle sessions on a fresh server; memory of the process holding them, before and while held."""
+    settle(server)
+    pids = server.rss_pids()
+    before = rss(pids)
+
+    def hold(opened: dict) -> dict:
+        settle(server)  # buffers and handshakes done before reading its memory
+        after = rss(pids)
+        n = opened["opened"] or 1
+        return {"rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
+                "rss_per_session_kb": round((after - before) / n / 1024, 1)}
+
+    cfg = {**base, "workload": "connections", "connections": params.connections,
+           "parallel": params.connect_parallel, "timeout": 600}
+    r = run_loadgen(cfg, server, timeout=400, hold=hold)
+    if "error" in r:
+        log(f"{name} connections: ERROR {r['error']}")
+    else:
+        log(f"{name:<17} connections {r['opened']:,}/{r['requested']:,} {r['connects_per_s']:,.0f}/s  "
+            f"RSS/session {r.get('rss_per_session_kb')} KiB  failed {r['failed']}")
+    return r
+
+
+def run_fanout(name: str, server, base: dict, params: PeersParams, n: int) -> dict:
+    cfg = {**base, "workload": "fanout", "subscribers": n, "events": params.fanout_events,
+           "seconds": params.fanout_seconds, "warmup": params.fanout_warmup,
+           "window": max(2, params.fanout_in_flight // n), "unloaded_events": params.fanout_unloaded_events,
+           "unloaded_seconds": params.fanout_unloaded_seconds, "paced_seconds": params.fanout_paced_seconds,
+           "paced_fraction": params.fanout_paced_fraction, "payload_bytes": params.payload_bytes,
+           "stall_timeout": params.stall_timeout, "timeout": 240}
+    r = run_loadgen(cfg, server, timeout=260)
+    if "error" in r:
+        log(f"{name} fanout N={n}: ERROR {r['error']}")
+    else:
+        u = (r.get("unloaded") or {}).get("latency_ms") or {}
+        p = (r.get("paced") or {}).get("latency_ms") or {}
+        log(f"{name:<17} fanout N={n:<5} {r.get('deliveries_per_s') or 0:>9,} deliveries/s  "
+            f"p50 {r['latency_ms'].get('p50')} p99 {r['latency_ms'].get('p99')} ms (unloaded p99 {u.get('p99')}, "
+            f"paced p99 {p.get('p99')})  lost {r.get('lost')}  loadgen CPU {r.get('loadgen_cpu_share') or 0:.0%}")
+    return r
+
+
+def run_rpc(name: str, server, base: dict, params: PeersParams, c: int) -> dict:
+    cfg = {**base, "workload": "rpc", "concurrency": c, "seconds": params.rpc_seconds, "timeout": 120}
+    r = run_loadgen(cfg, server, timeout=140)
+    if "error" in r:
+        log(f"{name} rpc C={c}: ERROR {r['error']}")
+    else:
+        log(f"{name:<17} rpc C={c:<4} {r['calls_per_s']:>9,.0f} calls/s  p50 {r['latency_ms']['p50']} "
+            f"p99 {r['latency_ms']['p99']} ms  errors {r['errors']}  loadgen CPU {r['loadgen_cpu_share']:.0%}")
+    return r
+
+
 def run_system(name: str, params: PeersParams, cpus: dict, workdir: Path) -> dict:
-    out: dict = {"fanout": {}, "rpc": {}, "connections": None, "errors": []}
-    t0 = time.monotonic()
-    with peers_servers.running(name, workdir / name) as server:
-        out["startup_s"] = round(time.monotonic() - t0, 1)
-        base = {**server.loadgen_cfg(), "cpu": cpus["load_cpu"], "server_pids": server.cpu_pids()}
-        if "connections" in params.workloads:
-            time.sleep(1)  # first, on a fresh server: earlier runs would have grown its heap
-            pids = server.rss_pids()
-            before = rss(pids)
-
-            def hold(opened: dict) -> dict:
-                time.sleep(1.0)  # let the server settle (buffers, GC) before reading its memory
-                after = rss(pids)
-                n = opened["opened"] or 1
-                return {"rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
-                        "rss_per_session_kb": round((after - before) / n / 1024, 1)}
-
-            cfg = {**base, "workload": "connections", "connections": params.connections,
-                   "parallel": params.connect_parallel, "timeout": 600}
-            r = run_loadgen(cfg, server, timeout=400, hold=hold)
-            out["connections"] = r
-            settle(server)
-            if "error" in r:
-                log(f"{name} connections: ERROR {r['error']}")
-            else:
-                log(f"{name:<17} connections {r['opened']:,}/{r['requested']:,} {r['connects_per_s']:,.0f}/s  "
-                    f"RSS/session {r.get('rss_per_session_kb')} KiB  failed {r['failed']}")
-        if "fanout" in params.workloads:
-            for n in params.fanout_subscribers:
-                cfg = {**base, "workload": "fanout", "subscribers": n, "events": params.fanout_events,
-                       "seconds": params.fanout_seconds, "warmup": params.fanout_warmup,
-                       "window": max(2, params.fanout_in_flight // n),
-                       "unloaded_events": params.fanout_unloaded_events,
-                       "unloaded_seconds": params.fanout_unloaded_seconds, "payload_bytes": params.payload_bytes,
-                       "stall_timeout": params.stall_timeout, "timeout": 240}
-                r = run_loadgen(cfg, server, timeout=260)
-                out["fanout"][str(n)] = r
-                if "error" in r:
-                    log(f"{name} fanout N={n}: ERROR {r['error']}")
-                else:
-                    u = (r.get("unloaded") or {}).get("latency_ms") or {}
-                    log(f"{name:<17} fanout N={n:<5} {r.get('deliveries_per_s') or 0:>9,} deliveries/s  "
-                        f"p50 {r['latency_ms'].get('p50')} p99 {r['latency_ms'].get('p99')} ms (unloaded p50 "
-                        f"{u.get('p50')} p99 {u.get('p99')})  lost {r.get('lost')}  "
-                        f"loadgen CPU {r.get('loadgen_cpu_share') or 0:.0%}")
-        if "rpc" in params.workloads:
-            for c in params.rpc_concurrency:
-                cfg = {**base, "workload": "rpc", "concurrency": c, "seconds": params.rpc_seconds, "timeout": 120}
-                r = run_loadgen(cfg, server, timeout=140)
-                out["rpc"][str(c)] = r
-                if "error" in r:
-                    log(f"{name} rpc C={c}: ERROR {r['error']}")
-                else:
-                    log(f"{name:<17} rpc C={c:<4} {r['calls_per_s']:>9,.0f} calls/s  p50 {r['latency_ms']['p50']} "
-                        f"p99 {r['latency_ms']['p99']} ms  errors {r['errors']}  "
-                        f"loadgen CPU {r['loadgen_cpu_share']:.0%}")
+    """Connections on a server of their own (a fresh heap, and closing K sessions at once leaves no
+    backlog for the next run), then fan-out and RPC on another fresh one."""
+    out: dict = {"fanout": {}, "rpc": {}, "connections": None}
+    if "connections" in params.workloads:
+        with peers_servers.running(name, workdir / f"{name}-connections") as server:
+            base = {**server.loadgen_cfg(), "cpu": cpus["load_cpu"], "server_pids": server.cpu_pids()}
+            out["connections"] = run_connections(name, server, base, params)
+    if {"fanout", "rpc"} & set(params.workloads):
+        t0 = time.monotonic()
+        with peers_servers.running(name, workdir / name) as server:
+            out["startup_s"] = round(time.monotonic() - t0, 1)
+            base = {**server.loadgen_cfg(), "cpu": cpus["load_cpu"], "server_pids": server.cpu_pids()}
+            if "fanout" in params.workloads:
+                for n in params.fanout_subscribers:
+                    out["fanout"][str(n)] = run_fanout(name, server, base, params, n)
+            if "rpc" in params.workloads:
+                for c in params.rpc_concurrency:
+                    out["rpc"][str(c)] = run_rpc(name, server, base, params, c)
     return out
 
 
@@ -164,9 +179,10 @@ def _ratio(a, b) -> str:
 
 def fanout_table(data: dict) -> str:
     systems = data["systems"]
-    lines = ["| system | N | deliveries/s | events/s | % of ceiling | latency, 1 event in flight: p50 / p99 (ms) "
-             "| latency under load: p50 / p99 / max (ms) | lost | server CPU | load generator CPU |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| system | N | deliveries/s | events/s | % of ceiling | 1 event in flight: p50 / p99 ms "
+             "| at half that rate: p50 / p99 ms | saturated: p50 / p99 / max ms | lost | server CPU "
+             "| load generator CPU |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for n in data["params"]["fanout_subscribers"]:
         ceiling = (systems.get("ceiling", {}).get("fanout", {}).get(str(n)) or {}).get("deliveries_per_s")
         for name, res in systems.items():
@@ -174,14 +190,17 @@ def fanout_table(data: dict) -> str:
             if not r:
                 continue
             if "error" in r:
-                lines.append(f"| {SHORT[name]} | {n:,} | failed: {r['error'][:90]} | | | | | | | |")
+                lines.append(f"| {SHORT[name]} | {n:,} | failed: {r['error'][:90]} | | | | | | | | |")
                 continue
-            lat, u = r["latency_ms"], (r.get("unloaded") or {}).get("latency_ms") or {}
-            lost = r["lost"] + ((r.get("unloaded") or {}).get("lost") or 0)
+            lat = r["latency_ms"]
+            u = (r.get("unloaded") or {}).get("latency_ms") or {}
+            p = (r.get("paced") or {}).get("latency_ms") or {}
+            lost = sum((phase or {}).get("lost") or 0 for phase in (r, r.get("unloaded"), r.get("paced")))
             frac = "–" if not ceiling or name == "ceiling" else f"{r['deliveries_per_s'] / ceiling:.0%}"
             srv = "–" if r.get("server_cpu_share") is None else f"{r['server_cpu_share']:.0%}"
             lines.append(f"| {SHORT[name]} | {n:,} | **{_n(r['deliveries_per_s'])}** | {_n(r['events_per_s'], 1)} "
                          f"| {frac} | {_n(u.get('p50'), 2)} / {_n(u.get('p99'), 2)} "
+                         f"| {_n(p.get('p50'), 2)} / **{_n(p.get('p99'), 2)}** "
                          f"| {_n(lat['p50'], 1)} / {_n(lat['p99'], 1)} / {_n(lat['max'], 1)} | {lost:,} | {srv} "
                          f"| {r['loadgen_cpu_share']:.0%} |")
     return "\n".join(lines)
@@ -213,9 +232,7 @@ def rpc_table(data: dict) -> str:
 def conn_table(data: dict) -> str:
     lines = ["| system | sessions opened | connects/s | server RSS before → holding (MiB) | RSS per session (KiB) "
              "| measured process | load generator CPU |", "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
-    what = {"switchboard": "Crossbar router worker", "switchboard_warn": "Crossbar router worker",
-            "sb_tuned": "Crossbar router worker", "ceiling": "server", "socketio": "server",
-            "channels": "daphne (Redis not counted)"}
+    what = {"ceiling": "server", "socketio": "server", "channels": "daphne (Redis not counted)"}
     for name, res in data["systems"].items():
         r = res.get("connections")
         if not r:
@@ -225,7 +242,8 @@ def conn_table(data: dict) -> str:
             continue
         lines.append(f"| {SHORT[name]} | {r['opened']:,} / {r['requested']:,} | **{_n(r['connects_per_s'])}** "
                      f"| {_n(r.get('rss_before_mb'), 0)} → {_n(r.get('rss_after_mb'), 0)} "
-                     f"| **{_n(r.get('rss_per_session_kb'), 1)}** | {what[name]} | {r['loadgen_cpu_share']:.0%} |")
+                     f"| **{_n(r.get('rss_per_session_kb'), 1)}** | {what.get(name, 'Crossbar router worker')} "
+                     f"| {r['loadgen_cpu_share']:.0%} |")
     return "\n".join(lines)
 
 
@@ -239,23 +257,21 @@ def ratios(data: dict) -> dict:
             node = (node or {}).get(p)
         return node
 
-    for sb in ("switchboard", "switchboard_warn", "sb_tuned"):
-        if sb not in s:
-            continue
+    for sb in (k for k in s if k in VARIANTS):
         for n in data["params"]["fanout_subscribers"]:
             mine = get(sb, ("fanout", str(n), "deliveries_per_s"))
-            for peer in ("ceiling", "socketio", "channels"):
+            for peer in PEERS:
                 theirs = get(peer, ("fanout", str(n), "deliveries_per_s"))
                 if mine and theirs:
                     out[f"fanout N={n}: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
         for c in data["params"]["rpc_concurrency"]:
             mine = get(sb, ("rpc", str(c), "calls_per_s"))
-            for peer in ("socketio", "channels", "ceiling"):
+            for peer in PEERS:
                 theirs = get(peer, ("rpc", str(c), "calls_per_s"))
                 if mine and theirs:
                     out[f"rpc C={c}: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
         mine = get(sb, ("connections", "rss_per_session_kb"))
-        for peer in ("ceiling", "socketio", "channels"):
+        for peer in PEERS:
             theirs = get(peer, ("connections", "rss_per_session_kb"))
             if mine and theirs:
                 out[f"RSS per session: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
@@ -273,36 +289,39 @@ def machine_line(data: dict) -> str:
             f"Load average at start {mi['loadavg_start']}, at end {mi.get('loadavg_end')}.")
 
 
+def systems_list(data: dict) -> str:
+    return "\n".join(f"- **{SHORT[name]}** (`{name}`): {LABELS[name]}" for name in data["systems"])
+
+
 def tables(data: dict) -> str:
     p = data["params"]
     rat = "\n".join(f"- {k}: **{v:.2f}×**" for k, v in data["ratios"].items()) or "(none)"
-    return f"""**Fan-out** (1 publisher → N subscribers, {p['payload_bytes']}-byte JSON payload, at most max(2, {p['fanout_in_flight']:,} ÷ N) events
-in flight, i.e. about {p['fanout_in_flight']:,} deliveries, up to {p['fanout_events']:,} events or {p['fanout_seconds']} s per run; deliveries/s = events received by
-all subscribers together; latency = subscriber's `time.time_ns()` − publisher's, over every delivery, first with one
-event in flight (up to {p['fanout_unloaded_events']} events or {p['fanout_unloaded_seconds']} s), then under the load
-that gives the throughput; CPU shares are over the loaded phase, 100% = one core):
+    parts = [f"Systems:\n\n{systems_list(data)}"]
+    if "fanout" in p["workloads"]:
+        parts.append(f"""**Fan-out** (1 publisher → N subscribers, a {p['payload_bytes']}-byte JSON object as
+payload; deliveries/s = events received by all subscribers together, with at most
+max(2, {p['fanout_in_flight']:,} ÷ N) events in flight, up to {p['fanout_events']:,} events or {p['fanout_seconds']} s;
+latency = subscriber's `time.time_ns()` − publisher's, over every delivery: with one event in flight, then at
+{p['fanout_paced_fraction']:.0%} of the saturated event rate for {p['fanout_paced_seconds']} s, then saturated
+(measured in the order saturated, paced); CPU shares over the saturated phase, 100% = one core):
 
-{fanout_table(data)}
+{fanout_table(data)}""")
+    if "rpc" in p["workloads"]:
+        parts.append(f"""**RPC** (C callers, each on its own WebSocket, one call at a time, {p['rpc_seconds']} s per run
+after 0.5 s warm-up; Switchboard: `demo.add2` through the router to the demo component's process; python-socketio:
+an acknowledged emit answered by the server itself; Channels: a request/response message answered by the consumer
+itself; ceiling: answered by the server itself):
 
-**RPC** (C callers, each on its own WebSocket, one call at a time, {p['rpc_seconds']} s per run after 0.5 s warm-up;
-Switchboard: `demo.add2` through the router to the demo component's process; python-socketio: an acknowledged emit
-answered by the server itself; Channels: a request/response message answered by the consumer itself; ceiling: answered
-by the server itself):
+{rpc_table(data)}""")
+    if "connections" in p["workloads"]:
+        parts.append(f"""**Connections** ({p['connections']:,} idle WebSocket sessions,
+{p['connect_parallel']} handshakes in flight, on a fresh server; Switchboard sessions complete the WAMP
+HELLO/WELCOME, python-socketio the Engine.IO/Socket.IO connect):
 
-{rpc_table(data)}
-
-**Connections** ({p['connections']:,} idle WebSocket sessions, {p['connect_parallel']} handshakes in flight; Switchboard
-sessions complete the WAMP HELLO/WELCOME, python-socketio the Engine.IO/Socket.IO connect):
-
-{conn_table(data)}
-
-Ratios:
-
-{rat}
-
-Machine: {machine_line(data)}
-
-CPU pinning: {data['cpu_pinning']['description']}."""
+{conn_table(data)}""")
+    parts += [f"Ratios:\n\n{rat}", f"Machine: {machine_line(data)}",
+              f"CPU pinning: {data['cpu_pinning']['description']}."]
+    return "\n\n".join(parts)
 
 
 def render(data: dict) -> str:
@@ -315,19 +334,20 @@ How to read it: [docs/benchmarks.md](../../docs/benchmarks.md#switchboard-and-it
 {tables(data)}
 
 Switchboard's config for this run: the committed `.crossbar/config.json` with its components, plus one permission
-(anonymous may publish and subscribe under `bench.`). `sb_tuned` (when run) also sets {json.dumps(TUNING)}.
+(anonymous may publish and subscribe under `bench.`), and each variant's one change.
 """
 
 
 def update_docs(data: dict) -> bool:
-    if not DOCS.exists():
+    """Replace the run's section of docs/benchmarks.md (between its `bench:<name>` markers)."""
+    name = data["params"]["name"]
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else ""
+    if start not in text:
         return False
-    text = DOCS.read_text(encoding="utf-8")
-    if DOCS_START not in text:
-        return False
-    latest = f"Latest full run: {data['started_utc']} (`bench/results/peers.md`)."
-    section = f"{DOCS_START}\n{latest}\n\n{tables(data)}\n{DOCS_END}"
-    DOCS.write_text(re.sub(re.escape(DOCS_START) + ".*?" + re.escape(DOCS_END), lambda _: section, text, flags=re.S),
+    latest = f"Latest full run: {data['started_utc']} (`bench/results/{name}.md`)."
+    section = f"{start}\n{latest}\n\n{tables(data)}\n{end}"
+    DOCS.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S),
                     encoding="utf-8")
     return True
 
@@ -353,11 +373,11 @@ def charts(data: dict, out_dir: Path) -> list[str]:
     for i, n in enumerate(ns):
         vals = [((systems[s].get("fanout") or {}).get(str(n)) or {}).get("deliveries_per_s") or 0 for s in names]
         axes[0].bar([x + i * width for x in range(len(names))], vals, width, label=f"N={n:,}")
-        p99 = [(((systems[s].get("fanout") or {}).get(str(n)) or {}).get("latency_ms") or {}).get("p99") or 0
-               for s in names]
+        paced = [(((systems[s].get("fanout") or {}).get(str(n)) or {}).get("paced") or {}) for s in names]
+        p99 = [(p.get("latency_ms") or {}).get("p99") or 0 for p in paced]
         axes[1].bar([x + i * width for x in range(len(names))], p99, width, label=f"N={n:,}")
     axes[0].set_title("Fan-out: deliveries/s (higher is better)")
-    axes[1].set_title("Fan-out: latency p99, ms (lower is better)")
+    axes[1].set_title("Fan-out: latency p99 at half the peak rate, ms (lower is better)")
     axes[1].set_yscale("log")
     cs = data["params"]["rpc_concurrency"]
     width_c = 0.8 / max(1, len(cs))
@@ -370,7 +390,7 @@ def charts(data: dict, out_dir: Path) -> list[str]:
         ax.set_xticklabels(labels, rotation=25, ha="right", fontsize=8)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path = out_dir / "peers.png"
+    path = out_dir / f"{data['params']['name']}.png"
     fig.savefig(path, dpi=90)
     plt.close(fig)
     written.append(str(path))
@@ -384,7 +404,7 @@ def charts(data: dict, out_dir: Path) -> list[str]:
         for ax in axes:
             ax.tick_params(axis="x", labelrotation=25, labelsize=8)
         fig.tight_layout()
-        path = out_dir / "peers_connections.png"
+        path = out_dir / f"{data['params']['name']}_connections.png"
         fig.savefig(path, dpi=90)
         plt.close(fig)
         written.append(str(path))
@@ -414,8 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     if cpus["pinned"]:
         os.sched_setaffinity(0, {cpus["server_cpu"]})  # every server inherits it
         cpus["description"] = ("every server process (Crossbar node and workers, the ceiling, python-socketio, "
-                               f"daphne, redis-server) pinned to CPU {cpus['server_cpu']}; each load generator process pinned "
-                               f"to CPU {cpus['load_cpu']} (os.sched_setaffinity); one server runs at a time; "
+                               f"daphne, redis-server) pinned to CPU {cpus['server_cpu']}; each load generator process "
+                               f"pinned to CPU {cpus['load_cpu']} (os.sched_setaffinity); one server runs at a time; "
                                "other processes on the machine were not moved")
     started = datetime.now(timezone.utc)
     log(f"systems {', '.join(params.systems)}; workloads {', '.join(params.workloads)}; {cpus['description']}")
@@ -432,19 +452,20 @@ def main(argv: list[str] | None = None) -> int:
             "duration_s": round((datetime.now(timezone.utc) - started).total_seconds(), 1),
             "command": " ".join(["python -m bench.peers", *(argv if argv is not None else sys.argv[1:])]),
             "params": params.as_dict(), "machine": info, "cpu_pinning": cpus, "labels": LABELS,
-            "tuning": TUNING, "systems": systems}
+            "systems": systems}
     data["ratios"] = ratios(data)
     out_dir = QUICK_OUT if params.quick and params.out_dir == PeersParams().out_dir else ROOT / params.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "peers.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    markdown = render(data)
-    (out_dir / "peers.md").write_text(markdown, encoding="utf-8")
     data["charts"] = charts(data, out_dir)
-    if not params.quick and out_dir == ROOT / PeersParams().out_dir and set(params.systems) >= set(
-            peers_servers.LABELS) - {"sb_tuned"}:
+    (out_dir / f"{params.name}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    markdown = render(data)
+    (out_dir / f"{params.name}.md").write_text(markdown, encoding="utf-8")
+    complete = set(params.systems) >= set(TUNING["systems"] if params.name == TUNING["name"] else DEFAULT_SYSTEMS)
+    if not params.quick and out_dir == ROOT / PeersParams().out_dir and complete:
         update_docs(data)
     print(markdown)
-    log(f"results: {out_dir}/peers.md, .json" + (", charts " + ", ".join(data["charts"]) if data["charts"] else ""))
+    log(f"results: {out_dir}/{params.name}.md, .json" + (", charts " + ", ".join(data["charts"]) if data["charts"]
+                                                         else ""))
     return 1 if any("error" in s for s in systems.values()) else 0
 
 

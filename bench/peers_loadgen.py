@@ -19,11 +19,13 @@ import sys
 import time
 
 import aiohttp
+import msgpack
 
 from bench.stats import percentile
 
 EVENT_RX = re.compile(r'"t": ?(\d+), ?"s": ?(\d+)')
 TEXT = aiohttp.WSMsgType.TEXT
+DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR)
 
 
@@ -31,15 +33,26 @@ class ProtocolError(RuntimeError):
     pass
 
 
-async def _recv_text(ws, proto, timeout: float = 30.0) -> str:
+async def _recv(ws, proto, timeout: float = 30.0) -> str | bytes:
+    """The next data message (text, or binary for WAMP msgpack), answering the protocol's pings."""
     while True:
         msg = await ws.receive(timeout)
         if msg.type in CLOSED:
             raise ProtocolError(f"connection closed during handshake ({msg.type}, {msg.data!r})")
-        if msg.type == TEXT:
+        if msg.type in DATA:
             if proto.pong(ws, msg.data):
                 continue
             return msg.data
+
+
+def send(ws, data: str | bytes):
+    return ws.send_bytes(data) if isinstance(data, bytes) else ws.send_str(data)
+
+
+def json_event(data) -> tuple[int, int] | None:
+    """(publisher's time_ns, sequence number) of an event as text, found without parsing the rest."""
+    m = EVENT_RX.search(data)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 class Wamp:
@@ -48,19 +61,21 @@ class Wamp:
 
     def __init__(self, cfg):
         self.url, self.realm, self.topic = cfg["url"], cfg["realm"], cfg["topic"]
+        self.compress = cfg.get("compress") or 0
         self.req = 0
 
     async def open(self, session):
-        ws = await session.ws_connect(self.url, protocols=("wamp.2.json",), max_msg_size=0, autoping=True)
+        ws = await session.ws_connect(self.url, protocols=("wamp.2.json",), max_msg_size=0, autoping=True,
+                                    compress=self.compress)
         await ws.send_str(json.dumps([1, self.realm, {"roles": {"subscriber": {}, "publisher": {}, "caller": {}}}]))
-        text = await _recv_text(ws, self)
+        text = await _recv(ws, self)
         if not text.startswith("[2,"):
             raise ProtocolError(f"expected WELCOME, got {text[:200]}")
         return ws
 
     async def subscribe(self, ws):
         await ws.send_str(json.dumps([32, 1, {}, self.topic]))
-        text = await _recv_text(ws, self)
+        text = await _recv(ws, self)
         if not text.startswith("[33,"):
             raise ProtocolError(f"expected SUBSCRIBED, got {text[:200]}")
 
@@ -81,6 +96,49 @@ class Wamp:
     def pong(self, ws, text) -> bool:
         return False
 
+    event = staticmethod(json_event)
+
+
+class WampMsgpack(Wamp):
+    """Switchboard with the msgpack serializer (AutobahnJS and Python clients can choose it)."""
+    name = "wamp_msgpack"
+
+    async def open(self, session):
+        ws = await session.ws_connect(self.url, protocols=("wamp.2.msgpack",), max_msg_size=0, autoping=True,
+                                    compress=self.compress)
+        await ws.send_bytes(msgpack.packb([1, self.realm, {"roles": {"subscriber": {}, "publisher": {},
+                                                                     "caller": {}}}]))
+        msg = msgpack.unpackb(await _recv(ws, self))
+        if msg[0] != 2:
+            raise ProtocolError(f"expected WELCOME, got {msg!r:.200}")
+        return ws
+
+    async def subscribe(self, ws):
+        await ws.send_bytes(msgpack.packb([32, 1, {}, self.topic]))
+        msg = msgpack.unpackb(await _recv(ws, self))
+        if msg[0] != 33:
+            raise ProtocolError(f"expected SUBSCRIBED, got {msg!r:.200}")
+
+    def pub_text(self, payload: str) -> bytes:
+        self.req += 1
+        return msgpack.packb([16, self.req, {}, self.topic, [json.loads(payload)]])
+
+    def call_text(self, call_id: int) -> bytes:
+        return msgpack.packb([48, call_id, {}, "demo.add2", [1, 2]])
+
+    def result_id(self, data: bytes) -> int | None:
+        msg = msgpack.unpackb(data)
+        if msg[0] == 50:
+            return msg[1]
+        if msg[0] == 8:
+            raise ProtocolError(f"call failed: {msg!r:.200}")
+        return None
+
+    @staticmethod
+    def event(data: bytes) -> tuple[int, int] | None:
+        msg = msgpack.unpackb(data)
+        return (msg[4][0]["t"], msg[4][0]["s"]) if msg[0] == 36 else None
+
 
 class SocketIO:
     """python-socketio: Engine.IO v4 over WebSocket only (no polling), Socket.IO v5 packets."""
@@ -91,18 +149,18 @@ class SocketIO:
 
     async def open(self, session):
         ws = await session.ws_connect(self.url, max_msg_size=0, autoping=True)
-        text = await _recv_text(ws, self)
+        text = await _recv(ws, self)
         if not text.startswith("0"):
             raise ProtocolError(f"expected engine.io OPEN, got {text[:200]}")
         await ws.send_str("40")
-        text = await _recv_text(ws, self)
+        text = await _recv(ws, self)
         if not text.startswith("40"):
             raise ProtocolError(f"expected socket.io CONNECT, got {text[:200]}")
         return ws
 
     async def subscribe(self, ws):
         await ws.send_str('420["sub"]')
-        text = await _recv_text(ws, self)
+        text = await _recv(ws, self)
         if not text.startswith("430"):
             raise ProtocolError(f"expected the ack of sub, got {text[:200]}")
 
@@ -116,6 +174,8 @@ class SocketIO:
         if text.startswith("43"):
             return int(text[2:text.index("[")])
         return None
+
+    event = staticmethod(json_event)
 
     def pong(self, ws, text) -> bool:
         if text == "2":  # engine.io ping from the server: the client must answer or be dropped
@@ -136,7 +196,7 @@ class Plain:
 
     async def subscribe(self, ws):
         await ws.send_str("S")
-        text = await _recv_text(ws, self)
+        text = await _recv(ws, self)
         if text != "ok":
             raise ProtocolError(f"expected ok, got {text[:200]}")
 
@@ -154,8 +214,10 @@ class Plain:
     def pong(self, ws, text) -> bool:
         return False
 
+    event = staticmethod(json_event)
 
-PROTOCOLS = {"wamp": Wamp, "socketio": SocketIO, "plain": Plain}
+
+PROTOCOLS = {"wamp": Wamp, "wamp_msgpack": WampMsgpack, "socketio": SocketIO, "plain": Plain}
 
 
 def payload_text(t_ns: int, seq: int, size: int) -> str:
@@ -231,21 +293,24 @@ async def drain(ws, proto, on_text=None) -> None:
     """Read a connection until it closes: answer pings (aiohttp does WebSocket pings itself)."""
     try:
         async for msg in ws:
-            if msg.type == TEXT and not proto.pong(ws, msg.data) and on_text is not None:
+            if msg.type in DATA and not proto.pong(ws, msg.data) and on_text is not None:
                 on_text(msg.data)
     except Exception:
         pass
 
 
 async def fanout(cfg: dict, proto) -> dict:
-    """Warm-up, then an unloaded phase (one event in flight: latency of a lone event), then the
-    saturating phase (`window` events in flight: throughput, and latency under that load)."""
+    """Warm-up; an unloaded phase (one event in flight: the latency of a lone event); the saturating
+    phase (`window` events in flight: throughput, and latency under that load); then a paced phase at
+    `paced_fraction` of the saturating phase's event rate (latency at a sustainable load)."""
     n, size, window = cfg["subscribers"], cfg["payload_bytes"], cfg["window"]
     warmup, stall = cfg["warmup"], cfg["stall_timeout"]
-    phases = [("warmup", 2, warmup, 60.0),
-              ("unloaded", 1, cfg["unloaded_events"], cfg["unloaded_seconds"]),
-              ("loaded", window, cfg["events"], cfg["seconds"])]
-    total = sum(p[2] for p in phases)
+    # (name, events in flight at most, events at most, seconds at most, paced)
+    phases = [("warmup", 2, warmup, 60.0, False),
+              ("unloaded", 1, cfg["unloaded_events"], cfg["unloaded_seconds"], False),
+              ("loaded", window, cfg["events"], cfg["seconds"], False)]
+    if cfg.get("paced_seconds"):
+        phases.append(("paced", window, 10**9, cfg["paced_seconds"], True))
     sessions = make_sessions(1)
     t0 = time.monotonic()
     subs, errors, failed = await open_many(proto, sessions, n, 50, subscribe=True)
@@ -255,28 +320,29 @@ async def fanout(cfg: dict, proto) -> dict:
         await close_all(subs + [publisher], sessions)
         return {"error": f"{failed} of {n} subscribers failed: {errors[:3]}"}
     need = len(subs)
-    counts = [0] * total
-    phase_of = bytearray(total)  # index into phases of each sequence number
+    counts: dict[int, int] = {}
+    phase_of: dict[int, int] = {}  # phase index of each sequence number
     lats = [array.array("q") for _ in phases]
     got = [0] * len(phases)
     last = [0] * len(phases)
     state = {"completed": 0, "bad": 0}
     progress = asyncio.Event()
 
-    def on_text(text):
-        m = EVENT_RX.search(text)
-        if m is None:
+    def on_event(data):
+        fields = proto.event(data)
+        if fields is None:
             state["bad"] += 1
             return
         now = time.time_ns()
-        seq = int(m.group(2))
-        c = counts[seq] + 1
+        sent_ns, seq = fields
+        c = counts.get(seq, 0) + 1
         counts[seq] = c
         ph = phase_of[seq]
-        lats[ph].append(now - int(m.group(1)))
+        lats[ph].append(now - sent_ns)
         got[ph] += 1
         last[ph] = now
         if c == need:
+            del counts[seq]
             state["completed"] += 1
             progress.set()
 
@@ -289,23 +355,32 @@ async def fanout(cfg: dict, proto) -> dict:
                 return False
         return True
 
-    readers = [asyncio.ensure_future(drain(ws, proto, on_text)) for ws in subs]
+    readers = [asyncio.ensure_future(drain(ws, proto, on_event)) for ws in subs]
     readers.append(asyncio.ensure_future(drain(publisher, proto)))
-    await asyncio.sleep(0.2)
     seq, stalled, out = 0, False, {}
-    for ph, (name, win, max_events, seconds) in enumerate(phases):
+    for ph, (name, win, max_events, seconds, paced) in enumerate(phases):
         if not await wait_completed(seq):  # the previous phase fully delivered first
             stalled = True
             break
+        rate = None
+        if paced:
+            rate = (out.get("loaded") or {}).get("events_per_s")
+            if not rate:
+                break
+            rate *= cfg["paced_fraction"]
         first_ns, cpu0, wall0 = time.time_ns(), cpu_s(), time.monotonic()
         srv0 = server_cpu_s(cfg.get("server_pids"))
         deadline, start_seq = wall0 + seconds, seq
         while seq - start_seq < max_events and time.monotonic() < deadline:
+            if rate:  # pacing: the next event is due at wall0 + k / rate
+                due = wall0 + (seq - start_seq) / rate
+                if due > time.monotonic():
+                    await asyncio.sleep(due - time.monotonic())
             if seq - state["completed"] >= win and not await wait_completed(seq - win + 1):
                 stalled = True
                 break
             phase_of[seq] = ph
-            await publisher.send_str(proto.pub_text(payload_text(time.time_ns(), seq, size)))
+            await send(publisher, proto.pub_text(payload_text(time.time_ns(), seq, size)))
             seq += 1
         if not stalled and not await wait_completed(seq):
             stalled = True
@@ -317,6 +392,7 @@ async def fanout(cfg: dict, proto) -> dict:
                      "lost": sent * need - got[ph], "window": win, "span_s": round(span_s, 3) if span_s else None,
                      "deliveries_per_s": round(got[ph] / span_s) if span_s else None,
                      "events_per_s": round(sent / span_s, 1) if span_s else None,
+                     "target_events_per_s": round(rate, 1) if rate else None,
                      "latency_ms": lat_summary(lats[ph]), "loadgen_cpu_s": round(cpu, 3),
                      "loadgen_cpu_share": round(cpu / wall, 3) if wall > 0 else None,
                      "server_cpu_share": round(srv / wall, 3) if wall > 0 and cfg.get("server_pids") else None}
@@ -327,7 +403,8 @@ async def fanout(cfg: dict, proto) -> dict:
     await close_all(subs + [publisher], sessions)
     loaded = out.get("loaded") or {"error": "stalled before the measured phase", "latency_ms": {}}
     return {**loaded, "subscribers": need, "setup_s": round(setup_s, 2), "stalled": stalled,
-            "unparsed": state["bad"], "unloaded": out.get("unloaded"), "warmup": out.get("warmup")}
+            "unparsed": state["bad"], "unloaded": out.get("unloaded"), "paced": out.get("paced"),
+            "warmup": out.get("warmup")}
 
 
 async def rpc(cfg: dict, proto) -> dict:
@@ -346,9 +423,9 @@ async def rpc(cfg: dict, proto) -> dict:
             while not state["stop"]:
                 i += 1
                 t = time.perf_counter_ns()
-                await ws.send_str(proto.call_text(i))
+                await send(ws, proto.call_text(i))
                 while True:
-                    text = await _recv_text(ws, proto, timeout=30)
+                    text = await _recv(ws, proto, timeout=30)
                     if proto.result_id(text) == i:
                         break
                 if state["measure"]:

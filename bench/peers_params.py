@@ -8,9 +8,15 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-#: every system the benchmark knows; `sb_tuned` (a config experiment) only runs when asked for
-SYSTEMS = ("switchboard", "switchboard_warn", "ceiling", "socketio", "channels", "sb_tuned")
-DEFAULT_SYSTEMS = ("switchboard", "switchboard_warn", "ceiling", "socketio", "channels")
+from bench.peers_servers import PEERS, VARIANTS
+
+#: every system the benchmark knows: Switchboard's variants (bench.peers_servers.VARIANTS) and the peers
+SYSTEMS = (*VARIANTS, *PEERS)
+#: the comparison: Switchboard as `make run` starts it, as it was before tuning, and the peers
+DEFAULT_SYSTEMS = ("switchboard", "sb_before", *PEERS)
+#: `--tuning`: every variant, one setting changed each, fan-out and RPC only
+TUNING = dict(systems=tuple(VARIANTS), workloads=("fanout", "rpc"), fanout_subscribers=(1000,),
+              rpc_concurrency=(10, 100), name="tuning")
 WORKLOADS = ("fanout", "rpc", "connections")
 
 
@@ -31,6 +37,10 @@ class PeersParams:
     #: deliveries in flight: the publisher keeps at most max(2, this // N) events not yet delivered to every
     #: subscriber (enough to keep the server busy; the latency shown is latency under that load)
     fanout_in_flight: int = 16000
+    #: then a paced phase for this many seconds (0: none), publishing at this fraction of the loaded
+    #: phase's event rate: latency at a sustainable load
+    fanout_paced_seconds: float = 3.0
+    fanout_paced_fraction: float = 0.5
     #: JSON size of each event's payload ({"t": time_ns, "s": seq, "p": pad})
     payload_bytes: int = 100
     #: concurrent callers of the RPC workload (each its own connection, one call at a time)
@@ -49,6 +59,8 @@ class PeersParams:
     #: pin servers to one CPU and the load generator to another
     pin: bool = True
     out_dir: str = "bench/results"
+    #: result files are <name>.md, .json, .png
+    name: str = "peers"
     quick: bool = False
 
     def as_dict(self) -> dict:
@@ -56,7 +68,7 @@ class PeersParams:
 
 
 QUICK = dict(fanout_events=400, fanout_seconds=2.0, fanout_unloaded_events=50, fanout_unloaded_seconds=1.0,
-             fanout_warmup=10, rpc_concurrency=(1, 10, 100), rpc_seconds=1.5, connections=1000)
+             fanout_warmup=10, fanout_paced_seconds=1.5, rpc_seconds=1.5, connections=1000)
 
 _PREFIX = "BENCH_PEERS_"
 
@@ -77,8 +89,9 @@ def parse(argv: list[str] | None = None, env: dict | None = None) -> PeersParams
     parser = argparse.ArgumentParser(prog="python -m bench.peers",
                                      description="Switchboard and its peers on the same workloads, same run.")
     parser.add_argument("--quick", action="store_true", help=f"small run, results not saved ({QUICK})")
+    parser.add_argument("--tuning", action="store_true", help=f"Switchboard's variants side by side ({TUNING})")
     for name, kind in kinds.items():
-        if name == "quick":
+        if name in ("quick", "tuning"):
             continue
         flag = "--" + name.replace("_", "-")
         if kind is bool:
@@ -88,6 +101,8 @@ def parse(argv: list[str] | None = None, env: dict | None = None) -> PeersParams
                                 help=f"default {getattr(defaults, name)}")
     args = parser.parse_args(argv)
     values: dict = {}
+    if args.tuning:
+        values.update(TUNING)
     if args.quick or _convert(env.get(_PREFIX + "QUICK", "0"), bool):
         values.update(QUICK, quick=True)
     for name, kind in kinds.items():
@@ -95,7 +110,7 @@ def parse(argv: list[str] | None = None, env: dict | None = None) -> PeersParams
         if raw is not None and name != "quick":
             values[name] = _convert(raw, kind)
     for name, value in vars(args).items():
-        if name != "quick" and value is not None:
+        if name not in ("quick", "tuning") and value is not None:
             values[name] = value
     params = PeersParams(**values)
     bad = [s for s in params.systems if s not in SYSTEMS] + [w for w in params.workloads if w not in WORKLOADS]

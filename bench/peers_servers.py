@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
@@ -22,23 +24,75 @@ from router.node import free_port, port_open
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_TOPIC = "bench.fanout"
 
-LABELS = {
-    "switchboard": "Switchboard (`make run` hub, log level info)",
-    "switchboard_warn": "Switchboard (log level warn)",
-    "sb_tuned": "Switchboard tuned (warn + config experiment)",
-    "ceiling": "Ceiling: bare Autobahn/Twisted broadcast",
-    "socketio": "python-socketio 5 on aiohttp",
-    "channels": "Django Channels 4 (daphne + channels_redis + Redis)",
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to run Switchboard's hub: what `make run` starts, or that with one setting changed."""
+
+    short: str
+    label: str
+    loglevel: str = "info"
+    env: dict = field(default_factory=dict)
+    #: what the browser speaks: web/switchboard.js offers msgpack first, and the router takes it
+    protocol: str = "wamp_msgpack"
+    compress: int = 0
+    config: Callable[[dict], None] | None = None
+
+
+def _chunked_dispatch(config: dict) -> None:
+    S.router_worker(config)["realms"][0].setdefault("options", {})["event_dispatching_chunk_size"] = 1000
+
+
+def _no_utf8_validation(config: dict) -> None:
+    S.transport(config, S.WEB_TRANSPORT_ID)["paths"]["ws"]["options"]["validate_utf8"] = False
+
+
+def _deflate(config: dict) -> None:
+    S.transport(config, S.WEB_TRANSPORT_ID)["paths"]["ws"]["options"]["compression"] = {"deflate": {}}
+
+
+def _demo_in_router(config: dict) -> None:
+    """demo.add2 as a router component: in the router's process, no RawSocket hop, no second process."""
+    demo = next(w for w in config["workers"] if w["id"] == "demo")
+    config["workers"].remove(demo)
+    component = dict(demo["components"][0], role="backend")
+    component.pop("transport")
+    S.router_worker(config)["components"].append(component)
+
+
+#: Switchboard's hub as `make run` starts it (`switchboard`), and the settings the tuning run compares
+#: with it, one change each (docs/benchmarks.md, "Tuning")
+VARIANTS = {
+    "switchboard": Variant("Switchboard", "the `make run` hub: lazy log arguments, log level info, browsers on "
+                                          "msgpack"),
+    "sb_before": Variant("Switchboard before tuning", "before tuning: Crossbar's eager debug-log arguments, JSON "
+                                                      "(AutobahnJS's first choice)",
+                         env={S.ENV_LAZY_LOG_ARGS: "0"}, protocol="wamp"),
+    "sb_json": Variant("Switchboard, JSON", "clients speak wamp.2.json", protocol="wamp"),
+    "sb_eager_logs": Variant("Switchboard, eager log args", "Crossbar's eager debug-log arguments",
+                             env={S.ENV_LAZY_LOG_ARGS: "0"}),
+    "sb_warn": Variant("Switchboard, log warn", "log level warn", loglevel="warn"),
+    "sb_ujson": Variant("Switchboard, JSON on ujson", "clients speak JSON, Autobahn's JSON on ujson "
+                                                      "(AUTOBAHN_USE_UJSON)",
+                        env={"AUTOBAHN_USE_UJSON": "1"}, protocol="wamp"),
+    "sb_deflate": Variant("Switchboard, deflate", "permessage-deflate offered and used", compress=15,
+                          config=_deflate),
+    "sb_no_utf8": Variant("Switchboard, no UTF-8 check", "validate_utf8 off", config=_no_utf8_validation),
+    "sb_chunked": Variant("Switchboard, chunked dispatch", "event_dispatching_chunk_size 1000",
+                          config=_chunked_dispatch),
+    "sb_inproc": Variant("Switchboard, callee in router", "demo.add2 as a router component (no callee hop)",
+                         config=_demo_in_router),
 }
-SHORT = {"switchboard": "Switchboard", "switchboard_warn": "Switchboard (warn)", "sb_tuned": "Switchboard tuned",
-         "ceiling": "ceiling (Autobahn)", "socketio": "python-socketio", "channels": "Channels"}
+PEERS = {
+    "ceiling": ("ceiling (Autobahn)", "Ceiling: bare Autobahn/Twisted broadcast"),
+    "socketio": ("python-socketio", "python-socketio 5 on aiohttp"),
+    "channels": ("Channels", "Django Channels 4 (daphne + channels_redis + Redis)"),
+}
+LABELS = {**{k: v.label for k, v in VARIANTS.items()}, **{k: v[1] for k, v in PEERS.items()}}
+SHORT = {**{k: v.short for k, v in VARIANTS.items()}, **{k: v[0] for k, v in PEERS.items()}}
 
-#: what the sb_tuned system changes in the committed config (besides log level warn)
-TUNING = {"realm_options": {"event_dispatching_chunk_size": 1000},
-          "websocket_options": {"validate_utf8": False}}
 
-
-def sb_config(tuned: bool = False) -> dict:
+def sb_config(variant: Variant) -> dict:
     """The committed config, plus one rule: anonymous sessions may publish and subscribe under `bench.`
     (the load generator publishes over the same WebSocket transport as its subscribers)."""
     config = S.load_config(S.CONFIG_FILE)
@@ -47,9 +101,8 @@ def sb_config(tuned: bool = False) -> dict:
     anonymous["permissions"].append({"uri": "bench.", "match": "prefix",
                                      "allow": {"call": False, "register": False, "publish": True, "subscribe": True},
                                      "disclose": {"caller": False, "publisher": False}, "cache": True})
-    if tuned:
-        worker["realms"][0].setdefault("options", {}).update(TUNING["realm_options"])
-        S.transport(config, S.WEB_TRANSPORT_ID)["paths"]["ws"]["options"].update(TUNING["websocket_options"])
+    if variant.config:
+        variant.config(config)
     return config
 
 
@@ -164,18 +217,15 @@ class ChannelsServer(Server):
 
 
 class SwitchboardServer(Server):
-    protocol = "wamp"
-
     def __init__(self, name: str, workdir: Path):
         super().__init__(name, workdir)
-        self.loglevel = "info" if name == "switchboard" else "warn"
-        self.tuned = name == "sb_tuned"
+        self.variant = VARIANTS[name]
 
     def start(self) -> None:
         from router.testing import Hub
 
-        self.hub = Hub(self.workdir / self.name, with_components=True, loglevel=self.loglevel,
-                       config=sb_config(self.tuned))
+        self.hub = Hub(self.workdir / self.name, with_components=True, loglevel=self.variant.loglevel,
+                       env=self.variant.env, config=sb_config(self.variant))
         self.hub.start()
 
     @property
@@ -183,7 +233,8 @@ class SwitchboardServer(Server):
         return self.hub.url
 
     def loadgen_cfg(self) -> dict:
-        return {"protocol": "wamp", "url": self.hub.url, "realm": self.hub.realm, "topic": BENCH_TOPIC}
+        return {"protocol": self.variant.protocol, "compress": self.variant.compress, "url": self.hub.url,
+                "realm": self.hub.realm, "topic": BENCH_TOPIC}
 
     def cpu_pids(self) -> list[int]:
         return [self.hub.node.process.pid]
@@ -205,7 +256,7 @@ class SwitchboardServer(Server):
 
 def make(name: str, workdir: Path) -> Server:
     workdir.mkdir(parents=True, exist_ok=True)
-    if name in ("switchboard", "switchboard_warn", "sb_tuned"):
+    if name in VARIANTS:
         return SwitchboardServer(name, workdir)
     return {"ceiling": Ceiling, "socketio": SocketIOServer, "channels": ChannelsServer}[name](name, workdir)
 
