@@ -166,6 +166,43 @@ def run_system(name: str, params: PeersParams, cpus: dict, workdir: Path) -> dic
     return out
 
 
+#: the number each workload's cells are ranked by across rounds
+HEADLINE = {"fanout": "deliveries_per_s", "rpc": "calls_per_s", "connections": "rss_per_session_kb"}
+
+
+def median_run(cells: list[dict | None], key: str) -> dict | None:
+    """The round whose `key` is the median of the rounds that gave one, with every round's value
+    under "rounds"; the first error when no round gave a result."""
+    good = sorted((c for c in cells if c and c.get(key) is not None), key=lambda c: c[key])
+    if not good:
+        return next((c for c in cells if c), None)
+    chosen = dict(good[(len(good) - 1) // 2])
+    chosen["rounds"] = [c.get(key) if c else None for c in cells]
+    return chosen
+
+
+def merge_rounds(results: list[dict]) -> dict:
+    """One system's rounds as one result: each cell is its median round (`rounds` holds them all)."""
+    if len(results) == 1:
+        return results[0]
+    merged: dict = {"fanout": {}, "rpc": {}, "connections": None}
+    for workload in ("fanout", "rpc"):
+        keys = {k for r in results for k in (r.get(workload) or {})}
+        for k in keys:
+            merged[workload][k] = median_run([(r.get(workload) or {}).get(k) for r in results], HEADLINE[workload])
+    merged["connections"] = median_run([r.get("connections") for r in results], HEADLINE["connections"])
+    errors = [r["error"] for r in results if "error" in r]
+    if errors and len(errors) == len(results):
+        merged["error"] = errors[0]
+    return merged
+
+
+def spread(r: dict, digits: int = 0) -> str:
+    """" (min–max over rounds)" when there were several."""
+    values = [v for v in r.get("rounds") or () if v is not None]
+    return f" ({_n(min(values), digits)}–{_n(max(values), digits)})" if len(values) > 1 else ""
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -198,7 +235,8 @@ def fanout_table(data: dict) -> str:
             lost = sum((phase or {}).get("lost") or 0 for phase in (r, r.get("unloaded"), r.get("paced")))
             frac = "–" if not ceiling or name == "ceiling" else f"{r['deliveries_per_s'] / ceiling:.0%}"
             srv = "–" if r.get("server_cpu_share") is None else f"{r['server_cpu_share']:.0%}"
-            lines.append(f"| {SHORT[name]} | {n:,} | **{_n(r['deliveries_per_s'])}** | {_n(r['events_per_s'], 1)} "
+            lines.append(f"| {SHORT[name]} | {n:,} | **{_n(r['deliveries_per_s'])}**{spread(r)} "
+                         f"| {_n(r['events_per_s'], 1)} "
                          f"| {frac} | {_n(u.get('p50'), 2)} / {_n(u.get('p99'), 2)} "
                          f"| {_n(p.get('p50'), 2)} / **{_n(p.get('p99'), 2)}** "
                          f"| {_n(lat['p50'], 1)} / {_n(lat['p99'], 1)} / {_n(lat['max'], 1)} | {lost:,} | {srv} "
@@ -223,7 +261,8 @@ def rpc_table(data: dict) -> str:
             shares.append(r["loadgen_cpu_share"])
             err = f" ({r['errors']} errors)" if r["errors"] else ""
             lat = r["latency_ms"]
-            cells.append(f"**{_n(r['calls_per_s'])}**, {_n(lat['p50'], 2)} / {_n(lat['p99'], 2)}{err}")
+            cells.append(f"**{_n(r['calls_per_s'])}**{spread(r)}, {_n(lat['p50'], 2)} / {_n(lat['p99'], 2)}"
+                         f"{err}")
         share = f"{max(shares):.0%}" if shares else "–"
         lines.append(f"| {SHORT[name]} | " + " | ".join(cells) + f" | {share} |")
     return "\n".join(lines)
@@ -242,8 +281,8 @@ def conn_table(data: dict) -> str:
             continue
         lines.append(f"| {SHORT[name]} | {r['opened']:,} / {r['requested']:,} | **{_n(r['connects_per_s'])}** "
                      f"| {_n(r.get('rss_before_mb'), 0)} → {_n(r.get('rss_after_mb'), 0)} "
-                     f"| **{_n(r.get('rss_per_session_kb'), 1)}** | {what.get(name, 'Crossbar router worker')} "
-                     f"| {r['loadgen_cpu_share']:.0%} |")
+                     f"| **{_n(r.get('rss_per_session_kb'), 1)}**{spread(r, 1)} "
+                     f"| {what.get(name, 'Crossbar router worker')} | {r['loadgen_cpu_share']:.0%} |")
     return "\n".join(lines)
 
 
@@ -439,14 +478,16 @@ def main(argv: list[str] | None = None) -> int:
                                "other processes on the machine were not moved")
     started = datetime.now(timezone.utc)
     log(f"systems {', '.join(params.systems)}; workloads {', '.join(params.workloads)}; {cpus['description']}")
-    systems: dict = {}
+    runs: dict[str, list] = {name: [] for name in params.systems}
     with tempfile.TemporaryDirectory(prefix="switchboard-peers-") as tmp:
-        for name in params.systems:
-            try:
-                systems[name] = run_system(name, params, cpus, Path(tmp))
-            except Exception as e:  # recorded; the other systems still run
-                log(f"{name} FAILED: {e}")
-                systems[name] = {"error": str(e), "fanout": {}, "rpc": {}, "connections": None}
+        for round_no in range(params.rounds):  # rounds interleave the systems: slow drifts hit all alike
+            for name in params.systems:
+                try:
+                    runs[name].append(run_system(name, params, cpus, Path(tmp) / f"round{round_no}"))
+                except Exception as e:  # recorded; the other systems still run
+                    log(f"{name} FAILED: {e}")
+                    runs[name].append({"error": str(e), "fanout": {}, "rpc": {}, "connections": None})
+    systems = {name: merge_rounds(results) for name, results in runs.items()}
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     data = {"benchmark": "peers", "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "duration_s": round((datetime.now(timezone.utc) - started).total_seconds(), 1),

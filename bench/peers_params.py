@@ -16,7 +16,7 @@ SYSTEMS = (*VARIANTS, *PEERS)
 DEFAULT_SYSTEMS = ("switchboard", "sb_before", *PEERS)
 #: `--tuning`: every variant, one setting changed each, fan-out and RPC only
 TUNING = dict(systems=tuple(VARIANTS), workloads=("fanout", "rpc"), fanout_subscribers=(1000,),
-              rpc_concurrency=(10, 100), name="tuning")
+              rpc_concurrency=(10, 100), rounds=3, name="tuning")
 WORKLOADS = ("fanout", "rpc", "connections")
 
 
@@ -51,6 +51,8 @@ class PeersParams:
     connections: int = 10000
     #: handshakes in flight while opening them
     connect_parallel: int = 100
+    #: every system runs this many times, the systems interleaved; tables show each cell's median round
+    rounds: int = 1
     #: systems and workloads to run (see SYSTEMS, WORKLOADS)
     systems: tuple[str, ...] = DEFAULT_SYSTEMS
     workloads: tuple[str, ...] = WORKLOADS
