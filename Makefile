@@ -6,7 +6,7 @@ LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
 
-.PHONY: run test check bench vendor chromium redis-server clean
+.PHONY: run test check bench bench-tuning vendor chromium redis-server clean
 
 run: $(VENV)/.router $(JS)
 	$(PY) -m router run
@@ -28,6 +28,10 @@ bench: $(VENV)/.bench redis-server
 	$(PY) -m bench.history $(BENCH_ARGS)
 	$(PY) -m bench.peers $(BENCH_ARGS)
 
+# Switchboard's settings one at a time, three rounds (docs/benchmarks.md, "Tuning Switchboard").
+bench-tuning: $(VENV)/.bench
+	$(PY) -m bench.peers --tuning $(BENCH_ARGS)
+
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -36,8 +40,9 @@ $(VENV)/.router: setup.cfg pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[router]'
 	touch $@
 
+# Tests include a small run of the benchmark (tests/integration/test_bench_peers.py): bench extras too.
 $(VENV)/.test: $(VENV)/.router
-	$(PY) -m pip install --quiet -e '.[router,test]'
+	$(PY) -m pip install --quiet -e '.[router,test,bench]'
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.router

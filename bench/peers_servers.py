@@ -66,15 +66,12 @@ VARIANTS = {
     "switchboard": Variant("Switchboard", "the `make run` hub: lazy log arguments, log level info, browsers on "
                                           "msgpack"),
     "sb_before": Variant("Switchboard before tuning", "before tuning: Crossbar's eager debug-log arguments, "
-                                                      "full GC passes over startup objects, JSON (AutobahnJS's "
-                                                      "first choice)",
-                         env={S.ENV_LAZY_LOG_ARGS: "0", S.ENV_GC_FREEZE: "0"}, protocol="wamp"),
+                                                      "JSON (AutobahnJS's first choice)",
+                         env={S.ENV_LAZY_LOG_ARGS: "0"}, protocol="wamp"),
     "sb_json": Variant("Switchboard, JSON", "clients speak wamp.2.json", protocol="wamp"),
     "sb_eager_logs": Variant("Switchboard, eager log args", "Crossbar's eager debug-log arguments",
                              env={S.ENV_LAZY_LOG_ARGS: "0"}),
     "sb_warn": Variant("Switchboard, log warn", "log level warn", loglevel="warn"),
-    "sb_gc_all": Variant("Switchboard, GC walks all", "startup objects left in the collector's full passes",
-                         env={S.ENV_GC_FREEZE: "0"}),
     "sb_deflate": Variant("Switchboard, deflate", "permessage-deflate offered and used", compress=15,
                           config=_deflate),
     "sb_no_utf8": Variant("Switchboard, no UTF-8 check", "validate_utf8 off", config=_no_utf8_validation),

@@ -13,14 +13,12 @@ from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 
-from router import fastlog, gcfreeze
+from router import fastlog
 from router import settings as S
 
 # Every Switchboard worker process (the router's and each container's) imports this module once its
-# Crossbar worker is up: make Crossbar's and Autobahn's debug-log arguments lazy there, and take the
-# objects it started with out of the garbage collector's full passes (router/fastlog.py, gcfreeze.py).
+# Crossbar worker is up: make Crossbar's and Autobahn's debug-log arguments lazy there (router/fastlog.py).
 fastlog.install()
-gcfreeze.freeze()
 
 
 class QuietApplicationErrors:
