@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench import machine, redis_server
 from bench.params import Params, parse
+from bench.procstat import tree_cpu
 from bench.report import render_markdown, update_docs
 from bench.scenarios import SCENARIOS, Scenario, describe, label
 from bench.stats import median_run, summarize_run
@@ -50,23 +51,6 @@ def plan_cpus(pin: bool) -> dict:
                             f"worker), redis-server and the receiver process pinned to CPU {server_cpu} "
                             "(os.sched_setaffinity, inherited by child processes); other processes on the "
                             "machine were not moved")}
-
-
-def _process_tree_cpu(pid: int) -> float:
-    import psutil
-
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        for proc in [root, *root.children(recursive=True)]:
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-    except psutil.NoSuchProcess:
-        pass
-    return total
 
 
 def _start_receiver(cfg: dict) -> subprocess.Popen:
@@ -160,9 +144,9 @@ def run_scenario(scenario: Scenario, round_no: int, params: Params, cpus: dict, 
     receiver = _start_receiver(recv_cfg)
     try:
         redis_before = redis.stats()["total_connections_received"] if scenario.system == "channels" else None
-        cpu_before = _process_tree_cpu(server_pid)
+        cpu_before = tree_cpu([server_pid])
         load = _run_loadgen(load_cfg, timeout=90 + (events + params.warmup) * 0.05)
-        server_cpu = _process_tree_cpu(server_pid) - cpu_before
+        server_cpu = tree_cpu([server_pid]) - cpu_before
         if redis_before is not None:
             # minus the INFO connection of this second stats() call; includes the receiver's none (already open)
             load["redis_connections_opened"] = redis.stats()["total_connections_received"] - redis_before - 1

@@ -20,7 +20,7 @@ class Params:
     #: JSON size of each event's payload (a dict {"seq", "phase", "pad"} padded to this many bytes)
     payload_bytes: int = 100
     #: rounds: every scenario runs once per round, scenarios interleaved; the table shows the median round
-    rounds: int = 3
+    rounds: int = 2
     #: events per run of the outbox scenario (one transaction and one on-commit delivery each: slower)
     outbox_events: int = 600
     #: pin the hub/Redis/receivers to one CPU and the load generator to another (needs >= 2 CPUs)

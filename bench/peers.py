@@ -27,7 +27,8 @@ from pathlib import Path
 from bench import machine, peers_servers
 from bench.django_publish import plan_cpus
 from bench.peers_params import DEFAULT_SYSTEMS, TUNING, PeersParams, parse
-from bench.peers_servers import LABELS, PEERS, SHORT, VARIANTS, rss, tree_cpu
+from bench.peers_servers import LABELS, PEERS, SHORT, VARIANTS
+from bench.procstat import rss, tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_OUT = ROOT / "test-results" / "bench"
@@ -148,7 +149,7 @@ def run_system(name: str, params: PeersParams, cpus: dict, workdir: Path) -> dic
     """Connections on a server of their own (a fresh heap, and closing K sessions at once leaves no
     backlog for the next run), then fan-out and RPC on another fresh one."""
     out: dict = {"fanout": {}, "rpc": {}, "connections": None}
-    if "connections" in params.workloads:
+    if "connections" in params.workloads and (name not in VARIANTS or VARIANTS[name].connections):
         with peers_servers.running(name, workdir / f"{name}-connections") as server:
             base = {**server.loadgen_cfg(), "cpu": cpus["load_cpu"], "server_pids": server.cpu_pids()}
             out["connections"] = run_connections(name, server, base, params)

@@ -21,6 +21,7 @@ import time
 import aiohttp
 import msgpack
 
+from bench.procstat import tree_cpu
 from bench.stats import percentile
 
 EVENT_RX = re.compile(r'"t": ?(\d+), ?"s": ?(\d+)')
@@ -230,25 +231,6 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def server_cpu_s(pids) -> float:
-    """CPU time of the server's process trees (the orchestrator passes their pids)."""
-    import psutil
-
-    total = 0.0
-    for pid in pids or ():
-        try:
-            root = psutil.Process(pid)
-            for p in [root, *root.children(recursive=True)]:
-                try:
-                    t = p.cpu_times()
-                    total += t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def lat_summary(values_ns) -> dict:
     ms = sorted(v / 1e6 for v in values_ns)
     pick = lambda q: None if not ms else round(percentile(ms, q), 3)  # noqa: E731
@@ -369,7 +351,7 @@ async def fanout(cfg: dict, proto) -> dict:
                 break
             rate *= cfg["paced_fraction"]
         first_ns, cpu0, wall0 = time.time_ns(), cpu_s(), time.monotonic()
-        srv0 = server_cpu_s(cfg.get("server_pids"))
+        srv0 = tree_cpu(cfg.get("server_pids"))
         deadline, start_seq = wall0 + seconds, seq
         while seq - start_seq < max_events and time.monotonic() < deadline:
             if rate:  # pacing: the next event is due at wall0 + k / rate
@@ -385,7 +367,7 @@ async def fanout(cfg: dict, proto) -> dict:
         if not stalled and not await wait_completed(seq):
             stalled = True
         wall, cpu = time.monotonic() - wall0, cpu_s() - cpu0
-        srv = server_cpu_s(cfg.get("server_pids")) - srv0
+        srv = tree_cpu(cfg.get("server_pids")) - srv0
         sent = seq - start_seq
         span_s = (last[ph] - first_ns) / 1e9 if last[ph] else None
         out[name] = {"events_sent": sent, "expected": sent * need, "delivered": got[ph],

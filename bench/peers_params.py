@@ -27,11 +27,11 @@ class PeersParams:
     #: at most this many events per fan-out run (each delivered to every subscriber) ...
     fanout_events: int = 3000
     #: ... and at most this many seconds of publishing
-    fanout_seconds: float = 8.0
+    fanout_seconds: float = 5.0
     #: unloaded phase first: at most this many events, one at a time (the latency of a lone event) ...
     fanout_unloaded_events: int = 200
     #: ... for at most this many seconds
-    fanout_unloaded_seconds: float = 2.0
+    fanout_unloaded_seconds: float = 1.5
     #: events published before the measured ones (same connections), not measured
     fanout_warmup: int = 20
     #: deliveries in flight: the publisher keeps at most max(2, this // N) events not yet delivered to every
@@ -39,14 +39,14 @@ class PeersParams:
     fanout_in_flight: int = 16000
     #: then a paced phase for this many seconds (0: none), publishing at this fraction of the loaded
     #: phase's event rate: latency at a sustainable load
-    fanout_paced_seconds: float = 3.0
+    fanout_paced_seconds: float = 2.0
     fanout_paced_fraction: float = 0.5
     #: JSON size of each event's payload ({"t": time_ns, "s": seq, "p": pad})
     payload_bytes: int = 100
     #: concurrent callers of the RPC workload (each its own connection, one call at a time)
     rpc_concurrency: tuple[int, ...] = (1, 10, 100)
     #: seconds of calling per RPC run (after a 0.5 s warm-up)
-    rpc_seconds: float = 4.0
+    rpc_seconds: float = 3.0
     #: idle sessions the connections workload opens (per system)
     connections: int = 10000
     #: handshakes in flight while opening them

@@ -37,6 +37,8 @@ class Variant:
     protocol: str = "wamp_msgpack"
     compress: int = 0
     config: Callable[[dict], None] | None = None
+    #: run the connections workload (the variants that change nothing a connection costs skip it)
+    connections: bool = True
 
 
 def _chunked_dispatch(config: dict) -> None:
@@ -66,8 +68,8 @@ VARIANTS = {
     "switchboard": Variant("Switchboard", "the `make run` hub: lazy log arguments, log level info, browsers on "
                                           "msgpack"),
     "sb_before": Variant("Switchboard before tuning", "before tuning: Crossbar's eager debug-log arguments, "
-                                                      "JSON (AutobahnJS's first choice)",
-                         env={S.ENV_LAZY_LOG_ARGS: "0"}, protocol="wamp"),
+                                                      "JSON (AutobahnJS's first choice); fan-out and RPC",
+                         env={S.ENV_LAZY_LOG_ARGS: "0"}, protocol="wamp", connections=False),
     "sb_json": Variant("Switchboard, JSON", "clients speak wamp.2.json", protocol="wamp"),
     "sb_eager_logs": Variant("Switchboard, eager log args", "Crossbar's eager debug-log arguments",
                              env={S.ENV_LAZY_LOG_ARGS: "0"}),
@@ -101,28 +103,6 @@ def sb_config(variant: Variant) -> dict:
     if variant.config:
         variant.config(config)
     return config
-
-
-def tree_cpu(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            for p in [root, *root.children(recursive=True)]:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    t = p.cpu_times()
-                    total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def rss(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += psutil.Process(pid).memory_info().rss
-    return total
 
 
 class Server:
