@@ -125,8 +125,8 @@ def test_a_page_that_was_offline_gets_every_missed_message_once_in_order(switchb
 
 
 def test_the_page_speaks_msgpack_to_the_hub(switchboard_hub, new_page):
-    """switchboard.js offers msgpack first (the router handles it much faster than JSON, see
-    docs/benchmarks.md) and the router takes it."""
+    """switchboard.js offers msgpack first (the router decodes it in C, Autobahn's JSON partly in pure
+    Python: docs/benchmarks.md) and the router takes it."""
     page = new_page(switchboard_hub.http_url)
     expect(page.locator("body")).to_have_attribute("data-session", re.compile(r"^\d+$"))
     session_id = int(page.locator("body").get_attribute("data-session"))
