@@ -8,6 +8,8 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+from bench import knobs
+
 
 @dataclass(frozen=True)
 class Params:
@@ -47,23 +49,9 @@ QUICK = dict(events=300, warmup=50, rounds=1, outbox_events=100, drain_timeout=1
 _ENV_PREFIX = "BENCH_"
 
 
-def _convert(value: str, kind: type):
-    if kind is bool:
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    if kind is tuple:
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    return kind(value)
-
-
-def _kinds() -> dict[str, type]:
-    defaults = Params()
-    return {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(Params)}
-
-
 def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Params:
     """Defaults < BENCH_* environment (e.g. BENCH_EVENTS=2000) < flags; --quick applies QUICK first."""
     env = os.environ if env is None else env
-    kinds = _kinds()
     parser = argparse.ArgumentParser(prog="python -m bench.django_publish",
                                      description="Publish from Django: Switchboard's HTTP bridge vs "
                                                  "Channels' group_send.")
@@ -75,7 +63,7 @@ def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> P
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--outbox-events", type=int, dest="outbox_events")
     parser.add_argument("--no-pin", action="store_false", dest="pin", default=None, help="do not pin CPUs")
-    parser.add_argument("--scenarios", type=lambda s: _convert(s, tuple), help="comma-separated scenario names")
+    parser.add_argument("--scenarios", type=lambda s: knobs.convert(s, tuple), help="comma-separated scenario names")
     parser.add_argument("--drain-timeout", type=float, dest="drain_timeout")
     parser.add_argument("--hub-loglevel", dest="hub_loglevel")
     parser.add_argument("--out-dir", dest="out_dir")
@@ -83,17 +71,13 @@ def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> P
     args = parser.parse_args(argv)
 
     values: dict = {}
-    quick = args.quick or _convert(env.get(_ENV_PREFIX + "QUICK", "0"), bool)
+    quick = args.quick or knobs.convert(env.get(_ENV_PREFIX + "QUICK", "0"), bool)
     if quick:
         values.update(QUICK, quick=True)
-    for name, kind in kinds.items():
-        raw = env.get(_ENV_PREFIX + name.upper())
-        if raw is not None and name != "quick":
-            values[name] = _convert(raw, kind)
-    for name, value in vars(args).items():
-        if name == "quick" or value is None:
-            continue
-        values[name] = tuple(value) if name == "notes" else value
+    values.update(knobs.from_env(Params, env, _ENV_PREFIX))
+    values.update(knobs.from_flags(args))
+    if "notes" in values:
+        values["notes"] = tuple(values["notes"])
     params = Params(**values)
     problems = []
     if params.events < 1 or params.outbox_events < 1 or params.rounds < 1 or params.warmup < 0:

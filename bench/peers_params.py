@@ -8,6 +8,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from bench import knobs
 from bench.peers_servers import PEERS, VARIANTS
 
 #: every system the benchmark knows: Switchboard's variants (bench.peers_servers.VARIANTS) and the peers
@@ -75,19 +76,10 @@ QUICK = dict(fanout_events=400, fanout_seconds=2.0, fanout_unloaded_events=50, f
 _PREFIX = "BENCH_PEERS_"
 
 
-def _convert(value, kind):
-    if kind is bool:
-        return str(value).strip().lower() in ("1", "true", "yes", "on")
-    if kind is tuple:
-        items = [v.strip() for v in str(value).split(",") if v.strip()]
-        return tuple(int(v) if v.isdigit() else v for v in items)
-    return kind(value)
-
-
 def parse(argv: list[str] | None = None, env: dict | None = None) -> PeersParams:
     env = os.environ if env is None else env
     defaults = PeersParams()
-    kinds = {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(PeersParams)}
+    kinds = knobs.kinds(PeersParams)
     parser = argparse.ArgumentParser(prog="python -m bench.peers",
                                      description="Switchboard and its peers on the same workloads, same run.")
     parser.add_argument("--quick", action="store_true", help=f"small run, results not saved ({QUICK})")
@@ -99,21 +91,16 @@ def parse(argv: list[str] | None = None, env: dict | None = None) -> PeersParams
         if kind is bool:
             parser.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_false", default=None)
         else:
-            parser.add_argument(flag, dest=name, type=lambda s, k=kind: _convert(s, k),
+            parser.add_argument(flag, dest=name, type=lambda s, k=kind: knobs.convert(s, k),
                                 help=f"default {getattr(defaults, name)}")
     args = parser.parse_args(argv)
     values: dict = {}
     if args.tuning:
         values.update(TUNING)
-    if args.quick or _convert(env.get(_PREFIX + "QUICK", "0"), bool):
+    if args.quick or knobs.convert(env.get(_PREFIX + "QUICK", "0"), bool):
         values.update(QUICK, quick=True)
-    for name, kind in kinds.items():
-        raw = env.get(_PREFIX + name.upper())
-        if raw is not None and name != "quick":
-            values[name] = _convert(raw, kind)
-    for name, value in vars(args).items():
-        if name not in ("quick", "tuning") and value is not None:
-            values[name] = value
+    values.update(knobs.from_env(PeersParams, env, _PREFIX))
+    values.update(knobs.from_flags(args, skip=("quick", "tuning")))
     params = PeersParams(**values)
     bad = [s for s in params.systems if s not in SYSTEMS] + [w for w in params.workloads if w not in WORKLOADS]
     if bad:
