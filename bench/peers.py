@@ -24,7 +24,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import machine, peers_servers
+from bench import machine, peers_servers, stats
 from bench.django_publish import plan_cpus
 from bench.peers_params import DEFAULT_SYSTEMS, TUNING, PeersParams, parse
 from bench.peers_servers import LABELS, PEERS, SHORT, VARIANTS
@@ -174,10 +174,10 @@ HEADLINE = {"fanout": "deliveries_per_s", "rpc": "calls_per_s", "connections": "
 def median_run(cells: list[dict | None], key: str) -> dict | None:
     """The round whose `key` is the median of the rounds that gave one, with every round's value
     under "rounds"; the first error when no round gave a result."""
-    good = sorted((c for c in cells if c and c.get(key) is not None), key=lambda c: c[key])
+    good = [c for c in cells if c and c.get(key) is not None]
     if not good:
         return next((c for c in cells if c), None)
-    chosen = dict(good[(len(good) - 1) // 2])
+    chosen = dict(stats.median_run(good, key))
     chosen["rounds"] = [c.get(key) if c else None for c in cells]
     return chosen
 

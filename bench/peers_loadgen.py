@@ -25,7 +25,6 @@ from bench.procstat import tree_cpu
 from bench.stats import percentile
 
 EVENT_RX = re.compile(r'"t": ?(\d+), ?"s": ?(\d+)')
-TEXT = aiohttp.WSMsgType.TEXT
 DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR)
 
@@ -56,7 +55,20 @@ def json_event(data) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-class Wamp:
+class Protocol:
+    """What every system's protocol shares: events as JSON text, no pings of its own to answer."""
+
+    event = staticmethod(json_event)
+
+    def pong(self, ws, text) -> bool:
+        return False
+
+
+#: the HELLO details of every WAMP session the load generator opens
+WAMP_HELLO_DETAILS = {"roles": {"subscriber": {}, "publisher": {}, "caller": {}}}
+
+
+class Wamp(Protocol):
     """Switchboard: WAMP v2, JSON serializer over WebSocket, anonymous session."""
     name = "wamp"
 
@@ -68,7 +80,7 @@ class Wamp:
     async def open(self, session):
         ws = await session.ws_connect(self.url, protocols=("wamp.2.json",), max_msg_size=0, autoping=True,
                                     compress=self.compress)
-        await ws.send_str(json.dumps([1, self.realm, {"roles": {"subscriber": {}, "publisher": {}, "caller": {}}}]))
+        await ws.send_str(json.dumps([1, self.realm, WAMP_HELLO_DETAILS]))
         text = await _recv(ws, self)
         if not text.startswith("[2,"):
             raise ProtocolError(f"expected WELCOME, got {text[:200]}")
@@ -94,11 +106,6 @@ class Wamp:
             raise ProtocolError(f"call failed: {text[:200]}")
         return None
 
-    def pong(self, ws, text) -> bool:
-        return False
-
-    event = staticmethod(json_event)
-
 
 class WampMsgpack(Wamp):
     """Switchboard with the msgpack serializer (AutobahnJS and Python clients can choose it)."""
@@ -107,8 +114,7 @@ class WampMsgpack(Wamp):
     async def open(self, session):
         ws = await session.ws_connect(self.url, protocols=("wamp.2.msgpack",), max_msg_size=0, autoping=True,
                                     compress=self.compress)
-        await ws.send_bytes(msgpack.packb([1, self.realm, {"roles": {"subscriber": {}, "publisher": {},
-                                                                     "caller": {}}}]))
+        await ws.send_bytes(msgpack.packb([1, self.realm, WAMP_HELLO_DETAILS]))
         msg = msgpack.unpackb(await _recv(ws, self))
         if msg[0] != 2:
             raise ProtocolError(f"expected WELCOME, got {msg!r:.200}")
@@ -141,7 +147,7 @@ class WampMsgpack(Wamp):
         return (msg[4][0]["t"], msg[4][0]["s"]) if msg[0] == 36 else None
 
 
-class SocketIO:
+class SocketIO(Protocol):
     """python-socketio: Engine.IO v4 over WebSocket only (no polling), Socket.IO v5 packets."""
     name = "socketio"
 
@@ -176,8 +182,6 @@ class SocketIO:
             return int(text[2:text.index("[")])
         return None
 
-    event = staticmethod(json_event)
-
     def pong(self, ws, text) -> bool:
         if text == "2":  # engine.io ping from the server: the client must answer or be dropped
             asyncio.ensure_future(ws.send_str("3"))
@@ -185,7 +189,7 @@ class SocketIO:
         return False
 
 
-class Plain:
+class Plain(Protocol):
     """The ceiling server and the Channels consumer: S / P<payload> / C<id>:a,b -> R<id>:sum."""
     name = "plain"
 
@@ -211,11 +215,6 @@ class Plain:
         if text.startswith("R"):
             return int(text[1:text.index(":")])
         return None
-
-    def pong(self, ws, text) -> bool:
-        return False
-
-    event = staticmethod(json_event)
 
 
 PROTOCOLS = {"wamp": Wamp, "wamp_msgpack": WampMsgpack, "socketio": SocketIO, "plain": Plain}

@@ -58,7 +58,7 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def median_run(runs: list[dict]) -> dict:
-    """The run with the median throughput (the lower middle one for an even count)."""
-    ordered = sorted(runs, key=lambda r: r["publishes_per_s"] or 0)
+def median_run(runs: list[dict], key: str = "publishes_per_s") -> dict:
+    """The run with the median `key` (throughput; the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r[key] or 0)
     return ordered[(len(ordered) - 1) // 2]
