@@ -38,6 +38,8 @@ ENV_NODE_CONFIG = "SWITCHBOARD_NODE_CONFIG"
 ENV_REALM = "SWITCHBOARD_REALM"
 #: "0" keeps Crossbar's and Autobahn's debug-log arguments eager (router/fastlog.py), e.g. to measure them
 ENV_LAZY_LOG_ARGS = "SWITCHBOARD_LAZY_LOG_ARGS"
+#: "0" leaves each worker's startup heap in the garbage collector's full passes (router/gcfreeze.py)
+ENV_GC_FREEZE = "SWITCHBOARD_GC_FREEZE"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
