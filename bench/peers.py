@@ -272,7 +272,8 @@ def rpc_table(data: dict) -> str:
 def conn_table(data: dict) -> str:
     lines = ["| system | sessions opened | connects/s | server RSS before → holding (MiB) | RSS per session (KiB) "
              "| measured process | load generator CPU |", "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
-    what = {"ceiling": "server", "socketio": "server", "channels": "daphne (Redis not counted)"}
+    what = {"ceiling": "server", "socketio": "server", "channels": "daphne (Redis not counted)",
+            "sb_proxy": "Crossbar router and proxy workers"}
     for name, res in data["systems"].items():
         r = res.get("connections")
         if not r:
@@ -477,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
                                f"daphne, redis-server) pinned to CPU {cpus['server_cpu']}; each load generator process "
                                f"pinned to CPU {cpus['load_cpu']} (os.sched_setaffinity); one server runs at a time; "
                                "other processes on the machine were not moved")
+        widened = [name for name in params.systems if name in VARIANTS and VARIANTS[name].all_cpus]
+        if widened:
+            cpus["description"] += (f"; except {', '.join(widened)}, whose node and workers were allowed every "
+                                    "CPU once started (the load generator's too)")
     started = datetime.now(timezone.utc)
     log(f"systems {', '.join(params.systems)}; workloads {', '.join(params.workloads)}; {cpus['description']}")
     runs: dict[str, list] = {name: [] for name in params.systems}

@@ -1,11 +1,12 @@
 """The servers bench.peers compares, each started on a free loopback port and stopped again:
 Switchboard (a real Crossbar node, router.testing.Hub), the Autobahn ceiling, python-socketio and
 Django Channels (daphne + channels_redis + redis-server). Every process inherits the orchestrator's
-CPU affinity (the server CPU)."""
+CPU affinity (the server CPU), except the hub of a variant that asks for every CPU (`all_cpus`)."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import subprocess
@@ -39,6 +40,9 @@ class Variant:
     config: Callable[[dict], None] | None = None
     #: run the connections workload (the variants that change nothing a connection costs skip it)
     connections: bool = True
+    #: once started, the node and all its workers may run on every CPU of the machine, not only the
+    #: server CPU they inherit (the load generator keeps its own)
+    all_cpus: bool = False
 
 
 def _chunked_dispatch(config: dict) -> None:
@@ -62,17 +66,69 @@ def _demo_in_router(config: dict) -> None:
     S.router_worker(config)["components"].append(component)
 
 
+#: proxy workers in front of the router, all listening on the public port (the kernel spreads the
+#: connections over them), so that WebSocket framing and (de)serialization leave the router's process
+PROXY_WORKERS = 2
+#: the router's transport for its proxies, a Unix socket in the node directory (Crossbar listens on it
+#: relative to the node directory, and its workers run there): anonymous-proxy trusts whatever
+#: identity the proxy forwards, and Crossbar allows it only over a Unix socket
+PROXY_SOCKET = "router.sock"
+PROXY_TRANSPORT_ID = "proxied"
+
+
+def _proxy_layout(config: dict) -> None:
+    """PROXY_WORKERS proxy workers share the WebSocket port (`"shared": true`; router.node.render_config
+    gives proxies' "web" transports the port browsers use) and serve /ws as the router did (same
+    serializers and options, anonymous sessions), each forwarding every session to the router over
+    PROXY_SOCKET with anonymous-proxy auth. The router keeps everything else (static files, /info,
+    the HTTP bridge, /ws too) on a port of its own, and the RawSocket backend transport its components
+    use. Ticket sessions are not proxied (the dynamic authenticator would need a service session).
+    Each proxy also loads bench/peers_proxy.py (components/base.py set-up, the node key read once)."""
+    router = S.router_worker(config)
+    realm = S.realm_name(config)
+    web = S.transport(config, S.WEB_TRANSPORT_ID)
+    ws = web["paths"]["ws"]
+    public = dict(web["endpoint"], shared=True)
+    web["endpoint"] = dict(web["endpoint"], port=free_port())
+    router["transports"].append({"id": PROXY_TRANSPORT_ID, "type": "rawsocket",
+                                 "endpoint": {"type": "unix", "path": PROXY_SOCKET,
+                                              "backlog": web["endpoint"].get("backlog", 50)},
+                                 "serializers": ["msgpack"],
+                                 "options": {"max_message_size": ws["options"]["max_message_size"]},
+                                 "auth": {"anonymous-proxy": {"type": "static"}}})
+    # Crossbar starts the workers one by one in this order: the proxies right after the router, so they
+    # all listen before the components register, which is what Hub waits for
+    at = config["workers"].index(router) + 1
+    for i in range(1, PROXY_WORKERS + 1):
+        config["workers"].insert(at + i - 1, {
+            "id": f"proxy{i}", "type": "proxy", "options": {"pythonpath": [".."]},
+            "transports": [{"id": S.WEB_TRANSPORT_ID, "type": "web",
+                            "endpoint": dict(public),
+                            "paths": {"ws": dict(copy.deepcopy(ws), auth={"anonymous": ws["auth"]["anonymous"]}),
+                                      # set-up as in the other workers, the node key read once (bench/peers_proxy.py)
+                                      "bench": {"type": "resource", "classname": "bench.peers_proxy.resource"}}}],
+            "routes": {realm: {"anonymous": "router"}},
+            "connections": {"router": {"transport": {"type": "rawsocket", "serializer": "msgpack",
+                                                     "endpoint": {"type": "unix", "path": PROXY_SOCKET}},
+                                       "auth": {"anonymous-proxy": {"type": "static"}}}},
+        })
+
+
 #: Switchboard's hub as `make run` starts it (`switchboard`), and the settings the tuning run compares
 #: with it, one change each (docs/benchmarks.md, "Tuning")
 VARIANTS = {
-    "switchboard": Variant("Switchboard", "the `make run` hub: lazy log arguments, log level info, browsers on "
-                                          "msgpack"),
+    "switchboard": Variant("Switchboard", "the `make run` hub: lazy log arguments, frozen startup heap, log "
+                                          "level info, browsers on msgpack"),
     "sb_before": Variant("Switchboard before tuning", "before tuning: Crossbar's eager debug-log arguments, "
-                                                      "JSON (AutobahnJS's first choice); fan-out and RPC",
-                         env={S.ENV_LAZY_LOG_ARGS: "0"}, protocol="wamp", connections=False),
+                                                      "startup heap in every full GC, JSON (AutobahnJS's first "
+                                                      "choice); fan-out and RPC",
+                         env={S.ENV_LAZY_LOG_ARGS: "0", S.ENV_GC_FREEZE: "0"}, protocol="wamp", connections=False),
     "sb_json": Variant("Switchboard, JSON", "clients speak wamp.2.json", protocol="wamp"),
     "sb_eager_logs": Variant("Switchboard, eager log args", "Crossbar's eager debug-log arguments",
                              env={S.ENV_LAZY_LOG_ARGS: "0"}),
+    "sb_gc_unfrozen": Variant("Switchboard, GC unfrozen", "each worker's startup heap left in its full garbage "
+                                                           "collections", env={S.ENV_GC_FREEZE: "0"},
+                              connections=False),
     "sb_warn": Variant("Switchboard, log warn", "log level warn", loglevel="warn"),
     "sb_deflate": Variant("Switchboard, deflate", "permessage-deflate offered and used", compress=15,
                           config=_deflate),
@@ -81,6 +137,11 @@ VARIANTS = {
                           config=_chunked_dispatch),
     "sb_inproc": Variant("Switchboard, callee in router", "demo.add2 as a router component (no callee hop)",
                          config=_demo_in_router),
+    "sb_two_cores": Variant("Switchboard, two cores", "the hub may use both CPUs (the load generator's too), "
+                                                       "same workers", all_cpus=True, connections=False),
+    "sb_proxy": Variant("Switchboard, 2 proxies", f"both CPUs, and {PROXY_WORKERS} proxy workers in front of the "
+                                                   "router terminate the WebSockets", all_cpus=True,
+                        config=_proxy_layout),
 }
 PEERS = {
     "ceiling": ("ceiling (Autobahn)", "Ceiling: bare Autobahn/Twisted broadcast"),
@@ -204,6 +265,19 @@ class SwitchboardServer(Server):
         self.hub = Hub(self.workdir / self.name, with_components=True, loglevel=self.variant.loglevel,
                        env=self.variant.env, config=sb_config(self.variant))
         self.hub.start()
+        if self.variant.all_cpus:
+            self.widen_affinity()
+
+    def _tree(self) -> list[psutil.Process]:
+        node = psutil.Process(self.hub.node.process.pid)
+        return [node, *node.children(recursive=True)]
+
+    def widen_affinity(self) -> None:
+        """Let the node and every worker it started run on all CPUs (they inherited the server CPU).
+        A worker Crossbar restarts later inherits the node's widened affinity."""
+        for proc in self._tree():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.cpu_affinity([])  # psutil: every eligible CPU
 
     @property
     def url(self) -> str:
@@ -217,14 +291,20 @@ class SwitchboardServer(Server):
         return [self.hub.node.process.pid]
 
     def rss_pids(self) -> list[int]:
-        """The router worker: the process that holds every WebSocket session."""
-        node = psutil.Process(self.hub.node.process.pid)
-        for child in node.children(recursive=True):
+        """The router worker, the process that holds every WebSocket session, and the proxy workers in
+        front of it, if any (each session is then held in a proxy and in the router)."""
+        routers, proxies = [], []
+        for child in self._tree()[1:]:
             with contextlib.suppress(psutil.NoSuchProcess):
-                # the worker renames its process: "crossbar-worker [crossbar.worker.router.RouterController]"
-                if "RouterController" in " ".join(child.cmdline()):
-                    return [child.pid]
-        raise RuntimeError("no Crossbar router worker found under the node process")
+                # a worker renames its process: "crossbar-worker [crossbar.worker.router.RouterController]"
+                cmdline = " ".join(child.cmdline())
+                if "RouterController" in cmdline:
+                    routers.append(child.pid)
+                elif "ProxyController" in cmdline:
+                    proxies.append(child.pid)
+        if not routers:
+            raise RuntimeError("no Crossbar router worker found under the node process")
+        return routers + proxies
 
     def stop(self) -> None:
         if getattr(self, "hub", None):

@@ -44,7 +44,12 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
     """
     config = copy.deepcopy(config)
     web = S.transport(config, S.WEB_TRANSPORT_ID)
-    web["endpoint"].update(interface=settings.host, port=settings.port)
+    # browsers connect to the router's web transport, or, where proxy workers front the router, to the
+    # proxies' transports of the same id (the router's then keeps the endpoint its config gives it)
+    fronts = [t for w in config["workers"] if w["type"] == "proxy" for t in w.get("transports", [])
+              if t.get("id") == S.WEB_TRANSPORT_ID]
+    for front in fronts or [web]:
+        front["endpoint"].update(interface=settings.host, port=settings.port)
     web["paths"]["/"]["directory"] = str(S.WEB_DIR)
     web["paths"]["info"]["value"]["realm"] = settings.realm
     S.transport(config, S.BACKEND_TRANSPORT_ID)["endpoint"]["port"] = settings.backend_port
@@ -53,10 +58,11 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
         database = component.get("extra", {}).get("database")
         if database and data_dir is not None and not Path(database).is_absolute():
             component["extra"]["database"] = str(Path(data_dir).resolve() / database)
-    S.router_worker(config).setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]
+    for worker in config["workers"]:
+        if worker["type"] in ("router", "container", "proxy"):
+            worker.setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]
     containers = [w for w in config["workers"] if w["type"] == "container"]
     for worker in containers:
-        worker.setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]
         for component in worker["components"]:
             component["realm"] = settings.realm
             component["transport"]["endpoint"]["port"] = settings.backend_port
