@@ -57,6 +57,14 @@ def _deflate(config: dict) -> None:
     S.transport(config, S.WEB_TRANSPORT_ID)["paths"]["ws"]["options"]["compression"] = {"deflate": {}}
 
 
+def _asyncio_reactor(config: dict) -> None:
+    """The router worker's reactor, through its environment (the node's own must stay: with
+    CROSSBAR_REACTOR=asyncio for the node it stops with "reactor already installed", and Crossbar's
+    config check refuses a worker option "reactor")."""
+    S.router_worker(config).setdefault("options", {})["env"] = {"inherit": True,
+                                                                "vars": {"CROSSBAR_REACTOR": "asyncio"}}
+
+
 def _demo_in_router(config: dict) -> None:
     """demo.add2 as a router component: in the router's process, no RawSocket hop, no second process."""
     demo = next(w for w in config["workers"] if w["id"] == "demo")
@@ -129,6 +137,9 @@ VARIANTS = {
     "sb_gc_unfrozen": Variant("Switchboard, GC unfrozen", "each worker's startup heap left in its full garbage "
                                                            "collections", env={S.ENV_GC_FREEZE: "0"},
                               connections=False),
+    "sb_asyncio": Variant("Switchboard, asyncio reactor", "the router worker on Twisted's asyncio reactor "
+                                                           "instead of epoll", config=_asyncio_reactor,
+                          connections=False),
     "sb_warn": Variant("Switchboard, log warn", "log level warn", loglevel="warn"),
     "sb_deflate": Variant("Switchboard, deflate", "permessage-deflate offered and used", compress=15,
                           config=_deflate),

@@ -150,3 +150,11 @@ def test_the_proxies_load_lazy_log_arguments_and_read_the_node_key_once(tmp_path
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=S.PROJECT_ROOT, capture_output=True,
                             text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_asyncio_reactor_variant_changes_only_the_router_workers_environment():
+    config, plain = sb_config(VARIANTS["sb_asyncio"]), sb_config(Variant("x", "x"))
+    router = S.router_worker(config)
+    assert router["options"]["env"] == {"inherit": True, "vars": {"CROSSBAR_REACTOR": "asyncio"}}
+    router["options"].pop("env")
+    assert config == plain
