@@ -2,7 +2,7 @@
 
 A Crossbar worker holds several hundred thousand long-lived objects from its imports (modules,
 classes, functions). Every full (generation 2) collection walks all of them, and the router worker
-ran one every few seconds under load, each a 70-180 ms stop of all routing: in bench.peers those
+ran one every few seconds under load, each an 80-180 ms stop of all routing: in bench.peers those
 pauses, not the routing work, set the p99 latency (measured with gc.callbacks; docs/benchmarks.md).
 `gc.freeze()` moves every object alive now into the permanent generation, which collections skip;
 what the worker creates later (sessions, subscriptions, messages) is collected as before.
