@@ -3,19 +3,19 @@
     python -m bench.peers            # full run (make bench), writes bench/results/peers.{md,json,png}
     python -m bench.peers --quick    # about 2 minutes, writes test-results/bench/ instead
 
-Systems (bench.peers_servers): Switchboard's hub (a real Crossbar node with the committed config, its
-components, log level info as `make run`, and again at warn), the ceiling (a bare Autobahn/Twisted
-broadcast server with pre-serialized frames), python-socketio on aiohttp, and Django Channels
-(daphne + channels_redis + a real redis-server). Workloads (bench.peers_loadgen): fan-out to N
-subscribers, RPC with C concurrent callers, K idle connections. One server at a time, pinned to one
-CPU; the load generator (one asyncio process per run) pinned to the other. See docs/benchmarks.md.
+Systems (bench.peers_servers): Switchboard's hub (a real Crossbar node with the committed config and its
+components, as `make run` starts it; `--tuning` adds variants with one setting changed each), the
+ceiling (a bare Autobahn/Twisted broadcast server with pre-serialized frames), python-socketio on
+aiohttp, and Django Channels (daphne + channels_redis + a real redis-server). Workloads
+(bench.peers_loadgen): fan-out to N subscribers, RPC with C concurrent callers, K idle connections.
+One server at a time, pinned to one CPU; the load generator (one asyncio process per run) pinned to
+the other. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import selectors
 import subprocess
 import sys
@@ -24,7 +24,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import machine, peers_servers, stats
+from bench import machine, peers_servers, report, stats
 from bench.django_publish import plan_cpus
 from bench.peers_params import DEFAULT_SYSTEMS, TUNING, PeersParams, parse
 from bench.peers_servers import LABELS, PEERS, SHORT, VARIANTS
@@ -32,7 +32,6 @@ from bench.procstat import rss, tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_OUT = ROOT / "test-results" / "bench"
-DOCS = ROOT / "docs" / "benchmarks.md"
 EXTRA_PACKAGES = ("python-socketio", "python-engineio", "aiohttp", "daphne", "matplotlib")
 
 
@@ -102,7 +101,7 @@ def run_connections(name: str, server, base: dict, params: PeersParams) -> dict:
         after = rss(pids)
         n = opened["opened"] or 1
         return {"rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
-                "rss_per_session_kb": round((after - before) / n / 1024, 1)}
+                "rss_per_session_kb": round((after - before) / n / 1024, 1), "measured_process": server.rss_label}
 
     cfg = {**base, "workload": "connections", "connections": params.connections,
            "parallel": params.connect_parallel, "timeout": 600}
@@ -272,8 +271,6 @@ def rpc_table(data: dict) -> str:
 def conn_table(data: dict) -> str:
     lines = ["| system | sessions opened | connects/s | server RSS before → holding (MiB) | RSS per session (KiB) "
              "| measured process | load generator CPU |", "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
-    what = {"ceiling": "server", "socketio": "server", "channels": "daphne (Redis not counted)",
-            "sb_proxy": "Crossbar router and proxy workers"}
     for name, res in data["systems"].items():
         r = res.get("connections")
         if not r:
@@ -284,38 +281,31 @@ def conn_table(data: dict) -> str:
         lines.append(f"| {SHORT[name]} | {r['opened']:,} / {r['requested']:,} | **{_n(r['connects_per_s'])}** "
                      f"| {_n(r.get('rss_before_mb'), 0)} → {_n(r.get('rss_after_mb'), 0)} "
                      f"| **{_n(r.get('rss_per_session_kb'), 1)}**{spread(r, 1)} "
-                     f"| {what.get(name, 'Crossbar router worker')} | {r['loadgen_cpu_share']:.0%} |")
+                     f"| {r.get('measured_process', '–')} | {r['loadgen_cpu_share']:.0%} |")
     return "\n".join(lines)
 
 
 def ratios(data: dict) -> dict:
-    s = data["systems"]
-    out = {}
+    """Each Switchboard variant's headline numbers divided by each peer's, where both have one."""
+    p = data["params"]
+    metrics = ([(f"fanout N={n}", ("fanout", str(n), "deliveries_per_s")) for n in p["fanout_subscribers"]]
+               + [(f"rpc C={c}", ("rpc", str(c), "calls_per_s")) for c in p["rpc_concurrency"]]
+               + [("RSS per session", ("connections", "rss_per_session_kb"))])
 
     def get(name, path):
-        node = s.get(name)
-        for p in path:
-            node = (node or {}).get(p)
+        node = data["systems"].get(name)
+        for key in path:
+            node = (node or {}).get(key)
         return node
 
-    for sb in (k for k in s if k in VARIANTS):
-        for n in data["params"]["fanout_subscribers"]:
-            mine = get(sb, ("fanout", str(n), "deliveries_per_s"))
+    out = {}
+    for sb in (k for k in data["systems"] if k in VARIANTS):
+        for label, path in metrics:
+            mine = get(sb, path)
             for peer in PEERS:
-                theirs = get(peer, ("fanout", str(n), "deliveries_per_s"))
+                theirs = get(peer, path)
                 if mine and theirs:
-                    out[f"fanout N={n}: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
-        for c in data["params"]["rpc_concurrency"]:
-            mine = get(sb, ("rpc", str(c), "calls_per_s"))
-            for peer in PEERS:
-                theirs = get(peer, ("rpc", str(c), "calls_per_s"))
-                if mine and theirs:
-                    out[f"rpc C={c}: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
-        mine = get(sb, ("connections", "rss_per_session_kb"))
-        for peer in PEERS:
-            theirs = get(peer, ("connections", "rss_per_session_kb"))
-            if mine and theirs:
-                out[f"RSS per session: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
+                    out[f"{label}: {SHORT[sb]} / {SHORT[peer]}"] = round(mine / theirs, 2)
     return out
 
 
@@ -382,15 +372,8 @@ Switchboard's config for this run: the committed `.crossbar/config.json` with it
 def update_docs(data: dict) -> bool:
     """Replace the run's section of docs/benchmarks.md (between its `bench:<name>` markers)."""
     name = data["params"]["name"]
-    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else ""
-    if start not in text:
-        return False
-    latest = f"Latest full run: {data['started_utc']} (`bench/results/{name}.md`)."
-    section = f"{start}\n{latest}\n\n{tables(data)}\n{end}"
-    DOCS.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S),
-                    encoding="utf-8")
-    return True
+    return report.replace_docs_section(name, f"Latest full run: {data['started_utc']} (`bench/results/{name}.md`)."
+                                             f"\n\n{tables(data)}")
 
 
 def charts(data: dict, out_dir: Path) -> list[str]:

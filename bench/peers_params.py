@@ -87,11 +87,11 @@ def parse(argv: list[str] | None = None, env: dict | None = None) -> PeersParams
     for name, kind in kinds.items():
         if name in ("quick", "tuning"):
             continue
-        flag = "--" + name.replace("_", "-")
+        flag = name.replace("_", "-")
         if kind is bool:
-            parser.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_false", default=None)
+            parser.add_argument("--no-" + flag, dest=name, action="store_false", default=None)
         else:
-            parser.add_argument(flag, dest=name, type=lambda s, k=kind: knobs.convert(s, k),
+            parser.add_argument("--" + flag, dest=name, type=lambda s, k=kind: knobs.convert(s, k),
                                 help=f"default {getattr(defaults, name)}")
     args = parser.parse_args(argv)
     values: dict = {}

@@ -180,6 +180,8 @@ def sb_config(variant: Variant) -> dict:
 class Server:
     protocol = "plain"
     path = "/"
+    #: what rss_pids() measures, as the connections table names it
+    rss_label = "server"
 
     def __init__(self, name: str, workdir: Path):
         self.name, self.workdir = name, workdir
@@ -247,6 +249,7 @@ class SocketIOServer(Server):
 
 class ChannelsServer(Server):
     path = "/ws/"
+    rss_label = "daphne (Redis not counted)"
 
     def start(self) -> None:
         self.redis = redis_server.RedisServer(self.workdir / "redis")
@@ -300,6 +303,11 @@ class SwitchboardServer(Server):
 
     def cpu_pids(self) -> list[int]:
         return [self.hub.node.process.pid]
+
+    @property
+    def rss_label(self) -> str:
+        proxies = any(w["type"] == "proxy" for w in sb_config(self.variant)["workers"])
+        return "Crossbar router and proxy workers" if proxies else "Crossbar router worker"
 
     def rss_pids(self) -> list[int]:
         """The router worker, the process that holds every WebSocket session, and the proxy workers in

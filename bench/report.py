@@ -5,8 +5,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-DOCS_START = "<!-- bench:django_publish:start -->"
-DOCS_END = "<!-- bench:django_publish:end -->"
+#: docs/benchmarks.md, whose sections between `<!-- bench:<name>:start/end -->` markers the runs rewrite
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def replace_docs_section(name: str, body: str, path: Path = DOCS) -> bool:
+    """Put `body` between the `bench:<name>` markers of `path`; False if the file or the markers are
+    missing. The section opens with a line naming the run's results file."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start not in text or end not in text:
+        return False
+    section = f"{start}\n{body}\n{end}"
+    path.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S),
+                    encoding="utf-8")
+    return True
 
 
 def _num(value, digits=0) -> str:
@@ -117,15 +130,8 @@ Per scenario:
 
 def update_docs(path: Path, data: dict) -> bool:
     """Replace the table section between the markers in docs/benchmarks.md; False if there are no markers."""
-    if not path.exists():
-        return False
-    text = path.read_text(encoding="utf-8")
-    if DOCS_START not in text or DOCS_END not in text:
-        return False
-    section = (f"{DOCS_START}\nLatest full run: {data['started_utc']} (`bench/results/django_publish.md`).\n\n"
-               f"{table(data)}\n\nRatios (median rounds, publishes/s):\n\n{ratios(data)}\n\n"
-               f"Machine: {machine_line(data)}\n\n"
-               f"CPU pinning: {data['cpu_pinning']['description']}.\n{DOCS_END}")
-    pattern = re.compile(re.escape(DOCS_START) + ".*?" + re.escape(DOCS_END), re.S)
-    path.write_text(pattern.sub(lambda _: section, text), encoding="utf-8")
-    return True
+    return replace_docs_section("django_publish", (
+        f"Latest full run: {data['started_utc']} (`bench/results/django_publish.md`).\n\n"
+        f"{table(data)}\n\nRatios (median rounds, publishes/s):\n\n{ratios(data)}\n\n"
+        f"Machine: {machine_line(data)}\n\n"
+        f"CPU pinning: {data['cpu_pinning']['description']}."), path)
