@@ -137,6 +137,8 @@ VARIANTS = {
     "sb_gc_unfrozen": Variant("Switchboard, GC unfrozen", "each worker's startup heap left in its full garbage "
                                                            "collections", env={S.ENV_GC_FREEZE: "0"},
                               connections=False),
+    "sb_turn_later": Variant("Switchboard, writes a turn later", "Twisted's own write path: each socket sent after "
+                                                                 "a writability poll", env={S.ENV_TURN_FLUSH: "0"}),
     "sb_asyncio": Variant("Switchboard, asyncio reactor", "the router worker on Twisted's asyncio reactor "
                                                            "instead of epoll", config=_asyncio_reactor,
                           connections=False),

@@ -13,13 +13,14 @@ from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 
-from router import fastlog, gcfreeze
+from router import fastlog, gcfreeze, turnflush
 from router import settings as S
 
 # Every Switchboard worker process (the router's and each container's) imports this module once its
 # Crossbar worker is up: make Crossbar's and Autobahn's debug-log arguments lazy there (router/fastlog.py),
 # and take the heap its imports made out of full garbage collections (router/gcfreeze.py).
 fastlog.install()
+turnflush.install()
 gcfreeze.freeze_startup_heap()
 
 

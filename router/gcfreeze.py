@@ -12,19 +12,11 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 
 from router import settings as S
-
-#: the module Crossbar runs (`python -m ...`) as each worker process
-WORKER_MAIN = "crossbar.worker.main"
+from router.workerproc import in_crossbar_worker
 
 _frozen = False
-
-
-def in_crossbar_worker() -> bool:
-    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return spec is not None and spec.name == WORKER_MAIN
 
 
 def freeze_startup_heap(force: bool = False) -> int:

@@ -40,6 +40,8 @@ ENV_REALM = "SWITCHBOARD_REALM"
 ENV_LAZY_LOG_ARGS = "SWITCHBOARD_LAZY_LOG_ARGS"
 #: "0" leaves each worker's startup heap in the garbage collector's full passes (router/gcfreeze.py)
 ENV_GC_FREEZE = "SWITCHBOARD_GC_FREEZE"
+#: "0" keeps Twisted's own write path: send a turn later, after a writability poll (router/turnflush.py)
+ENV_TURN_FLUSH = "SWITCHBOARD_TURN_FLUSH"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"

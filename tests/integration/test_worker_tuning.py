@@ -1,13 +1,14 @@
 """Every worker of a real hub applies Switchboard's per-worker tuning at start: its startup heap
-leaves the garbage collector's full passes (router/gcfreeze.py). Seen from inside each process by a
+leaves the garbage collector's full passes (router/gcfreeze.py), and its accepted connections send at
+the end of each reactor turn (router/turnflush.py). Seen from inside each process by a
 `sitecustomize` probe on the node's PYTHONPATH, which reports its process's state to a file."""
 
 import json
 import time
 
 from router import settings as S
-from router.gcfreeze import WORKER_MAIN
 from router.testing import Hub
+from router.workerproc import WORKER_MAIN
 
 PROBE = '''
 import gc, json, os, sys, threading, time
@@ -17,7 +18,9 @@ def _report():
     while True:
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
         with open(path + ".tmp", "w") as f:
-            json.dump({"main": spec.name if spec else None, "frozen": gc.get_freeze_count()}, f)
+            flush = sys.modules.get("router.turnflush")
+            json.dump({"main": spec.name if spec else None, "frozen": gc.get_freeze_count(),
+                       "turn_flush": bool(flush and flush._installed)}, f)
         os.replace(path + ".tmp", path)
         time.sleep(0.2)
 
@@ -34,7 +37,7 @@ def _workers(probe_dir) -> dict[str, dict]:
     return found
 
 
-def test_every_worker_freezes_its_startup_heap(tmp_path):
+def test_every_worker_applies_its_tuning(tmp_path):
     probe_dir = tmp_path / "probe"
     probe_dir.mkdir()
     (probe_dir / "sitecustomize.py").write_text(PROBE)
@@ -44,9 +47,10 @@ def test_every_worker_freezes_its_startup_heap(tmp_path):
         deadline = time.monotonic() + 30
         workers = _workers(probe_dir)
         while time.monotonic() < deadline and not (
-                len(workers) == expected and all(w["frozen"] > 0 for w in workers.values())):
+                len(workers) == expected and all(w["frozen"] > 0 and w["turn_flush"] for w in workers.values())):
             time.sleep(0.2)
             workers = _workers(probe_dir)
     assert len(workers) == expected, workers
     # tens of thousands of objects each: Crossbar's imports, not a handful made after start
     assert all(w["frozen"] > 50_000 for w in workers.values()), workers
+    assert all(w["turn_flush"] for w in workers.values()), workers

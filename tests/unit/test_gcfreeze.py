@@ -28,7 +28,8 @@ def test_a_worker_freezes_its_heap_once():
     run(AS_WORKER + """
 import gc
 from router import gcfreeze
-assert gcfreeze.in_crossbar_worker()
+from router.workerproc import in_crossbar_worker
+assert in_crossbar_worker()
 frozen = gcfreeze.freeze_startup_heap()
 assert frozen > 10_000 and gc.get_freeze_count() == frozen, frozen
 assert gcfreeze.freeze_startup_heap() == 0  # once per process
@@ -40,7 +41,8 @@ def test_outside_a_worker_nothing_is_frozen():
     run("""
 import gc
 from router import gcfreeze
-assert not gcfreeze.in_crossbar_worker()
+from router.workerproc import in_crossbar_worker
+assert not in_crossbar_worker()
 assert gcfreeze.freeze_startup_heap() == 0 and gc.get_freeze_count() == 0
 """)
 

@@ -1,0 +1,90 @@
+"""Send what one reactor turn wrote to a client at the end of that turn, instead of a turn later.
+
+Twisted's TCP transport never sends from `write()`: it buffers the bytes, registers the socket for
+writability (an `epoll_ctl`), and sends when the next `epoll_wait` reports the socket writable, then
+unregisters it (another `epoll_ctl`). A router delivering one event to N subscribers so pays, beside
+the N sends, 2N `epoll_ctl` calls, N writability events and N passes through the reactor's
+per-descriptor dispatch, and the event waits for one more poll before it leaves. At moderate rates,
+where each event is its own turn, that bookkeeping was as costly as the routing (docs/benchmarks.md).
+
+Here the first write of a turn to an accepted connection queues the connection, and one call at the
+end of the turn (`reactor.callLater(0)`, run before the reactor polls again) runs the transport's own
+`doWrite` for each queued connection. Writes of one turn to one socket still leave in one send; what
+the kernel does not take is left to the reactor exactly as before, and a failed send takes the
+reactor's own disconnect path. Only accepted connections (`tcp.Server`, which `unix.Server` extends)
+change: outgoing connections use `doWrite` to finish connecting.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.internet import tcp
+from twisted.python import log
+
+from router import settings as S
+from router.workerproc import in_crossbar_worker
+
+_stock_start_writing = tcp.Server.startWriting
+_stock_stop_writing = tcp.Server.stopWriting
+
+#: connections written to in this turn, in the order of their first write (a dict keeps order)
+_queued: dict[tcp.Server, None] = {}
+_flush_scheduled = False
+_installed = False
+
+
+def _start_writing(self: tcp.Server) -> None:
+    """Queue the connection for the end of this turn, unless the reactor already waits to write it."""
+    global _flush_scheduled
+    if self._sb_polling_writable or self in _queued:
+        return
+    if not self.connected or self.disconnected or self._aborting:
+        _stock_start_writing(self)
+        return
+    _queued[self] = None
+    if not _flush_scheduled:
+        _flush_scheduled = True
+        self.reactor.callLater(0, flush_turn_writes, self.reactor)
+
+
+def _stop_writing(self: tcp.Server) -> None:
+    _queued.pop(self, None)
+    self._sb_polling_writable = False
+    _stock_stop_writing(self)
+
+
+def flush_turn_writes(reactor) -> None:
+    """Send each queued connection's buffer; leave what the kernel did not take to the reactor."""
+    global _flush_scheduled
+    _flush_scheduled = False
+    connections = list(_queued)
+    _queued.clear()
+    for connection in connections:
+        if connection.disconnected or connection._aborting:
+            continue
+        try:
+            why = connection.doWrite()
+        except BaseException as e:  # as the reactor treats a failing doWrite: log it, drop the connection
+            why = e
+            log.err()
+        if why:
+            reactor._disconnectSelectable(connection, why, False)
+        elif connection._tempDataLen or connection.offset < len(connection.dataBuffer):
+            connection._sb_polling_writable = True
+            _stock_start_writing(connection)
+
+
+def install(force: bool = False) -> bool:
+    """In a Crossbar worker (or with `force`), make accepted connections send at the end of the turn.
+    Returns whether it is (now) installed; SWITCHBOARD_TURN_FLUSH=0 keeps Twisted's own write path."""
+    global _installed
+    if _installed:
+        return True
+    if not (force or in_crossbar_worker()) or os.environ.get(S.ENV_TURN_FLUSH, "1") == "0":
+        return False
+    tcp.Server._sb_polling_writable = False
+    tcp.Server.startWriting = _start_writing
+    tcp.Server.stopWriting = _stop_writing
+    _installed = True
+    return True

@@ -1,0 +1,191 @@
+"""Cases for tests/unit/test_turnflush.py over real loopback TCP, each run in a fresh interpreter
+(`python -m tests.unit.turnflush_cases <case>`): router.turnflush patches Twisted's accepted
+connections for the life of a process. A case exits 0 when its checks pass."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+
+from twisted.internet import defer, error, protocol, reactor, task
+from twisted.python import log
+
+from router import turnflush
+
+TIMEOUT = 30
+
+
+class Peer(protocol.Protocol):
+    """Either end: collects what arrives; `arrived(n)` fires once n bytes are in, `lost` on close."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.lost = defer.Deferred()
+        self._waiting: list[tuple[int, defer.Deferred]] = []
+
+    def arrived(self, size: int) -> defer.Deferred:
+        d = defer.Deferred()
+        self._waiting.append((size, d))
+        self._check()
+        return d.addTimeout(TIMEOUT, reactor)
+
+    def _check(self):
+        for size, d in [w for w in self._waiting if len(self.data) >= w[0]]:
+            self._waiting.remove((size, d))
+            d.callback(bytes(self.data))
+
+    def dataReceived(self, data):
+        self.data += data
+        self._check()
+
+    def connectionLost(self, reason):
+        self.lost.callback(reason.value)
+
+
+class Setup:
+    """A listening server whose accepted connections are queued, and a way to connect clients to it."""
+
+    def __init__(self):
+        self.accepted = defer.DeferredQueue()
+        self.polled_for_writing: list = []  # what asked the reactor to report writability
+        self.sends: dict = {}  # server transport -> sizes of its successful sends
+        self.errors: list = []
+        log.addObserver(lambda event: self.errors.append(event) if event.get("isError") else None)
+        stock_add_writer = reactor.addWriter
+
+        def add_writer(selectable):
+            self.polled_for_writing.append(selectable)
+            stock_add_writer(selectable)
+
+        reactor.addWriter = add_writer
+        factory = protocol.Factory.forProtocol(Peer)
+        stock_build = factory.buildProtocol
+
+        def build(addr):
+            peer = stock_build(addr)
+            reactor.callLater(0, self.accepted.put, peer)
+            return peer
+
+        factory.buildProtocol = build
+        self.port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+
+    @defer.inlineCallbacks
+    def pair(self):
+        """(client, server) Peers of a new connection; the server's sends are counted."""
+        client = yield protocol.ClientCreator(reactor, Peer).connectTCP("127.0.0.1", self.port.getHost().port)
+        server = yield self.accepted.get().addTimeout(TIMEOUT, reactor)
+        transport = server.transport
+        self.sends[transport] = sizes = []
+        stock_write_some = transport.writeSomeData
+
+        def write_some(data):
+            sent = stock_write_some(data)
+            if isinstance(sent, int) and sent > 0:
+                sizes.append(sent)
+            return sent
+
+        transport.writeSomeData = write_some
+        return client, server
+
+    def no_errors(self):
+        assert not self.errors, self.errors
+
+
+def pattern(size: int) -> bytes:
+    """Bytes whose order shows: a running counter."""
+    return b"".join(i.to_bytes(4, "big") for i in range(size // 4))
+
+
+@defer.inlineCallbacks
+def one_send_per_turn(setup: Setup):
+    """Everything one turn writes to a socket leaves in one send, without asking the reactor to poll."""
+    client, server = yield setup.pair()
+    server.transport.write(b"a" * 10)
+    server.transport.write(b"b" * 20)
+    server.transport.writeSequence([b"c" * 5, b"d"])
+    data = yield client.arrived(36)
+    assert data == b"a" * 10 + b"b" * 20 + b"c" * 5 + b"d", data
+    assert setup.sends[server.transport] == [36], setup.sends
+    assert server.transport not in setup.polled_for_writing
+    server.transport.write(b"e")  # a later turn: its own send
+    yield client.arrived(37)
+    assert setup.sends[server.transport] == [36, 1], setup.sends
+    setup.no_errors()
+
+
+@defer.inlineCallbacks
+def a_full_socket_waits_for_the_reactor(setup: Setup):
+    """What the kernel does not take waits for writability as before; every byte arrives, in order."""
+    client, server = yield setup.pair()
+    client.transport.pauseProducing()  # the client stops reading: the server's socket fills up
+    first, second = pattern(24 * 2**20), pattern(2**20)[::-1]
+    for start in range(0, len(first), 65536):
+        server.transport.write(first[start:start + 65536])
+    yield task.deferLater(reactor, 0, lambda: None)  # one turn: the flush has run
+    assert server.transport._sb_polling_writable
+    assert server.transport in setup.polled_for_writing
+    server.transport.write(second)  # queued behind the rest, not sent ahead of it
+    client.transport.resumeProducing()
+    data = yield client.arrived(len(first) + len(second))
+    assert hashlib.sha256(data).digest() == hashlib.sha256(first + second).digest()
+    assert not server.transport._sb_polling_writable  # all sent: the reactor stopped polling
+    setup.no_errors()
+
+
+@defer.inlineCallbacks
+def lose_connection_sends_first(setup: Setup):
+    """loseConnection right after a write still delivers every byte, then closes cleanly."""
+    client, server = yield setup.pair()
+    payload = pattern(4 * 2**20)
+    server.transport.write(payload)
+    server.transport.loseConnection()
+    reason = yield client.lost.addTimeout(TIMEOUT, reactor)
+    assert bytes(client.data) == payload
+    assert isinstance(reason, error.ConnectionDone), reason
+    assert isinstance((yield server.lost), error.ConnectionDone)
+    setup.no_errors()
+
+
+@defer.inlineCallbacks
+def a_failed_send_drops_only_that_connection(setup: Setup):
+    """A send that fails closes its own connection the way the reactor would; the others are served."""
+    broken_client, broken = yield setup.pair()
+    client, server = yield setup.pair()
+    broken.transport.socket.shutdown(socket.SHUT_WR)  # its next send fails (EPIPE)
+    broken.transport.write(b"lost")
+    server.transport.write(b"kept")
+    assert (yield client.arrived(4)) == b"kept"
+    assert isinstance((yield broken.lost.addTimeout(TIMEOUT, reactor)), error.ConnectionLost)
+    yield broken_client.lost.addTimeout(TIMEOUT, reactor)
+    server.transport.write(b"more")
+    assert (yield client.arrived(8)) == b"keptmore"
+    setup.no_errors()
+
+
+@defer.inlineCallbacks
+def abort_drops_what_is_queued(setup: Setup):
+    """abortConnection after a write in the same turn closes without sending or failing."""
+    client, server = yield setup.pair()
+    server.transport.write(b"never")
+    server.transport.abortConnection()
+    assert isinstance((yield server.lost.addTimeout(TIMEOUT, reactor)), error.ConnectionAborted)
+    yield client.lost.addTimeout(TIMEOUT, reactor)
+    assert setup.sends[server.transport] == []
+    setup.no_errors()
+
+
+CASES = {f.__name__: f for f in (one_send_per_turn, a_full_socket_waits_for_the_reactor,
+                                  lose_connection_sends_first, a_failed_send_drops_only_that_connection,
+                                  abort_drops_what_is_queued)}
+
+
+def main(case: str) -> None:
+    assert os.environ.get("SWITCHBOARD_TURN_FLUSH") != "0"
+    assert turnflush.install(force=True)
+    task.react(lambda _reactor: CASES[case](Setup()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
