@@ -3,9 +3,12 @@
     python -m bench.peers_ceiling PORT
 
 Text protocol (what bench.peers_loadgen speaks): "S" subscribes the connection (answered "ok");
-"P<payload>" prepares <payload> once as a WebSocket frame and sends that same frame to every
-subscriber; "C<id>:<a>,<b>" is answered "R<id>:<a+b>" in-process (no callee hop). The fastest
-broadcast Autobahn on Twisted can do in Python: what a router on the same stack cannot exceed.
+"P<payload>" frames <payload> once (Autobahn's PreparedMessage) and writes that same frame to every
+subscriber's transport; "C<id>:<a>,<b>" is answered "R<id>:<a+b>" in-process (no callee hop). The fastest
+broadcast Autobahn on Twisted can do in Python: what a router on the same stack cannot exceed. It
+gets the same Twisted and Autobahn tuning as Switchboard's workers (lazy debug-log arguments,
+router/fastlog.py; sends at the end of each reactor turn, router/turnflush.py), so that it stays the
+ceiling of the stack as Switchboard runs it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ reactor = install_reactor()
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol  # noqa: E402
 
+from router import fastlog, turnflush  # noqa: E402
+
+fastlog.install("info")
+turnflush.install(force=True)
+
 
 class Broadcast(WebSocketServerProtocol):
     def onClose(self, wasClean, code, reason):
@@ -26,9 +34,9 @@ class Broadcast(WebSocketServerProtocol):
     def onMessage(self, payload, isBinary):
         kind = payload[:1]
         if kind == b"P":
-            prepared = self.factory.prepareMessage(payload[1:], isBinary)
+            frame = self.factory.prepareMessage(payload[1:], isBinary, doNotCompress=True).payloadHybi
             for sub in self.factory.subscribers:
-                sub.sendPreparedMessage(prepared)
+                sub.transport.write(frame)
         elif kind == b"C":
             head, _, args = payload[1:].partition(b":")
             a, b = args.split(b",")

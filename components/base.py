@@ -13,14 +13,17 @@ from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 
-from router import fastlog, gcfreeze, turnflush
+from router import fastlog, fastsend, gcfreeze, turnflush
 from router import settings as S
 
 # Every Switchboard worker process (the router's and each container's) imports this module once its
-# Crossbar worker is up: make Crossbar's and Autobahn's debug-log arguments lazy there (router/fastlog.py),
-# and take the heap its imports made out of full garbage collections (router/gcfreeze.py).
+# Crossbar worker is up, and applies the per-worker tuning there: lazy debug-log arguments
+# (router/fastlog.py), sends at the end of each reactor turn (router/turnflush.py), WAMP messages to
+# WebSocket peers as ready-made frames (router/fastsend.py), and the startup heap out of full garbage
+# collections (router/gcfreeze.py).
 fastlog.install()
 turnflush.install()
+fastsend.install()
 gcfreeze.freeze_startup_heap()
 
 

@@ -42,6 +42,8 @@ ENV_LAZY_LOG_ARGS = "SWITCHBOARD_LAZY_LOG_ARGS"
 ENV_GC_FREEZE = "SWITCHBOARD_GC_FREEZE"
 #: "0" keeps Twisted's own write path: send a turn later, after a writability poll (router/turnflush.py)
 ENV_TURN_FLUSH = "SWITCHBOARD_TURN_FLUSH"
+#: "0" sends WAMP messages to WebSocket peers through Autobahn's sendMessage (router/fastsend.py)
+ENV_FAST_SEND = "SWITCHBOARD_FAST_SEND"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"

@@ -1,6 +1,7 @@
 """Every worker of a real hub applies Switchboard's per-worker tuning at start: its startup heap
-leaves the garbage collector's full passes (router/gcfreeze.py), and its accepted connections send at
-the end of each reactor turn (router/turnflush.py). Seen from inside each process by a
+leaves the garbage collector's full passes (router/gcfreeze.py), its accepted connections send at
+the end of each reactor turn (router/turnflush.py), and it sends WAMP messages to WebSocket peers as
+ready-made frames (router/fastsend.py). Seen from inside each process by a
 `sitecustomize` probe on the node's PYTHONPATH, which reports its process's state to a file."""
 
 import json
@@ -18,9 +19,10 @@ def _report():
     while True:
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
         with open(path + ".tmp", "w") as f:
-            flush = sys.modules.get("router.turnflush")
+            flush, fast = sys.modules.get("router.turnflush"), sys.modules.get("router.fastsend")
             json.dump({"main": spec.name if spec else None, "frozen": gc.get_freeze_count(),
-                       "turn_flush": bool(flush and flush._installed)}, f)
+                       "turn_flush": bool(flush and flush._installed),
+                       "fast_send": bool(fast and fast._installed)}, f)
         os.replace(path + ".tmp", path)
         time.sleep(0.2)
 
@@ -37,6 +39,10 @@ def _workers(probe_dir) -> dict[str, dict]:
     return found
 
 
+def _tuned(worker: dict) -> bool:
+    return worker["frozen"] > 0 and worker["turn_flush"] and worker["fast_send"]
+
+
 def test_every_worker_applies_its_tuning(tmp_path):
     probe_dir = tmp_path / "probe"
     probe_dir.mkdir()
@@ -46,11 +52,10 @@ def test_every_worker_applies_its_tuning(tmp_path):
     with Hub.started(tmp_path / "hub", env=env):
         deadline = time.monotonic() + 30
         workers = _workers(probe_dir)
-        while time.monotonic() < deadline and not (
-                len(workers) == expected and all(w["frozen"] > 0 and w["turn_flush"] for w in workers.values())):
+        while time.monotonic() < deadline and not (len(workers) == expected and all(map(_tuned, workers.values()))):
             time.sleep(0.2)
             workers = _workers(probe_dir)
     assert len(workers) == expected, workers
     # tens of thousands of objects each: Crossbar's imports, not a handful made after start
     assert all(w["frozen"] > 50_000 for w in workers.values()), workers
-    assert all(w["turn_flush"] for w in workers.values()), workers
+    assert all(_tuned(w) for w in workers.values()), workers
