@@ -3,8 +3,8 @@
 For every message to every WebSocket peer, Autobahn's `WampWebSocketProtocol.send` first builds five
 highlighted values for a trace-log call that is dropped at any level but trace; then `sendMessage`
 checks its arguments, `sendFrame` builds the frame, and `sendData` builds values for a debug-log
-call. That was 9 µs of Python per delivery, about half of the router's CPU per delivered event
-(docs/benchmarks.md). Crossbar hands the same message object to every subscriber of an event, and
+call. That was about 10 µs of the router's 18 µs of CPU per delivered event (docs/benchmarks.md,
+Tuning, item 9). Crossbar hands the same message object to every subscriber of an event, and
 Autobahn serializes it once per serializer, so every peer on that serializer gets the same frame:
 Autobahn's broadcast API (`PreparedMessage`) builds it once here, and each peer's transport gets the
 frame, with the traffic counters Crossbar reports kept as `sendMessage` keeps them.

@@ -5,7 +5,8 @@ writability (an `epoll_ctl`), and sends when the next `epoll_wait` reports the s
 unregisters it (another `epoll_ctl`). A router delivering one event to N subscribers so pays, beside
 the N sends, 2N `epoll_ctl` calls, N writability events and N passes through the reactor's
 per-descriptor dispatch, and the event waits for one more poll before it leaves. At moderate rates,
-where each event is its own turn, that bookkeeping was as costly as the routing (docs/benchmarks.md).
+where each event is its own turn, that bookkeeping was a fifth of the router's CPU per delivery
+(docs/benchmarks.md, Tuning, item 8).
 
 Here the first write of a turn to an accepted connection queues the connection, and one call at the
 end of the turn (`reactor.callLater(0)`, run before the reactor polls again) runs the transport's own
@@ -64,15 +65,22 @@ def flush_turn_writes(reactor) -> None:
         if connection.disconnected or connection._aborting:
             continue
         try:
-            why = connection.doWrite()
-        except BaseException as e:  # as the reactor treats a failing doWrite: log it, drop the connection
-            why = e
-            log.err()
-        if why:
-            reactor._disconnectSelectable(connection, why, False)
-        elif connection._tempDataLen or connection.offset < len(connection.dataBuffer):
-            connection._sb_polling_writable = True
-            _stock_start_writing(connection)
+            _send(connection, reactor)
+        except BaseException:  # e.g. a protocol's connectionLost failed: the other connections still send
+            log.err(None, "sending a connection's writes at the end of the turn")
+
+
+def _send(connection: tcp.Server, reactor) -> None:
+    try:
+        why = connection.doWrite()
+    except BaseException as e:  # as the reactor treats a failing doWrite: log it, drop the connection
+        why = e
+        log.err()
+    if why:
+        reactor._disconnectSelectable(connection, why, False)
+    elif connection._tempDataLen or connection.offset < len(connection.dataBuffer):
+        connection._sb_polling_writable = True
+        _stock_start_writing(connection)
 
 
 def install(force: bool = False) -> bool:

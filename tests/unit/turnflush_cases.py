@@ -165,6 +165,26 @@ def a_failed_send_drops_only_that_connection(setup: Setup):
 
 
 @defer.inlineCallbacks
+def a_failing_close_handler_does_not_stop_the_others(setup: Setup):
+    """A protocol whose connectionLost raises, on a send that fails: logged, and the connections
+    queued after it in the same turn still send."""
+    _, broken = yield setup.pair()
+    client, server = yield setup.pair()
+
+    def fail(reason):
+        broken.lost.callback(reason.value)
+        raise RuntimeError("connectionLost failed")
+
+    broken.connectionLost = fail
+    broken.transport.socket.shutdown(socket.SHUT_WR)
+    broken.transport.write(b"lost")
+    server.transport.write(b"kept")
+    assert (yield client.arrived(4)) == b"kept"
+    yield broken.lost
+    assert [e for e in setup.errors if "connectionLost failed" in str(e.get("failure"))], setup.errors
+
+
+@defer.inlineCallbacks
 def abort_drops_what_is_queued(setup: Setup):
     """abortConnection after a write in the same turn closes without sending or failing."""
     client, server = yield setup.pair()
@@ -178,7 +198,7 @@ def abort_drops_what_is_queued(setup: Setup):
 
 CASES = {f.__name__: f for f in (one_send_per_turn, a_full_socket_waits_for_the_reactor,
                                   lose_connection_sends_first, a_failed_send_drops_only_that_connection,
-                                  abort_drops_what_is_queued)}
+                                  a_failing_close_handler_does_not_stop_the_others, abort_drops_what_is_queued)}
 
 
 def main(case: str) -> None:
