@@ -30,7 +30,6 @@ STATE_OPEN = WebSocketProtocol.STATE_OPEN
 #: frames of the last few payloads (a fan-out sends one payload per serializer to every subscriber)
 FRAME_CACHE_SIZE = 8
 _frames: dict[int, tuple[bytes, bool, bytes]] = {}
-_stock_send = WampWebSocketProtocol.send
 _installed = False
 
 

@@ -1,5 +1,6 @@
 """Whether this process is a Crossbar worker: per-worker tuning (router/gcfreeze.py,
-router/turnflush.py) applies there and nowhere else, not in test runs or standalone components."""
+router/turnflush.py, router/fastsend.py) applies there and nowhere else, not in test runs or
+standalone components."""
 
 from __future__ import annotations
 
