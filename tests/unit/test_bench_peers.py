@@ -1,9 +1,5 @@
 """bench.peers' pure parts: parameters, how rounds become one number, its ratios, the hub variants' configs."""
 
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 from bench import peers
@@ -11,6 +7,7 @@ from bench.peers_params import DEFAULT_SYSTEMS, QUICK, TUNING, parse
 from bench.peers_servers import VARIANTS, Variant, sb_config
 from router import settings as S
 from router.node import render_config
+from tests.fresh_python import run_code
 
 
 def test_defaults_compare_switchboard_before_and_after_with_every_peer():
@@ -130,7 +127,7 @@ def test_the_proxies_load_lazy_log_arguments_and_read_the_node_key_once(tmp_path
     (proxy,) = [w for w in _proxied_config()["workers"] if w["id"] == "proxy1"]
     assert proxy["transports"][0]["paths"]["bench"]["classname"] == "bench.peers_proxy.resource"
     # in a fresh interpreter, as a Crossbar worker (this process already runs the asyncio client)
-    script = textwrap.dedent("""
+    script = """
         import sys
         import autobahn.wamp.websocket as wamp_websocket, crossbar.worker.proxy as proxy
         from crossbar.common.key import _maybe_generate_node_key
@@ -145,11 +142,8 @@ def test_the_proxies_load_lazy_log_arguments_and_read_the_node_key_once(tmp_path
         assert proxy._read_node_key(sys.argv[1], private=True) is first and len(first["hex"]) == 64
         peers_proxy.resource({})  # a second transport: wrapped once
         assert proxy._read_node_key.cache_info().hits == 1
-    """)
-    env = {k: v for k, v in os.environ.items() if k != S.ENV_LAZY_LOG_ARGS}
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=S.PROJECT_ROOT, capture_output=True,
-                            text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    """
+    run_code(script, str(tmp_path), unset=(S.ENV_LAZY_LOG_ARGS,))
 
 
 def test_the_asyncio_reactor_variant_changes_only_the_router_workers_environment():

@@ -5,15 +5,10 @@ Crossbar selects Twisted for txaio when imported, and this test process already 
 client (router.client), so each check runs in a fresh interpreter, as a Crossbar worker would.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 from router import settings as S
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_python import run_code
 
 PRELUDE = """
 import io, pprint
@@ -25,14 +20,7 @@ from router import fastlog
 
 
 def run(code: str, **env) -> None:
-    script = PRELUDE + textwrap.dedent(code)
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                            env={**_base_env(), **env})
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def _base_env() -> dict:
-    return {k: v for k, v in os.environ.items() if k != S.ENV_LAZY_LOG_ARGS}
+    run_code(PRELUDE + textwrap.dedent(code), unset=(S.ENV_LAZY_LOG_ARGS,), **env)
 
 
 def test_install_makes_the_helpers_lazy_where_they_are_used():

@@ -3,17 +3,12 @@ counters and the same errors, as through Autobahn's own send; what the ready fra
 goes through Autobahn. Each check runs in a fresh interpreter on Twisted, as a Crossbar worker does
 (the change lasts for the life of a process)."""
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from router import settings as S
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_python import run_code
 
 PRELUDE = """
 import txaio
@@ -67,10 +62,7 @@ SERIALIZERS = (serializer.MsgPackSerializer(), serializer.JsonSerializer())
 
 
 def run(code: str, **env) -> None:
-    result = subprocess.run([sys.executable, "-c", PRELUDE + textwrap.dedent(code)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60,
-                            env={**{k: v for k, v in os.environ.items() if k != S.ENV_FAST_SEND}, **env})
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_code(PRELUDE + textwrap.dedent(code), unset=(S.ENV_FAST_SEND,), **env)
 
 
 @pytest.mark.parametrize("payload_bytes", [0, 100, 200, 70_000])  # each WebSocket length encoding
@@ -171,12 +163,10 @@ def test_written_against_this_autobahn():
 
 def test_off_outside_a_worker_and_by_the_environment():
     for env in ({}, {S.ENV_FAST_SEND: "0"}):
-        result = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        run_code(f"""
             from autobahn.wamp.websocket import WampWebSocketProtocol
             from router import fastsend
             stock = WampWebSocketProtocol.send
             assert not fastsend.install(force={bool(env)})
             assert WampWebSocketProtocol.send is stock
-            """)], cwd=ROOT, capture_output=True, text=True, timeout=60,
-            env={**{k: v for k, v in os.environ.items() if k != S.ENV_FAST_SEND}, **env})
-        assert result.returncode == 0, result.stdout + result.stderr
+            """, unset=(S.ENV_FAST_SEND,), **env)

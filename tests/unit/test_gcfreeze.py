@@ -1,15 +1,8 @@
 """router.gcfreeze: a Crossbar worker's startup heap leaves the garbage collector's full passes, once,
 and only in a worker. Each check runs in a fresh interpreter: freezing is for the life of a process."""
 
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 from router import settings as S
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_python import run_code
 
 AS_WORKER = """
 import importlib.machinery, sys
@@ -18,10 +11,7 @@ sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("crossbar.work
 
 
 def run(code: str, **env) -> None:
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60,
-                            env={**{k: v for k, v in os.environ.items() if k != S.ENV_GC_FREEZE}, **env})
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_code(code, unset=(S.ENV_GC_FREEZE,), **env)
 
 
 def test_a_worker_freezes_its_heap_once():

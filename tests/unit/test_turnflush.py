@@ -3,34 +3,20 @@ that turn, with Twisted's own handling of full sockets, closes and failed sends 
 (tests/unit/turnflush_cases.py) run over real loopback TCP, each in a fresh interpreter, because the
 change lasts for the life of a process."""
 
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from router import settings as S
+from tests.fresh_python import run_code, run_python
 from tests.unit.turnflush_cases import CASES
-
-ROOT = Path(__file__).resolve().parents[2]
-CLEAN_ENV = {k: v for k, v in os.environ.items() if k != S.ENV_TURN_FLUSH}
-
-
-def run(args: list[str], **env) -> None:
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env={**CLEAN_ENV, **env})
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_sockets(case):
-    run(["-m", "tests.unit.turnflush_cases", case])
+    run_python(["-m", "tests.unit.turnflush_cases", case], unset=(S.ENV_TURN_FLUSH,))
 
 
 def test_installed_in_a_worker():
-    run(["-c", textwrap.dedent("""
+    run_code("""
         import importlib.machinery, sys
         sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("crossbar.worker.main", None)
         from twisted.internet import tcp, unix
@@ -39,22 +25,22 @@ def test_installed_in_a_worker():
         assert tcp.Server.startWriting is turnflush._start_writing
         assert unix.Server.startWriting is turnflush._start_writing  # the router's unix-socket transports
         assert tcp.Client.startWriting is not turnflush._start_writing  # connecting needs the reactor
-        """)])
+        """, unset=(S.ENV_TURN_FLUSH,))
 
 
 def test_outside_a_worker_twisted_is_untouched():
-    run(["-c", textwrap.dedent("""
+    run_code("""
         from twisted.internet import abstract, tcp
         from router import turnflush
         assert not turnflush.install()
         assert tcp.Server.startWriting is abstract.FileDescriptor.startWriting
-        """)])
+        """, unset=(S.ENV_TURN_FLUSH,))
 
 
 def test_the_environment_turns_it_off():
-    run(["-c", textwrap.dedent("""
+    run_code("""
         from twisted.internet import abstract, tcp
         from router import turnflush
         assert not turnflush.install(force=True)
         assert tcp.Server.startWriting is abstract.FileDescriptor.startWriting
-        """)], **{S.ENV_TURN_FLUSH: "0"})
+        """, **{S.ENV_TURN_FLUSH: "0"})
