@@ -7,7 +7,8 @@ call. That was about 10 µs of the router's 18 µs of CPU per delivered event (d
 Tuning, item 9). Crossbar hands the same message object to every subscriber of an event, and
 Autobahn serializes it once per serializer, so every peer on that serializer gets the same frame:
 Autobahn's broadcast API (`PreparedMessage`) builds it once here, and each peer's transport gets the
-frame, with the traffic counters Crossbar reports kept as `sendMessage` keeps them.
+frame (through `router.turnflush.write`: `transport.write` where the turn flush is off), with the
+traffic counters Crossbar reports kept as `sendMessage` keeps them.
 
 Only the plain case takes this path: a server connection that is open, not compressing, not masking,
 fragmenting or logging frames, and a message within the size limit. Anything else goes through
@@ -24,6 +25,7 @@ from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol
 from txaio import tx
 
 from router import settings as S
+from router import turnflush
 from router.workerproc import in_crossbar_worker
 
 STATE_OPEN = WebSocketProtocol.STATE_OPEN
@@ -76,7 +78,7 @@ def send(self, msg) -> None:
     if self.send_queue:  # chopped or synchronous writes are waiting: queue behind them
         self.sendData(frame)
     else:
-        self.transport.write(frame)
+        turnflush.write(self.transport, frame)
         stats.outgoingOctetsWireLevel += len(frame)
 
 

@@ -9,18 +9,26 @@ where each event is its own turn, that bookkeeping was a fifth of the router's C
 (docs/benchmarks.md, Tuning, item 8).
 
 Here the first write of a turn to an accepted connection queues the connection, and one call at the
-end of the turn (`reactor.callLater(0)`, run before the reactor polls again) runs the transport's own
-`doWrite` for each queued connection. Writes of one turn to one socket still leave in one send; what
-the kernel does not take is left to the reactor exactly as before, and a failed send takes the
-reactor's own disconnect path. Only accepted connections (`tcp.Server`, which `unix.Server` extends)
-change: outgoing connections use `doWrite` to finish connecting.
+end of the turn (`reactor.callLater(0)`, run before the reactor polls again) sends each queued
+connection's buffer. Writes of one turn to one socket still leave in one send; what the kernel does
+not take is left to the reactor exactly as before, and a failed send takes the reactor's own
+disconnect path. Only accepted connections (`tcp.Server`, which `unix.Server` extends) change:
+outgoing connections use `doWrite` to finish connecting.
+
+The common case, a whole buffer the kernel takes at once on a connection without a producer or a
+pending close, is sent here directly (`send_buffer`) rather than through the transport's `doWrite`,
+and `write` appends a router's message to such a connection's buffer without `transport.write`'s
+checks: at moderate rates each delivery is its own send, and the Python around it was about a fifth
+of the router's time per delivery (docs/benchmarks.md, Tuning, item 10). Anything else takes
+Twisted's own code.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 
-from twisted.internet import tcp
+from twisted.internet import main, tcp
 from twisted.python import log
 
 from router import settings as S
@@ -70,7 +78,57 @@ def flush_turn_writes(reactor) -> None:
             log.err(None, "sending a connection's writes at the end of the turn")
 
 
+def write(transport, data: bytes) -> None:
+    """`transport.write(data)` for bytes, shorter where it can be: on an open accepted TCP connection
+    without TLS, append to its buffer (pausing a streaming producer, such as the HTTP channel a
+    WebSocket was upgraded from, when the buffer is full, as `write` does) and queue it for the end
+    of the turn."""
+    if (_installed and type(transport) is tcp.Server and transport.connected and not transport.TLS
+            and not transport._writeDisconnected and data):
+        transport._tempDataBuffer.append(data)
+        transport._tempDataLen += len(data)
+        if transport.producer is not None:
+            transport._maybePauseProducer()
+        _start_writing(transport)
+    else:
+        transport.write(data)
+
+
+def send_buffer(connection: tcp.Server, reactor) -> bool:
+    """Send a queued connection's whole buffer in one `send()` (what `doWrite` does, without its
+    general bookkeeping), if it is the common case: nothing left over from an earlier send, within
+    one send's limit, no producer to resume (none, or a streaming one not paused: the HTTP channel
+    of an upgraded WebSocket), no close waiting for the buffer. What the kernel does not take waits
+    for writability, a failed send drops the connection as the reactor would. Returns False (nothing
+    done) for any other case."""
+    size = connection._tempDataLen
+    producer = connection.producer
+    if (connection.offset != len(connection.dataBuffer) or not 0 < size <= connection.SEND_LIMIT
+            or connection.disconnecting or connection._writeDisconnecting
+            or (producer is not None and (connection.producerPaused or not connection.streamingProducer))):
+        return False
+    chunks = connection._tempDataBuffer
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    connection._tempDataBuffer = []
+    connection._tempDataLen = 0
+    try:
+        sent = connection.socket.send(data)
+    except OSError as e:
+        if e.errno not in (errno.EWOULDBLOCK, errno.ENOBUFS):
+            connection.dataBuffer, connection.offset = data, 0
+            reactor._disconnectSelectable(connection, main.CONNECTION_LOST, False)
+            return True
+        sent = 0
+    if sent < size:
+        connection.dataBuffer, connection.offset = data, sent
+        connection._sb_polling_writable = True
+        _stock_start_writing(connection)
+    return True
+
+
 def _send(connection: tcp.Server, reactor) -> None:
+    if send_buffer(connection, reactor):
+        return
     try:
         why = connection.doWrite()
     except BaseException as e:  # as the reactor treats a failing doWrite: log it, drop the connection

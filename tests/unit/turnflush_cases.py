@@ -44,6 +44,22 @@ class Peer(protocol.Protocol):
         self.lost.callback(reason.value)
 
 
+class CountingSocket:
+    """A connection's socket that records the size of every successful send."""
+
+    def __init__(self, sock: socket.socket, sizes: list):
+        self._sock, self._sizes = sock, sizes
+
+    def send(self, data, *flags):
+        sent = self._sock.send(data, *flags)
+        if sent > 0:
+            self._sizes.append(sent)
+        return sent
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
 class Setup:
     """A listening server whose accepted connections are queued, and a way to connect clients to it."""
 
@@ -76,17 +92,8 @@ class Setup:
         """(client, server) Peers of a new connection; the server's sends are counted."""
         client = yield protocol.ClientCreator(reactor, Peer).connectTCP("127.0.0.1", self.port.getHost().port)
         server = yield self.accepted.get().addTimeout(TIMEOUT, reactor)
-        transport = server.transport
-        self.sends[transport] = sizes = []
-        stock_write_some = transport.writeSomeData
-
-        def write_some(data):
-            sent = stock_write_some(data)
-            if isinstance(sent, int) and sent > 0:
-                sizes.append(sent)
-            return sent
-
-        transport.writeSomeData = write_some
+        self.sends[server.transport] = []
+        server.transport.socket = CountingSocket(server.transport.socket, self.sends[server.transport])
         return client, server
 
     def no_errors(self):
@@ -112,6 +119,120 @@ def one_send_per_turn(setup: Setup):
     server.transport.write(b"e")  # a later turn: its own send
     yield client.arrived(37)
     assert setup.sends[server.transport] == [36, 1], setup.sends
+    setup.no_errors()
+
+
+@defer.inlineCallbacks
+def router_writes_share_the_send(setup: Setup):
+    """turnflush.write (the router's messages) and transport.write in one turn: one send, in order."""
+    client, server = yield setup.pair()
+    stock_write, written = server.transport.write, []
+    server.transport.write = lambda data: (written.append(data), stock_write(data))
+    turnflush.write(server.transport, b"a" * 10)
+    server.transport.write(b"b" * 20)
+    turnflush.write(server.transport, b"c" * 5)
+    assert written == [b"b" * 20]  # turnflush.write appended to the buffer itself
+    data = yield client.arrived(35)
+    assert data == b"a" * 10 + b"b" * 20 + b"c" * 5, data
+    assert setup.sends[server.transport] == [35], setup.sends
+    assert server.transport not in setup.polled_for_writing
+    setup.no_errors()
+
+
+@defer.inlineCallbacks
+def a_full_socket_takes_part_of_a_turn(setup: Setup):
+    """A turn's buffer the kernel takes only in part: the rest waits for writability, later turns'
+    writes queue behind it, every byte arrives in order."""
+    client, server = yield setup.pair()
+    client.transport.pauseProducing()
+    chunk = 65536
+    sent = pattern(64 * 2**20)
+    at = 0
+    while not server.transport._sb_polling_writable:  # one chunk per turn until a send is partial
+        assert at < len(sent), "the socket never filled up"
+        turnflush.write(server.transport, sent[at:at + chunk])
+        at += chunk
+        yield task.deferLater(reactor, 0, lambda: None)
+    assert server.transport in setup.polled_for_writing
+    assert sum(setup.sends[server.transport]) < at  # part of the last turn's chunk waits
+    for start in range(at, at + 4 * chunk, chunk):
+        turnflush.write(server.transport, sent[start:start + chunk])
+    at += 4 * chunk
+    client.transport.resumeProducing()
+    data = yield client.arrived(at)
+    assert hashlib.sha256(data).digest() == hashlib.sha256(sent[:at]).digest()
+    assert not server.transport._sb_polling_writable
+    setup.no_errors()
+
+
+class Producer:
+    """Counts what the transport asks of it."""
+    resumed = paused = 0
+
+    def resumeProducing(self):
+        self.resumed += 1
+
+    def pauseProducing(self):
+        self.paused += 1
+
+    def stopProducing(self):
+        pass
+
+
+@defer.inlineCallbacks
+def a_streaming_producer_is_paused_and_resumed(setup: Setup):
+    """With a streaming producer (what an upgraded WebSocket's HTTP channel is): small writes leave
+    in one send without touching it; a full buffer pauses it and a sent one resumes it exactly as
+    with `transport.write` (a twin connection written the stock way)."""
+    (client, server), (twin_client, twin) = (yield setup.pair()), (yield setup.pair())
+    producer, twin_producer = Producer(), Producer()
+    server.transport.registerProducer(producer, True)
+    twin.transport.registerProducer(twin_producer, True)
+    turnflush.write(server.transport, b"a" * 10)
+    turnflush.write(server.transport, b"b" * 10)
+    assert (yield client.arrived(20)) == b"a" * 10 + b"b" * 10
+    assert setup.sends[server.transport] == [20]
+    assert (producer.paused, producer.resumed) == (0, 0)
+    client.transport.pauseProducing()
+    twin_client.transport.pauseProducing()
+    big = pattern(8 * 2**20)
+    for start in range(0, len(big), 65536):
+        turnflush.write(server.transport, big[start:start + 65536])
+        twin.transport.write(big[start:start + 65536])
+        assert (producer.paused, server.transport.producerPaused) == (twin_producer.paused,
+                                                                     twin.transport.producerPaused)
+    assert producer.paused > 0
+    client.transport.resumeProducing()
+    twin_client.transport.resumeProducing()
+    data = yield client.arrived(20 + len(big))
+    yield twin_client.arrived(len(big))
+    assert hashlib.sha256(data[20:]).digest() == hashlib.sha256(big).digest()
+    assert producer.resumed == twin_producer.resumed == 1
+    assert not server.transport.producerPaused
+    # a turn that fills the buffer (pausing the producer) but that one send takes: resumed at once
+    half = pattern(40 * 1024)  # two of them: over the 64 KiB buffer size, under one send's 128 KiB limit
+    for transport in (server.transport, twin.transport):
+        write = transport.write if transport is twin.transport else lambda d, t=transport: turnflush.write(t, d)
+        write(half)
+        write(half)
+    assert server.transport.producerPaused and twin.transport.producerPaused
+    yield client.arrived(20 + len(big) + 2 * len(half))
+    yield twin_client.arrived(len(big) + 2 * len(half))
+    assert producer.resumed == twin_producer.resumed == 2
+    assert not server.transport.producerPaused
+    setup.no_errors()
+
+
+@defer.inlineCallbacks
+def a_producer_keeps_twisted_s_path(setup: Setup):
+    """A connection with a pull producer is written and resumed by Twisted's own code."""
+    client, server = yield setup.pair()
+    producer = Producer()
+    server.transport.registerProducer(producer, False)  # a pull producer: resumed once the buffer is sent
+    resumed = producer.resumed
+    turnflush.write(server.transport, b"pulled")
+    assert (yield client.arrived(6)) == b"pulled"
+    assert producer.resumed == resumed + 1
     setup.no_errors()
 
 
@@ -196,9 +317,11 @@ def abort_drops_what_is_queued(setup: Setup):
     setup.no_errors()
 
 
-CASES = {f.__name__: f for f in (one_send_per_turn, a_full_socket_waits_for_the_reactor,
-                                  lose_connection_sends_first, a_failed_send_drops_only_that_connection,
-                                  a_failing_close_handler_does_not_stop_the_others, abort_drops_what_is_queued)}
+CASES = {f.__name__: f for f in (
+    one_send_per_turn, router_writes_share_the_send, a_full_socket_takes_part_of_a_turn,
+    a_producer_keeps_twisted_s_path, a_streaming_producer_is_paused_and_resumed, a_full_socket_waits_for_the_reactor,
+    lose_connection_sends_first, a_failed_send_drops_only_that_connection,
+    a_failing_close_handler_does_not_stop_the_others, abort_drops_what_is_queued)}
 
 
 def main(case: str) -> None:
