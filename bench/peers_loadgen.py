@@ -1,5 +1,6 @@
-"""The one load generator of bench.peers: an asyncio process (aiohttp WebSocket client) speaking each
-system's protocol directly. `python -m bench.peers_loadgen '<json config>'`; prints `RESULT <json>`.
+"""The one load generator of bench.peers: an asyncio process (aiohttp WebSocket client, uvloop's event
+loop) speaking each system's protocol directly. `python -m bench.peers_loadgen '<json config>'`;
+prints `RESULT <json>`.
 
 Workloads: fanout (N subscribers + 1 publisher, windowed), rpc (C callers, one call at a time
 each), connections (K idle sessions, held until the orchestrator says DONE on stdin).
@@ -22,6 +23,7 @@ import time
 
 import aiohttp
 import msgpack
+import uvloop
 
 from bench.procstat import tree_cpu
 from bench.stats import percentile
@@ -478,7 +480,7 @@ def main() -> None:
     proto = PROTOCOLS[cfg["protocol"]](cfg)
     work = {"fanout": fanout, "rpc": rpc, "connections": connections}[cfg["workload"]]
     with no_gc_pauses(cfg["workload"] != "connections"):
-        result = asyncio.run(asyncio.wait_for(work(cfg, proto), cfg.get("timeout", 300)))
+        result = uvloop.run(asyncio.wait_for(work(cfg, proto), cfg.get("timeout", 300)))
     result["affinity"] = sorted(os.sched_getaffinity(0))
     print("RESULT " + json.dumps(result), flush=True)
 
