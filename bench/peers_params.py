@@ -16,7 +16,7 @@ SYSTEMS = (*VARIANTS, *PEERS)
 #: the comparison: Switchboard as `make run` starts it, as it was before tuning, and the peers
 DEFAULT_SYSTEMS = ("switchboard", "sb_before", *PEERS)
 #: `--tuning`: every variant, one setting changed each, fan-out and RPC only
-TUNING = dict(systems=tuple(VARIANTS), workloads=("fanout", "rpc"), fanout_subscribers=(1000,),
+TUNING = dict(systems=tuple(VARIANTS), workloads=("fanout", "rpc"), fanout_subscribers=(100, 1000),
               rpc_concurrency=(10, 100), rounds=3, name="tuning")
 WORKLOADS = ("fanout", "rpc", "connections")
 
