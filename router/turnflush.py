@@ -15,12 +15,12 @@ not take is left to the reactor exactly as before, and a failed send takes the r
 disconnect path. Only accepted connections (`tcp.Server`, which `unix.Server` extends) change:
 outgoing connections use `doWrite` to finish connecting.
 
-The common case, a whole buffer the kernel takes at once on a connection without a producer or a
-pending close, is sent here directly (`send_buffer`) rather than through the transport's `doWrite`,
-and `write` appends a router's message to such a connection's buffer without `transport.write`'s
-checks: at moderate rates each delivery is its own send, and the Python around it was about a fifth
-of the router's time per delivery (docs/benchmarks.md, Tuning, item 10). Anything else takes
-Twisted's own code.
+The common case, a whole buffer the kernel takes at once on a connection without a pending close
+or a producer waiting to be resumed, is sent here directly (`send_buffer`) rather than through the
+transport's `doWrite`, and `write` appends a router's message to such a connection's buffer
+without `transport.write`'s checks: at moderate rates each delivery is its own send, and the
+Python around it was about a fifth of the router's time per delivery (docs/benchmarks.md, Tuning,
+item 10). Anything else takes Twisted's own code.
 """
 
 from __future__ import annotations
