@@ -20,8 +20,9 @@ import gc, json, os, sys, threading, time
 _direct = set()
 
 def _count_direct_sends(flush):
-    """Wrap turnflush.send_buffer (looked up by name at every flush) to note who took the direct send."""
-    if flush is None or getattr(flush, "_probe_counting", False):
+    """Wrap turnflush.send_buffer (looked up by name at every flush) to note who took the direct send;
+    only once the module is installed (while it is still being imported, sys.modules already has it)."""
+    if not getattr(flush, "_installed", False) or getattr(flush, "_probe_counting", False):
         return
     real = flush.send_buffer
 
@@ -42,8 +43,8 @@ def _report():
         _count_direct_sends(flush)
         with open(path + ".tmp", "w") as f:
             json.dump({"main": spec.name if spec else None, "frozen": gc.get_freeze_count(),
-                       "turn_flush": bool(flush and flush._installed and flush._probe_counting),
-                       "fast_send": bool(fast and fast._installed), "direct_send": sorted(_direct)}, f)
+                       "turn_flush": getattr(flush, "_probe_counting", False),
+                       "fast_send": getattr(fast, "_installed", False), "direct_send": sorted(_direct)}, f)
         os.replace(path + ".tmp", path)
         time.sleep(0.2)
 
