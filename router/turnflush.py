@@ -121,8 +121,7 @@ def send_buffer(connection: tcp.Server, reactor) -> bool:
         sent = 0
     if sent < size:
         connection.dataBuffer, connection.offset = data, sent
-        connection._sb_polling_writable = True
-        _stock_start_writing(connection)
+        _wait_for_writability(connection)
     return True
 
 
@@ -137,8 +136,13 @@ def _send(connection: tcp.Server, reactor) -> None:
     if why:
         reactor._disconnectSelectable(connection, why, False)
     elif connection._tempDataLen or connection.offset < len(connection.dataBuffer):
-        connection._sb_polling_writable = True
-        _stock_start_writing(connection)
+        _wait_for_writability(connection)
+
+
+def _wait_for_writability(connection: tcp.Server) -> None:
+    """What the kernel did not take is sent by the reactor when the socket is writable again."""
+    connection._sb_polling_writable = True
+    _stock_start_writing(connection)
 
 
 def install(force: bool = False) -> bool:
