@@ -23,12 +23,13 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench import machine, peers_servers, report, stats
 from bench.django_publish import plan_cpus
 from bench.peers_params import DEFAULT_SYSTEMS, TUNING, PeersParams, parse
 from bench.peers_servers import LABELS, PEERS, SHORT, VARIANTS
-from bench.procstat import rss, tree_cpu
+from bench.procstat import established, rss, tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_OUT = ROOT / "test-results" / "bench"
@@ -91,17 +92,20 @@ def settle(server, limit_s: float = 60.0) -> float:
 
 
 def run_connections(name: str, server, base: dict, params: PeersParams) -> dict:
-    """K idle sessions on a fresh server; memory of the process holding them, before and while held."""
+    """K idle sessions on a fresh server; memory of the process holding them, before and while held,
+    per session the server still holds then (counted on its side: a session the server dropped, say
+    for unanswered pings, would make the memory per session look smaller)."""
     settle(server)
     pids = server.rss_pids()
+    port = urlsplit(server.url).port
     before = rss(pids)
 
     def hold(opened: dict) -> dict:
         settle(server)  # buffers and handshakes done before reading its memory
-        after = rss(pids)
-        n = opened["opened"] or 1
+        after, held = rss(pids), established(pids, port)
         return {"rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
-                "rss_per_session_kb": round((after - before) / n / 1024, 1), "measured_process": server.rss_label}
+                "held": held, "rss_per_session_kb": round((after - before) / max(held, 1) / 1024, 1),
+                "measured_process": server.rss_label}
 
     cfg = {**base, "workload": "connections", "connections": params.connections,
            "parallel": params.connect_parallel, "timeout": 600}
@@ -109,7 +113,8 @@ def run_connections(name: str, server, base: dict, params: PeersParams) -> dict:
     if "error" in r:
         log(f"{name} connections: ERROR {r['error']}")
     else:
-        log(f"{name:<17} connections {r['opened']:,}/{r['requested']:,} {r['connects_per_s']:,.0f}/s  "
+        log(f"{name:<17} connections {r['opened']:,}/{r['requested']:,} held {r.get('held', 0):,} "
+            f"{r['connects_per_s']:,.0f}/s  "
             f"RSS/session {r.get('rss_per_session_kb')} KiB  failed {r['failed']}")
     return r
 
@@ -269,16 +274,18 @@ def rpc_table(data: dict) -> str:
 
 
 def conn_table(data: dict) -> str:
-    lines = ["| system | sessions opened | connects/s | server RSS before → holding (MiB) | RSS per session (KiB) "
-             "| measured process | load generator CPU |", "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
+    lines = ["| system | sessions opened | held by the server | connects/s | server RSS before → holding (MiB) "
+             "| RSS per held session (KiB) | measured process | load generator CPU |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for name, res in data["systems"].items():
         r = res.get("connections")
         if not r:
             continue
         if "error" in r:
-            lines.append(f"| {SHORT[name]} | failed: {r['error'][:80]} | | | | | |")
+            lines.append(f"| {SHORT[name]} | failed: {r['error'][:80]} | | | | | | |")
             continue
-        lines.append(f"| {SHORT[name]} | {r['opened']:,} / {r['requested']:,} | **{_n(r['connects_per_s'])}** "
+        lines.append(f"| {SHORT[name]} | {r['opened']:,} / {r['requested']:,} | {_n(r.get('held'))} "
+                     f"| **{_n(r['connects_per_s'])}** "
                      f"| {_n(r.get('rss_before_mb'), 0)} → {_n(r.get('rss_after_mb'), 0)} "
                      f"| **{_n(r.get('rss_per_session_kb'), 1)}**{spread(r, 1)} "
                      f"| {r.get('measured_process', '–')} | {r['loadgen_cpu_share']:.0%} |")

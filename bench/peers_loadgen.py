@@ -254,8 +254,10 @@ def lat_summary(values_ns) -> dict:
             "count": len(ms)}
 
 
-async def open_many(proto, sessions, count: int, parallel: int, subscribe: bool) -> tuple[list, list, int]:
-    """Open `count` sessions (round-robin over `sessions`, one per source address), `parallel` at a time."""
+async def open_many(proto, sessions, count: int, parallel: int, subscribe: bool,
+                    on_open=None) -> tuple[list, list, int]:
+    """Open `count` sessions (round-robin over `sessions`, one per source address), `parallel` at a time;
+    `on_open(ws)` as soon as each is open."""
     sem = asyncio.Semaphore(parallel)
     out: list = [None] * count
     errors: list[str] = []
@@ -267,6 +269,8 @@ async def open_many(proto, sessions, count: int, parallel: int, subscribe: bool)
                 if subscribe:
                     await proto.subscribe(ws)
                 out[i] = ws
+                if on_open is not None:
+                    on_open(ws)
             except Exception as e:  # counted, reported
                 errors.append(f"{type(e).__name__}: {e}"[:200])
 
@@ -450,21 +454,30 @@ async def rpc(cfg: dict, proto) -> dict:
 
 
 async def connections(cfg: dict, proto) -> dict:
+    """Open K sessions and hold them. Each is read from the moment it opens, as a browser would: a
+    server that pings its clients (Crossbar every 5 s) drops a session whose pongs do not come, and
+    opening 10,000 takes longer than that."""
     k, parallel = cfg["connections"], cfg["parallel"]
     sessions = make_sessions(max(1, -(-k // 5000)))  # a source address per 5000 sessions: ports never run short
+    readers: list[asyncio.Future] = []
+
+    def read(ws) -> None:
+        readers.append(asyncio.ensure_future(drain(ws, proto)))
+
+    def still_open() -> int:
+        return sum(1 for r in readers if not r.done())  # a reader ends when its connection closes
+
     cpu0, t0 = cpu_s(), time.monotonic()
-    sockets, errors, failed = await open_many(proto, sessions, k, parallel, subscribe=False)
+    sockets, errors, failed = await open_many(proto, sessions, k, parallel, subscribe=False, on_open=read)
     elapsed, cpu = time.monotonic() - t0, cpu_s() - cpu0
-    readers = [asyncio.ensure_future(drain(ws, proto)) for ws in sockets]
     result = {"requested": k, "opened": len(sockets), "failed": failed, "errors": sorted(set(errors))[:3],
               "seconds": round(elapsed, 3), "connects_per_s": round(len(sockets) / elapsed, 1),
               "source_addresses": len(sessions), "loadgen_cpu_s": round(cpu, 3),
-              "loadgen_cpu_share": round(cpu / elapsed, 3)}
+              "loadgen_cpu_share": round(cpu / elapsed, 3), "open_when_opened": still_open()}
     print("HOLDING " + json.dumps(result), flush=True)
     loop = asyncio.get_running_loop()
     await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), 300)
-    still_open = sum(1 for ws in sockets if not ws.closed)
-    result["still_open_at_measurement"] = still_open
+    result["still_open_at_measurement"] = still_open()
     for r in readers:
         r.cancel()
     await close_all(sockets, sessions)

@@ -21,6 +21,16 @@ def tree_cpu(pids) -> float:
     return total
 
 
+def established(pids, port: int) -> int:
+    """TCP connections the given processes hold on local port `port` (the server's side of each session)."""
+    total = 0
+    for pid in pids or ():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(1 for c in psutil.Process(pid).net_connections("tcp")
+                         if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
+    return total
+
+
 def rss(pids) -> int:
     """Resident memory of the given processes (not their children), in bytes."""
     total = 0

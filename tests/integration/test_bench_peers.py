@@ -31,7 +31,9 @@ def test_a_small_run_measures_every_workload_without_losing_anything(tmp_path):
         if name == "sb_before":  # changes nothing an idle connection costs: not measured again
             assert system["connections"] is None
         else:
-            assert system["connections"]["opened"] == 60 and system["connections"]["failed"] == 0, name
+            conn = system["connections"]
+            assert conn["opened"] == conn["held"] == conn["still_open_at_measurement"] == 60, (name, conn)
+            assert conn["failed"] == 0, (name, conn)
     assert "fanout N=20: Switchboard / ceiling (Autobahn)" in data["ratios"]
     assert (out / "peers.md").read_text().startswith("# Switchboard and its peers, side by side (QUICK RUN")
     assert (out / "peers.png").stat().st_size > 0 and (out / "peers_connections.png").stat().st_size > 0
