@@ -126,13 +126,14 @@ def _proxy_layout(config: dict) -> None:
 #: with it, one change each (docs/benchmarks.md, "Tuning")
 VARIANTS = {
     "switchboard": Variant("Switchboard", "the `make run` hub: lazy log arguments, frozen startup heap, "
-                                          "ready-made frames sent at the end of each turn, log level info, "
-                                          "browsers on msgpack"),
+                                          "ready-made frames sent at the end of each turn, log level info "
+                                          "(one worker log write per turn), browsers on msgpack"),
     "sb_before": Variant("Switchboard before tuning", "before tuning: Crossbar's eager debug-log arguments, "
                                                       "startup heap in every full GC, Twisted's and Autobahn's own "
-                                                      "write paths, JSON (AutobahnJS's first choice); fan-out and RPC",
+                                                      "write paths, Crossbar's worker log path, JSON (AutobahnJS's "
+                                                      "first choice); fan-out and RPC",
                          env={S.ENV_LAZY_LOG_ARGS: "0", S.ENV_GC_FREEZE: "0", S.ENV_TURN_FLUSH: "0",
-                              S.ENV_FAST_SEND: "0"}, protocol="wamp", connections=False),
+                              S.ENV_FAST_SEND: "0", S.ENV_WORKER_LOG: "0"}, protocol="wamp", connections=False),
     "sb_json": Variant("Switchboard, JSON", "clients speak wamp.2.json", protocol="wamp"),
     "sb_eager_logs": Variant("Switchboard, eager log args", "Crossbar's eager debug-log arguments",
                              env={S.ENV_LAZY_LOG_ARGS: "0"}),
@@ -143,6 +144,9 @@ VARIANTS = {
                                                                  "a writability poll", env={S.ENV_TURN_FLUSH: "0"}),
     "sb_send_message": Variant("Switchboard, sendMessage", "each WAMP message framed per peer by Autobahn's "
                                                             "sendMessage", env={S.ENV_FAST_SEND: "0"}),
+    "sb_log_per_record": Variant("Switchboard, log per record", "Crossbar's worker log path: a pipe write per "
+                                                                 "record, connection chatter at info",
+                                 env={S.ENV_WORKER_LOG: "0"}),
     "sb_asyncio": Variant("Switchboard, asyncio reactor", "the router worker on Twisted's asyncio reactor "
                                                            "instead of epoll", config=_asyncio_reactor,
                           connections=False),

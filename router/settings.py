@@ -44,6 +44,9 @@ ENV_GC_FREEZE = "SWITCHBOARD_GC_FREEZE"
 ENV_TURN_FLUSH = "SWITCHBOARD_TURN_FLUSH"
 #: "0" sends WAMP messages to WebSocket peers through Autobahn's sendMessage (router/fastsend.py)
 ENV_FAST_SEND = "SWITCHBOARD_FAST_SEND"
+#: "0" keeps Crossbar's worker log path: every record its own pipe write, connection chatter at info
+#: (router/workerlog.py)
+ENV_WORKER_LOG = "SWITCHBOARD_WORKER_LOG"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"

@@ -1,0 +1,27 @@
+"""A real hub's log at info shows each session joining and leaving, once each, without Crossbar's
+per-connection chatter, which is still there at debug (router/workerlog.py)."""
+
+from router.testing import Hub, wait_until
+from router.workerlog import CHATTER
+
+#: what Crossbar's chatter reads like in the log, one per record of CHATTER
+CHATTER_TEXT = ("cookie tracking disabled on WebSocket connection", "PendingAuthAnonymous.hello>(realm=")
+
+
+def test_info_shows_a_session_join_and_leave_and_no_chatter(switchboard_hub):
+    with switchboard_hub.client() as browser:
+        session = browser.session_id
+        wait_until(lambda: f"session={session}," in switchboard_hub.log_text(), what="the attach line")
+    wait_until(lambda: f"(session={session}," in switchboard_hub.log_text(), what="the detach line")
+    lines = [line for line in switchboard_hub.log_text().splitlines() if f"session={session}" in line]
+    assert ["new session attached" in line for line in lines] == [True, False], lines
+    assert "router session detached" in lines[1]
+    assert not [line for line in switchboard_hub.log_text().splitlines() if any(t in line for t in CHATTER_TEXT)]
+
+
+def test_debug_shows_the_chatter(tmp_path):
+    with Hub.started(tmp_path, with_components=False, loglevel="debug") as hub:
+        with hub.client():
+            pass
+        wait_until(lambda: all(t in hub.log_text() for t in CHATTER_TEXT), what="Crossbar's connection chatter")
+    assert len(CHATTER_TEXT) == len(CHATTER) - 1  # the cookie-based authentication line needs cookie auth
