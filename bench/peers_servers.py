@@ -137,9 +137,13 @@ VARIANTS = {
     "sb_json": Variant("Switchboard, JSON", "clients speak wamp.2.json", protocol="wamp"),
     "sb_eager_logs": Variant("Switchboard, eager log args", "Crossbar's eager debug-log arguments",
                              env={S.ENV_LAZY_LOG_ARGS: "0"}),
-    "sb_gc_unfrozen": Variant("Switchboard, GC unfrozen", "each worker's startup heap left in its full garbage "
-                                                           "collections", env={S.ENV_GC_FREEZE: "0"},
+    "sb_gc_unfrozen": Variant("Switchboard, GC unfrozen", "nothing frozen: each worker's startup heap and "
+                                                           "sessions in every full garbage collection",
+                              env={S.ENV_GC_FREEZE: "0"},
                               connections=False),
+    "sb_gc_full_passes_off": Variant("Switchboard, sessions unfrozen", "only the startup heap frozen: every full "
+                                                                        "collection walks the sessions",
+                                     env={S.ENV_GC_FULL_EVERY: "0"}),
     "sb_turn_later": Variant("Switchboard, writes a turn later", "Twisted's own write path: each socket sent after "
                                                                  "a writability poll", env={S.ENV_TURN_FLUSH: "0"}),
     "sb_send_message": Variant("Switchboard, sendMessage", "each WAMP message framed per peer by Autobahn's "

@@ -19,14 +19,16 @@ from router import settings as S
 # Every Switchboard worker process (the router's and each container's) imports this module once its
 # Crossbar worker is up, and applies the per-worker tuning there: lazy debug-log arguments
 # (router/fastlog.py), sends at the end of each reactor turn (router/turnflush.py), WAMP messages to
-# WebSocket peers as ready-made frames (router/fastsend.py), the startup heap out of full garbage
-# collections (router/gcfreeze.py), and its log records to the node controller one write per turn,
-# without Crossbar's per-connection chatter (router/workerlog.py).
+# WebSocket peers as ready-made frames (router/fastsend.py), the startup heap and later long-lived
+# objects out of full garbage collections between periodic full passes (router/gcfreeze.py), and its
+# log records to the node controller one write per turn, without Crossbar's per-connection chatter
+# (router/workerlog.py).
 fastlog.install()
 turnflush.install()
 fastsend.install()
 workerlog.install()
 gcfreeze.freeze_startup_heap()
+gcfreeze.keep_long_lived_frozen()
 
 
 class QuietApplicationErrors:

@@ -8,6 +8,7 @@ standalone component can read the same settings.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,9 @@ ENV_REALM = "SWITCHBOARD_REALM"
 ENV_LAZY_LOG_ARGS = "SWITCHBOARD_LAZY_LOG_ARGS"
 #: "0" leaves each worker's startup heap in the garbage collector's full passes (router/gcfreeze.py)
 ENV_GC_FREEZE = "SWITCHBOARD_GC_FREEZE"
+#: seconds between a worker's full garbage-collection passes over its frozen objects too; "0" freezes
+#: nothing after the startup heap (router/gcfreeze.py)
+ENV_GC_FULL_EVERY = "SWITCHBOARD_GC_FULL_EVERY"
 #: "0" keeps Twisted's own write path: send a turn later, after a writability poll (router/turnflush.py)
 ENV_TURN_FLUSH = "SWITCHBOARD_TURN_FLUSH"
 #: "0" sends WAMP messages to WebSocket peers through Autobahn's sendMessage (router/fastsend.py)
@@ -58,12 +62,26 @@ BACKEND_AUTHID = "backend"
 DEFAULT_BRIDGE_KEY = "django"
 DEFAULT_LOGLEVEL = "info"
 LOGLEVELS = ("none", "error", "warn", "info", "debug", "trace")
+#: Seconds between a worker's full garbage-collection passes when SWITCHBOARD_GC_FULL_EVERY is not set.
+DEFAULT_GC_FULL_EVERY = 300.0
 #: Where dev secrets are generated on first run (kept out of git by .gitignore).
 DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".switchboard" / "secrets.env"
 
 
 class SettingsError(ValueError):
     """A setting from the environment is unusable; the message names the variable."""
+
+
+def gc_full_every(env) -> float:
+    """SWITCHBOARD_GC_FULL_EVERY: seconds between a worker's full garbage-collection passes, 0 for off."""
+    raw = env.get(ENV_GC_FULL_EVERY) or ""
+    try:
+        seconds = float(raw) if raw else DEFAULT_GC_FULL_EVERY
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:
+        raise SettingsError(f"{ENV_GC_FULL_EVERY}={raw!r} is not a number of seconds (0: off)")
+    return seconds
 
 
 def load_config(path: Path | None = None) -> dict:
@@ -121,6 +139,7 @@ class Settings:
         loglevel = env.get(ENV_LOGLEVEL) or DEFAULT_LOGLEVEL
         if loglevel not in LOGLEVELS:
             raise SettingsError(f"{ENV_LOGLEVEL}={loglevel!r} is not one of {', '.join(LOGLEVELS)}")
+        gc_full_every(env)  # read by every worker (router/gcfreeze.py): refused here, before the node starts
         return cls(
             host=env.get(ENV_HOST) or web["interface"],
             port=_port(env, ENV_PORT, web["port"]),

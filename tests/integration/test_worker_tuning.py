@@ -1,5 +1,6 @@
 """Every worker of a real hub applies Switchboard's per-worker tuning at start: its startup heap
-leaves the garbage collector's full passes (router/gcfreeze.py), its accepted connections send at
+leaves the garbage collector's full passes, and so does what survives each full collection between
+periodic full passes (router/gcfreeze.py), its accepted connections send at
 the end of each reactor turn (router/turnflush.py), and it sends WAMP messages to WebSocket peers as
 ready-made frames (router/fastsend.py), and it hands its log records to the node controller one write
 per turn (router/workerlog.py); and a browser's WebSocket, whose transport keeps the HTTP
@@ -41,13 +42,15 @@ def _report():
     while True:
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
         flush, fast = sys.modules.get("router.turnflush"), sys.modules.get("router.fastsend")
-        worker_log = sys.modules.get("router.workerlog")
+        worker_log, freeze = sys.modules.get("router.workerlog"), sys.modules.get("router.gcfreeze")
         _count_direct_sends(flush)
         with open(path + ".tmp", "w") as f:
             json.dump({"main": spec.name if spec else None, "frozen": gc.get_freeze_count(),
                        "turn_flush": getattr(flush, "_probe_counting", False),
                        "fast_send": getattr(fast, "_installed", False),
-                       "worker_log": getattr(worker_log, "_installed", False), "direct_send": sorted(_direct)}, f)
+                       "worker_log": getattr(worker_log, "_installed", False),
+                       "full_passes": getattr(freeze, "_full_passes", None) is not None,
+                       "direct_send": sorted(_direct)}, f)
         os.replace(path + ".tmp", path)
         time.sleep(0.2)
 
@@ -65,7 +68,8 @@ def _workers(probe_dir) -> dict[str, dict]:
 
 
 def _tuned(worker: dict) -> bool:
-    return worker["frozen"] > 0 and worker["turn_flush"] and worker["fast_send"] and worker["worker_log"]
+    return (worker["frozen"] > 0 and worker["full_passes"] and worker["turn_flush"] and worker["fast_send"]
+            and worker["worker_log"])
 
 
 def test_every_worker_applies_its_tuning(tmp_path):

@@ -25,6 +25,10 @@ def test_environment_overrides_and_bad_values_are_named():
         S.Settings.from_env({"SWITCHBOARD_BACKEND_PORT": "70000"})
     with pytest.raises(S.SettingsError, match="SWITCHBOARD_LOGLEVEL"):
         S.Settings.from_env({"SWITCHBOARD_LOGLEVEL": "loud"})
+    for bad in ("soon", "-1", "nan", "inf"):
+        with pytest.raises(S.SettingsError, match=f"SWITCHBOARD_GC_FULL_EVERY='{bad}' is not a number of seconds"):
+            S.Settings.from_env({"SWITCHBOARD_GC_FULL_EVERY": bad})
+    assert S.gc_full_every({}) == S.DEFAULT_GC_FULL_EVERY and S.gc_full_every({"SWITCHBOARD_GC_FULL_EVERY": "0"}) == 0
 
 
 def test_render_config_points_everything_at_the_settings(tmp_path):
