@@ -11,16 +11,18 @@ Sessions are long-lived too. A router holding 10,000 idle WebSocket sessions pro
 their pings into the oldest generation at thousands per second, so a full collection ran every
 10 s, and each walked every session's objects: 620-640 ms with all routing stopped, 8% of a core
 (docs/benchmarks.md, Tuning, item 12). So what survives a full collection is frozen too, within
-seconds, and the next one walks only what was promoted since. Frozen objects still go when their last reference
-does; only garbage in reference cycles (a closed session's) waits in the permanent generation,
-until a full pass over everything every SWITCHBOARD_GC_FULL_EVERY seconds (default 300) reclaims it
-and freezes the rest again: one long pause per period instead of one every few seconds.
+seconds, and the next one walks only what was promoted since. Frozen objects still go when their
+last reference does; only garbage in reference cycles (a closed session's) waits in the permanent
+generation, until a full pass over everything every SWITCHBOARD_GC_FULL_EVERY seconds (default 300)
+reclaims it and freezes the rest again: one long pause per period instead of one every few seconds.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+
+from twisted.internet.task import LoopingCall
 
 from router import settings as S
 from router.workerproc import in_crossbar_worker
@@ -87,9 +89,7 @@ def keep_long_lived_frozen(reactor=None, seconds: float | None = None):
     return _full_passes
 
 
-def _every(reactor, seconds: float, work):
-    from twisted.internet.task import LoopingCall
-
+def _every(reactor, seconds: float, work) -> LoopingCall:
     call = LoopingCall(work)
     call.clock = reactor
     call.start(seconds, now=False)
