@@ -67,11 +67,7 @@ def _asyncio_reactor(config: dict) -> None:
 
 def _demo_in_router(config: dict) -> None:
     """demo.add2 as a router component: in the router's process, no RawSocket hop, no second process."""
-    demo = next(w for w in config["workers"] if w["id"] == "demo")
-    config["workers"].remove(demo)
-    component = dict(demo["components"][0], role="backend")
-    component.pop("transport")
-    S.router_worker(config)["components"].append(component)
+    S.move_into_router(config, "demo")
 
 
 #: proxy workers in front of the router, all listening on the public port (the kernel spreads the

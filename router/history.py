@@ -27,6 +27,7 @@ from components.base import QuietApplicationErrors
 from router.history_policy import HistoryPolicy
 from router.history_store import HistoryStore
 from router.permissions import decide_for_user, public_rules
+from router.settings import BACKEND_ROLE
 
 log = Logger()
 
@@ -39,7 +40,6 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 #: How often age-based retention runs over all topics (seconds).
 TRIM_INTERVAL = 60.0
-BACKEND_ROLE = "backend"
 
 
 class History(QuietApplicationErrors, ApplicationSession):

@@ -55,8 +55,10 @@ ENV_WORKER_LOG = "SWITCHBOARD_WORKER_LOG"
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
 BACKEND_TRANSPORT_ID = "backend"
-#: Authid backend components authenticate as (WAMP-CRA, role "backend").
+#: Authid backend components authenticate as (WAMP-CRA, role BACKEND_ROLE).
 BACKEND_AUTHID = "backend"
+#: The role of backend components and of the router's own components: may register and publish anything.
+BACKEND_ROLE = "backend"
 
 #: Key id of the HTTP bridge's signing secret when SWITCHBOARD_BRIDGE_KEY is not set.
 DEFAULT_BRIDGE_KEY = "django"
@@ -100,6 +102,21 @@ def transport(config: dict, transport_id: str) -> dict:
         if t.get("id") == transport_id:
             return t
     raise KeyError(f"config has no transport with id {transport_id!r}")
+
+
+def move_into_router(config: dict, worker_id: str) -> None:
+    """Run container worker `worker_id`'s components inside the router worker, as backend sessions.
+
+    For a small, trusted, non-blocking procedure whose call rate matters: each call then skips the
+    RawSocket hop to another process (docs/benchmarks.md, "Tuning", item 5), but the component shares
+    the router's event loop (a blocking call stalls all routing) and its process (a crash takes the
+    router down), and Crossbar no longer restarts it on its own.
+    """
+    worker = next(w for w in config["workers"] if w.get("id") == worker_id and w["type"] == "container")
+    config["workers"].remove(worker)
+    for component in worker["components"]:
+        moved = {k: v for k, v in component.items() if k != "transport"}
+        router_worker(config).setdefault("components", []).append(dict(moved, role=BACKEND_ROLE))
 
 
 def realm_name(config: dict) -> str:
