@@ -57,7 +57,8 @@ WEB_TRANSPORT_ID = "web"
 BACKEND_TRANSPORT_ID = "backend"
 #: Authid backend components authenticate as (WAMP-CRA, role BACKEND_ROLE).
 BACKEND_AUTHID = "backend"
-#: The role of backend components and of the router's own components: may register and publish anything.
+#: The role of backend components and of the router's own components: may call, register, publish and
+#: subscribe under every URI.
 BACKEND_ROLE = "backend"
 
 #: Key id of the HTTP bridge's signing secret when SWITCHBOARD_BRIDGE_KEY is not set.
@@ -112,7 +113,9 @@ def move_into_router(config: dict, worker_id: str) -> None:
     the router's event loop (a blocking call stalls all routing) and its process (a crash takes the
     router down), and Crossbar no longer restarts it on its own.
     """
-    worker = next(w for w in config["workers"] if w.get("id") == worker_id and w["type"] == "container")
+    worker = next((w for w in config["workers"] if w.get("id") == worker_id and w["type"] == "container"), None)
+    if worker is None:
+        raise KeyError(f"config has no container worker with id {worker_id!r}")
     config["workers"].remove(worker)
     for component in worker["components"]:
         moved = {k: v for k, v in component.items() if k != "transport"}

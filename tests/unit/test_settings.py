@@ -57,3 +57,16 @@ def test_secrets_are_generated_once_and_env_wins(tmp_path):
 def test_parse_env_file_names_the_bad_line():
     with pytest.raises(ValueError, match="line 2"):
         parse_env_file("A=1\nnonsense\n")
+
+
+def test_move_into_router_runs_a_container_component_as_a_router_backend_session():
+    config = S.load_config(S.CONFIG_FILE)
+    demo = next(w for w in config["workers"] if w.get("id") == "demo")
+    S.move_into_router(config, "demo")
+    assert demo not in config["workers"]
+    moved = [c for c in S.router_worker(config)["components"] if c["id"] == "demo"]
+    assert moved == [{**{k: v for k, v in demo["components"][0].items() if k != "transport"}, "role": S.BACKEND_ROLE}]
+    with pytest.raises(KeyError, match="no container worker with id 'demo'"):
+        S.move_into_router(config, "demo")
+    with pytest.raises(KeyError, match="'router'"):
+        S.move_into_router(config, "router")  # the router worker is not a container
