@@ -117,9 +117,9 @@ def move_into_router(config: dict, worker_id: str) -> None:
     if worker is None:
         raise KeyError(f"config has no container worker with id {worker_id!r}")
     config["workers"].remove(worker)
-    for component in worker["components"]:
-        moved = {k: v for k, v in component.items() if k != "transport"}
-        router_worker(config).setdefault("components", []).append(dict(moved, role=BACKEND_ROLE))
+    in_router = router_worker(config).setdefault("components", [])
+    in_router.extend({**{k: v for k, v in c.items() if k != "transport"}, "role": BACKEND_ROLE}
+                     for c in worker["components"])
 
 
 def realm_name(config: dict) -> str:
