@@ -1,0 +1,108 @@
+"""Every limit the hub enforces against its clients, named once: variable, default, unit, cost.
+
+Pure (no I/O, no crossbar): the router's workers, the HTTP bridge and the synchronous clients read
+the same table, and docs/security.md lists every entry (a unit test keeps the two in step). Each
+limit is overridable from the environment by its variable; `read(env)` refuses an unusable value
+with a message naming the variable, so a bad setting stops the hub before it starts.
+
+Defaults are chosen for a public site with browsers behind shared NATs; each entry says what the
+limit guards against and what it costs (memory held, or who is refused).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+
+class LimitError(ValueError):
+    """A limit's variable holds something unusable; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    env: str
+    default: float
+    unit: str
+    what: str
+    cost: str
+    integer: bool = True
+    #: the smallest value that makes sense (0 turns a rate limit off where `off_at_zero`)
+    minimum: float = 1
+    off_at_zero: bool = False
+
+    def parse(self, raw: str | None) -> float:
+        if raw is None or raw.strip() == "":
+            return self.default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and (value >= self.minimum or (self.off_at_zero and value == 0))
+        if ok and self.integer and value != int(value):
+            ok = False
+        if not ok:
+            floor = "0 (off) or " if self.off_at_zero else ""
+            kind = "a whole number" if self.integer else "a number"
+            raise LimitError(f"{self.env}={raw!r} is not {kind} of {self.unit} ({floor}at least {self.minimum:g})")
+        return int(value) if self.integer else value
+
+
+_TABLE: list[Limit] = [
+    Limit("max_message_size", "SWITCHBOARD_MAX_MESSAGE_SIZE", 1024 * 1024, "bytes",
+          "largest WebSocket or RawSocket message and HTTP bridge body a client may send",
+          "a message is held whole while it is decoded: each connection may hold one this large"),
+    Limit("max_depth", "SWITCHBOARD_MAX_DEPTH", 32, "levels",
+          "deepest nesting of lists and objects in any message or bridge body (the WAMP message's own "
+          "list counts as one level), checked before the JSON decoder recurses",
+          "a deeper message closes the connection (WebSocket 1002 / RawSocket abort) or gets HTTP 400"),
+    Limit("send_buffer", "SWITCHBOARD_SEND_BUFFER", 1024 * 1024, "bytes",
+          "bytes a connection may have waiting to be sent before it counts as a slow consumer and is "
+          "dropped (one message beyond it is still queued)",
+          "up to this much (plus one message) of memory per connection that reads slower than it is sent to"),
+    Limit("calls_per_second", "SWITCHBOARD_CALLS_PER_SECOND", 50, "calls/s",
+          "sustained rate of calls one browser session (roles anonymous and user) may make: a token bucket",
+          "a call over the rate gets switchboard.error.rate_limited; 0 turns it off",
+          integer=False, off_at_zero=True),
+    Limit("call_burst", "SWITCHBOARD_CALL_BURST", 100, "calls",
+          "calls a browser session may make at once above the sustained rate (the bucket's size)",
+          "none beyond the rate limit itself"),
+    Limit("publishes_per_second", "SWITCHBOARD_PUBLISHES_PER_SECOND", 50, "publishes/s",
+          "sustained rate of publishes one browser session may make: a token bucket",
+          "a publish over the rate gets switchboard.error.rate_limited (when acknowledged; else it is "
+          "dropped and logged); 0 turns it off",
+          integer=False, off_at_zero=True),
+    Limit("publish_burst", "SWITCHBOARD_PUBLISH_BURST", 100, "publishes",
+          "publishes a browser session may make at once above the sustained rate",
+          "none beyond the rate limit itself"),
+    Limit("max_subscriptions", "SWITCHBOARD_MAX_SUBSCRIPTIONS", 100, "subscriptions",
+          "subscriptions one browser session may hold at once",
+          "a subscribe beyond it gets switchboard.error.limit_exceeded"),
+    Limit("connections_per_ip", "SWITCHBOARD_CONNECTIONS_PER_IP", 500, "connections",
+          "open connections from one client address (an office or a mobile carrier's NAT shares one)",
+          "a connection beyond it is closed at once, before any byte is read; 0 turns it off",
+          off_at_zero=True),
+    Limit("connects_per_second_per_ip", "SWITCHBOARD_CONNECTS_PER_SECOND_PER_IP", 20, "connections/s",
+          "sustained rate of new connections from one client address: a token bucket with a burst of "
+          "five seconds' worth",
+          "a connection over the rate is closed at once; 0 turns it off",
+          integer=False, off_at_zero=True),
+]
+
+#: name -> Limit
+LIMITS: dict[str, Limit] = {limit.name: limit for limit in _TABLE}
+
+
+def read(env: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Every limit's value under `env` (default: the process environment), by name."""
+    env = os.environ if env is None else env
+    return {limit.name: limit.parse(env.get(limit.env)) for limit in _TABLE}
+
+
+def value(name: str, env: Mapping[str, str] | None = None) -> float:
+    """One limit's value under `env` (default: the process environment)."""
+    limit = LIMITS[name]
+    return limit.parse((os.environ if env is None else env).get(limit.env))
