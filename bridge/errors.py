@@ -4,7 +4,7 @@
 so the mapping of every status in docs/http-bridge.md is tested without a network.
 
     SwitchboardError            anything the bridge refused (or an answer it should not give)
-    ├── BadRequest              400, 413: the request itself is wrong; retrying will not help
+    ├── BadRequest              400, 413, 415: the request itself is wrong; retrying will not help
     ├── NotAuthorized           401 (signature refused), 403 (WAMP not authorized)
     ├── NoSuchProcedure         404 wamp.error.no_such_procedure: nobody registered it
     ├── ApplicationError        422, 500, 502: a WAMP error, with its uri, args and kwargs
@@ -92,6 +92,7 @@ class HubUnavailable(SwitchboardError):
 _BY_STATUS: dict[int, type[SwitchboardError]] = {
     400: BadRequest,
     413: BadRequest,
+    415: BadRequest,
     401: NotAuthorized,
     403: NotAuthorized,
     422: ApplicationError,

@@ -17,6 +17,12 @@ from dataclasses import dataclass
 from typing import Mapping
 
 
+#: the error a call or publish over a session's rate gets
+RATE_LIMITED = "switchboard.error.rate_limited"
+#: the error a request past a count limit gets (subscriptions, rooms, ...)
+LIMIT_EXCEEDED = "switchboard.error.limit_exceeded"
+
+
 class LimitError(ValueError):
     """A limit's variable holds something unusable; the message names the variable."""
 

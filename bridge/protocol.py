@@ -11,8 +11,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Largest request body accepted, in bytes (the WebSocket/RawSocket message limit too).
-MAX_BODY = 1024 * 1024
+from bridge.limits import LIMITS
+from bridge.payload import PayloadError, check_json_nesting, check_value
+
+#: Largest request body a hub accepts by default, in bytes (SWITCHBOARD_MAX_MESSAGE_SIZE; the
+#: WebSocket/RawSocket message limit too): what clients split their batches by.
+MAX_BODY = LIMITS["max_message_size"].default
+#: Deepest nesting of a body by default (SWITCHBOARD_MAX_DEPTH).
+MAX_DEPTH = LIMITS["max_depth"].default
+#: The only body type the bridge reads.
+CONTENT_TYPE = "application/json"
 #: Most events one batch request may carry.
 MAX_BATCH = 1000
 #: Seconds a bridged call may take when the request does not say, and at most.
@@ -33,6 +41,7 @@ TOO_LARGE = "switchboard.error.too_large"
 UNAVAILABLE = "switchboard.error.unavailable"
 TIMEOUT = "switchboard.error.timeout"
 METHOD_NOT_ALLOWED = "switchboard.error.method_not_allowed"
+UNSUPPORTED_MEDIA_TYPE = "switchboard.error.unsupported_media_type"
 NOT_FOUND = "switchboard.error.not_found"
 
 
@@ -71,11 +80,29 @@ def check_uri(value: Any, what: str) -> str:
     return value
 
 
-def parse_json(body: bytes) -> dict:
-    if len(body) > MAX_BODY:
-        raise BadRequest(f"body is {len(body)} bytes; the limit is {MAX_BODY}", 413, TOO_LARGE)
+def check_content_type(value: str | None) -> None:
+    """Bodies are JSON: anything else is refused (415) before it is read as JSON."""
+    media_type = (value or "").split(";", 1)[0].strip().lower()
+    if media_type != CONTENT_TYPE:
+        raise BadRequest(f"Content-Type must be {CONTENT_TYPE}, not {(value or 'missing')[:100]!r}", 415,
+                         UNSUPPORTED_MEDIA_TYPE)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON (browsers cannot parse it)")
+
+
+def parse_json(body: bytes, max_body: int = MAX_BODY, max_depth: int = MAX_DEPTH) -> dict:
+    """The body as a JSON object, refused (4xx) if over `max_body` bytes, nested deeper than
+    `max_depth`, or holding what not every subscriber's serializer can carry (bridge/payload.py)."""
+    if len(body) > max_body:
+        raise BadRequest(f"body is {len(body)} bytes; the limit is {max_body}", 413, TOO_LARGE)
     try:
-        data = json.loads(body)
+        check_json_nesting(body, max_depth)
+        data = json.loads(body, parse_constant=_no_constant)
+        check_value(data, max_depth, "body")
+    except PayloadError as e:
+        raise BadRequest(str(e), uri=e.uri) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"body is not valid JSON: {e}") from None
     if not isinstance(data, dict):

@@ -13,7 +13,7 @@ from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 
-from router import fastlog, fastsend, gcfreeze, turnflush, workerlog
+from router import fastlog, fastsend, gcfreeze, httplimit, ingress, sendlimit, turnflush, workerlog
 from router import settings as S
 
 # Every Switchboard worker process (the router's and each container's) imports this module once its
@@ -22,10 +22,16 @@ from router import settings as S
 # WebSocket peers as ready-made frames (router/fastsend.py), the startup heap and later long-lived
 # objects out of full garbage collections between periodic full passes (router/gcfreeze.py), and its
 # log records to the node controller one write per turn, without Crossbar's per-connection chatter
-# (router/workerlog.py).
+# (router/workerlog.py). Every worker also checks what clients send before Crossbar acts on it, with
+# the interpreter's recursion limit back at CPython's (router/ingress.py), and drops a WebSocket peer
+# whose unsent bytes pass the send buffer limit (router/sendlimit.py), and refuses an HTTP body over
+# the message size limit before reading it (router/httplimit.py).
 fastlog.install()
+ingress.install()
+httplimit.install()
 turnflush.install()
 fastsend.install()
+sendlimit.install()
 workerlog.install()
 gcfreeze.freeze_startup_heap()
 gcfreeze.keep_long_lived_frozen()

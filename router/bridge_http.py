@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from bridge import limits
 from bridge import protocol as P
 from bridge.replay import ReplayCacheFull
 from bridge.signing import SignatureError, Verifier
@@ -57,6 +58,7 @@ class BridgeResource(Resource):
         self._session = session_provider
         self._published = PublishedIds()
         self._in_flight: dict[str, Deferred] = {}
+        self._max_body, self._max_depth = limits.value("max_message_size"), limits.value("max_depth")
         # endpoint -> (body parser, operation)
         self._routes = {"publish": (P.parse_publish, self._publish), "batch": (P.parse_batch, self._batch),
                         "call": (P.parse_call, self._call)}
@@ -76,8 +78,12 @@ class BridgeResource(Resource):
         if method != "POST":
             return self._reply(request, 405, {"error": P.METHOD_NOT_ALLOWED, "message": "use POST"})
         length = request.getHeader(b"content-length")
-        if length and length.isdigit() and int(length) > P.MAX_BODY:
-            return self._reply(request, 413, {"error": P.TOO_LARGE, "message": f"body over {P.MAX_BODY} bytes"})
+        if length and length.isdigit() and int(length) > self._max_body:
+            return self._reply(request, 413, {"error": P.TOO_LARGE, "message": f"body over {self._max_body} bytes"})
+        try:
+            P.check_content_type(_Headers(request).get("content-type"))
+        except P.BadRequest as e:
+            return self._reply(request, e.status, {"error": e.uri, "message": str(e)})
         body = request.content.read()
         try:
             self._verifier.verify(method, request.uri.decode("utf-8", "replace"), _Headers(request), body)
@@ -87,7 +93,7 @@ class BridgeResource(Resource):
             return self._reply(request, 503, {"error": P.UNAVAILABLE, "message": str(e)})
         try:
             parse, operation = route
-            parsed = parse(P.parse_json(body))
+            parsed = parse(P.parse_json(body, self._max_body, self._max_depth))
         except P.BadRequest as e:
             body = {"error": e.uri, "message": str(e)}
             if e.index is not None:
