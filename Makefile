@@ -6,13 +6,18 @@ LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
 
-.PHONY: run test check bench bench-tuning vendor chromium redis-server clean
+.PHONY: run test fuzz check bench bench-tuning vendor chromium redis-server clean
 
 run: $(VENV)/.router $(JS)
 	$(PY) -m router run
 
 test: $(VENV)/.test $(JS) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The hostile-input suite (tests/hostile/) with many examples; make test runs it with a few.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(VENV)/.test
+	SWITCHBOARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/hostile $(PYTEST_ARGS)
 
 check: $(VENV)/.router
 	$(PY) -m router check
