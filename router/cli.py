@@ -1,6 +1,7 @@
 """`switchboard` command: run the hub in the foreground, or check its config.
 
-    switchboard run      start the node with its components, print the URL, Ctrl-C stops it
+    switchboard run      start the node with its components, print the URL, restart it whenever part of it
+                         dies (router/supervisor.py), Ctrl-C stops it
     switchboard check    validate settings and the rendered config with `crossbar check`
 """
 
@@ -30,10 +31,12 @@ def _settings() -> S.Settings:
 
 
 def cmd_run(args) -> int:
-    from router.node import Node, NodeError
+    from router.node import Node
+    from router.supervisor import Supervisor
 
     settings = _settings()
-    node = Node(RUN_DIR, settings)
+    # crossbar's output goes to our stdout; our own lines (router/supervisor.py) to stderr
+    node = Node(Path(args.dir).resolve() if args.dir else RUN_DIR, settings, log=sys.stdout)
 
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt  # stop exactly as on Ctrl-C
@@ -41,26 +44,14 @@ def cmd_run(args) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)
     # A shell that starts us in the background ignores SIGINT; Ctrl-C / kill -INT must still stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        node.start()
-    except NodeError as e:
-        print(f"switchboard: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        node.stop()
-        return 130
-    where = "generated" if node.secrets_created else "using"
-    print(f"\nswitchboard: {where} dev secrets in {settings.secrets_file}", flush=True)
-    print(f"switchboard: hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
-          f"{settings.backend_url}, realm {settings.realm}). Ctrl-C stops it.\n", flush=True)
-    try:
-        code = node.process.wait()
-    except KeyboardInterrupt:
-        node.stop()
-        print("switchboard: stopped.", flush=True)
-        return 0
-    print(f"switchboard: crossbar exited with code {code}", file=sys.stderr)
-    return code or 1
+
+    def announce():
+        where = "generated" if node.secrets_created else "using"
+        print(f"\nswitchboard: {where} dev secrets in {settings.secrets_file}", flush=True)
+        print(f"switchboard: hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
+              f"{settings.backend_url}, realm {settings.realm}). Ctrl-C stops it.\n", flush=True)
+
+    return Supervisor(node, on_up=announce).run()
 
 
 def cmd_check(args) -> int:
@@ -82,7 +73,10 @@ def cmd_check(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard real-time hub")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the hub in the foreground").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="start the hub in the foreground, restarting it whenever part of it dies")
+    run.add_argument("--dir", help=f"node directory: rendered config, node key, history database "
+                                   f"(default {RUN_DIR.relative_to(S.PROJECT_ROOT)})")
+    run.set_defaults(func=cmd_run)
     sub.add_parser("check", help="validate the node config").set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     return args.func(args)

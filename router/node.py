@@ -34,13 +34,20 @@ COMPONENT_PROCEDURES = (
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
+#: Seconds to wait for the processes of a SIGKILLed node to be gone (their ports released).
+KILL_TIMEOUT = 10.0
+#: Native workers (router, container, proxy) name themselves "<WORKER_TITLE> <worker id>" in `ps`
+#: (Crossbar's "title" worker option), so a supervisor or a test can tell which process is which.
+WORKER_TITLE = "switchboard-worker"
+NATIVE_WORKER_TYPES = ("router", "container", "proxy")
 
 
 def render_config(config: dict, settings: S.Settings, *, with_components: bool = True,
                   data_dir: Path | None = None) -> dict:
     """The node config for `settings`: listening addresses, absolute paths, optional components.
 
-    Relative data files of router components (the history database) go to `data_dir`.
+    Relative data files (extra "database") of router components (history, the ticket authenticator)
+    and of resource services (the HTTP bridge) go to `data_dir`.
     """
     config = copy.deepcopy(config)
     web = S.transport(config, S.WEB_TRANSPORT_ID)
@@ -53,14 +60,18 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
     web["paths"]["/"]["directory"] = str(S.WEB_DIR)
     web["paths"]["info"]["value"]["realm"] = settings.realm
     S.transport(config, S.BACKEND_TRANSPORT_ID)["endpoint"]["port"] = settings.backend_port
-    for component in S.router_worker(config).get("components", []):
+    router_worker = S.router_worker(config)
+    for component in router_worker.get("components", []):
         component["realm"] = settings.realm
-        database = component.get("extra", {}).get("database")
-        if database and data_dir is not None and not Path(database).is_absolute():
-            component["extra"]["database"] = str(Path(data_dir).resolve() / database)
+        _database_in(component, data_dir)
+    for transport in router_worker.get("transports", []):
+        for service in transport.get("paths", {}).values():
+            if service.get("type") == "resource":
+                _database_in(service, data_dir)
     for worker in config["workers"]:
-        if worker["type"] in ("router", "container", "proxy"):
+        if worker["type"] in NATIVE_WORKER_TYPES:
             worker.setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]
+            worker["options"].setdefault("title", f"{WORKER_TITLE} {worker['id']}")
     containers = [w for w in config["workers"] if w["type"] == "container"]
     for worker in containers:
         for component in worker["components"]:
@@ -69,6 +80,13 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
     if not with_components:
         config["workers"] = [w for w in config["workers"] if w["type"] != "container"]
     return config
+
+
+def _database_in(item: dict, data_dir: Path | None) -> None:
+    """A relative extra "database" of a component or service, made absolute inside `data_dir`."""
+    database = (item.get("extra") or {}).get("database")
+    if database and data_dir is not None and not Path(database).is_absolute():
+        item["extra"]["database"] = str(Path(data_dir).resolve() / database)
 
 
 def crossbar_executable() -> str:
@@ -91,6 +109,26 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def worker_id_of(cmdline: list[str]) -> str | None:
+    """The worker id a process's command line (as `ps` shows it) names, if it is one of our workers."""
+    words = " ".join(cmdline).split()
+    return words[1] if len(words) == 2 and words[0] == WORKER_TITLE else None
+
+
+def group_processes(pgid: int) -> list:
+    """Live (not zombie) processes of process group `pgid`, wherever they were reparented to."""
+    import psutil  # installed with crossbar
+
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return found
 
 
 class NodeError(RuntimeError):
@@ -119,6 +157,7 @@ class Node:
         self.process: subprocess.Popen | None = None
         self.secrets: dict[str, str] = {}
         self.secrets_created = False
+        self._native_workers: set[str] = set()
 
     @property
     def backend_secret(self) -> str:
@@ -131,6 +170,7 @@ class Node:
                                with_components=self.with_components,
                                data_dir=self.cbdir)
         (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        self._native_workers = {w["id"] for w in config["workers"] if w["type"] in NATIVE_WORKER_TYPES}
         self.secrets, self.secrets_created = ensure_secrets(self.settings.secrets_file)
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
@@ -172,6 +212,7 @@ class Node:
         deadline = time.monotonic() + timeout
         self._wait(lambda: port_open(self.settings.host, self.settings.port), deadline, "web transport")
         self._wait(lambda: port_open("127.0.0.1", self.settings.backend_port), deadline, "backend transport")
+        self._wait(lambda: self._native_workers <= set(self.worker_pids()), deadline, "worker processes")
         if not self.with_components:
             return
         from router.client import Client
@@ -195,24 +236,57 @@ class Node:
             time.sleep(0.1)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
-        """Stop the node gracefully (SIGINT), killing its process group if it does not exit in time."""
-        if not self.process or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGINT)  # crossbar shuts down in order on SIGINT (SIGTERM leaves it hanging)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait(5)
-        finally:
-            self._reap_group()
+        """Stop the node gracefully (SIGINT), then kill whatever is left of its process group."""
+        if not self.process:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # crossbar stops in order on SIGINT (SIGTERM leaves it hanging)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+        return self.process.returncode
 
-    def _reap_group(self) -> None:
-        """Workers are in the node's process group; make sure none outlives it."""
+    def kill(self, timeout: float = KILL_TIMEOUT) -> None:
+        """SIGKILL the node's whole process group and wait until none of it is left.
+
+        Workers share the controller's process group and outlive a controller killed with -9, still
+        holding the node's ports: a restart has to wait until they are gone.
+        """
+        if not self.process:
+            return
+        pgid = self.process.pid
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(pgid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        self.process.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while group_processes(pgid):
+            if time.monotonic() > deadline:
+                raise NodeError(f"processes of node group {pgid} still alive {timeout:g} s after SIGKILL")
+            time.sleep(0.05)
+
+    def worker_pids(self) -> dict[str, int]:
+        """{worker id: pid} of the node's native worker processes alive now."""
+        import psutil  # installed with crossbar
+
+        if not self.running:
+            return {}
+        found = {}
+        try:
+            children = psutil.Process(self.process.pid).children()
+        except psutil.NoSuchProcess:
+            return {}
+        for child in children:
+            try:
+                worker_id = worker_id_of(child.cmdline())
+            except psutil.Error:
+                continue
+            if worker_id:
+                found[worker_id] = child.pid
+        return found
 
     def restart(self, timeout: float = START_TIMEOUT) -> None:
         self.stop()
