@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench import machine, redis_server
 from bench.params import Params, parse
+from bench.peers_servers import LOADGEN_LIMITS
 from bench.procstat import tree_cpu
 from bench.report import render_markdown, update_docs
 from bench.scenarios import SCENARIOS, Scenario, describe, label
@@ -165,8 +166,8 @@ def _run_all(params: Params, scenarios: list[Scenario], cpus: dict, info: dict, 
     from router.testing import Hub
 
     redis_ctx = redis_server.started(workdir / "redis") if needs_redis else _null()
-    with redis_ctx as redis, Hub.started(workdir / "hub", with_components=False,
-                                         loglevel=params.hub_loglevel) as hub:
+    with redis_ctx as redis, Hub.started(workdir / "hub", with_components=False, loglevel=params.hub_loglevel,
+                                         env=LOADGEN_LIMITS) as hub:
         with HubClient(hub.bridge_url, hub.bridge_key, hub.bridge_secret) as probe:
             deadline = time.monotonic() + 30
             while not probe.health():

@@ -19,10 +19,14 @@ from typing import Callable
 import psutil
 
 from bench import redis_server
+from bridge.limits import LIMITS
 from router import settings as S
 from router.node import free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the load generator opens every connection from 127.0.0.1 (10,000 of them, hundreds a second):
+#: per-address limits far above that, so none is refused and the check still runs on every one
+LOADGEN_LIMITS = {LIMITS["connections_per_ip"].env: "1000000", LIMITS["connects_per_second_per_ip"].env: "1000000"}
 BENCH_TOPIC = "bench.fanout"
 
 
@@ -287,7 +291,7 @@ class SwitchboardServer(Server):
         from router.testing import Hub
 
         self.hub = Hub(self.workdir / self.name, with_components=True, loglevel=self.variant.loglevel,
-                       env=self.variant.env, config=sb_config(self.variant))
+                       env={**LOADGEN_LIMITS, **self.variant.env}, config=sb_config(self.variant))
         self.hub.start()
         if self.variant.all_cpus:
             self.widen_affinity()

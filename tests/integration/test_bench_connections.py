@@ -10,6 +10,7 @@ import time
 
 import psutil
 
+from bench.peers_servers import LOADGEN_LIMITS
 from bench.procstat import established
 from router import settings as S
 from router.testing import Hub
@@ -29,7 +30,7 @@ def test_sessions_survive_the_servers_pings_while_the_others_open(tmp_path):
     config = S.load_config(S.CONFIG_FILE)
     S.transport(config, S.WEB_TRANSPORT_ID)["paths"]["ws"]["options"].update(
         auto_ping_interval=PING_MS, auto_ping_timeout=PING_MS)
-    with Hub.started(tmp_path, with_components=False, config=config) as hub:
+    with Hub.started(tmp_path, with_components=False, config=config, env=LOADGEN_LIMITS) as hub:
         cfg = {"protocol": "wamp_msgpack", "compress": 0, "url": hub.url, "realm": hub.realm, "topic": "bench.x",
                "workload": "connections", "connections": SESSIONS, "parallel": 1, "timeout": 120}
         proc = subprocess.Popen([sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)], cwd=S.PROJECT_ROOT,
