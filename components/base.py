@@ -13,7 +13,7 @@ from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 
-from router import fastlog, fastsend, gcfreeze, httplimit, ingress, sendlimit, turnflush, workerlog
+from router import connlimit, fastlog, fastsend, gcfreeze, httplimit, ingress, sendlimit, turnflush, workerlog
 from router import settings as S
 
 # Every Switchboard worker process (the router's and each container's) imports this module once its
@@ -35,6 +35,9 @@ sendlimit.install()
 workerlog.install()
 gcfreeze.freeze_startup_heap()
 gcfreeze.keep_long_lived_frozen()
+# The router worker alone limits connections per client address on the public web transport
+# (router/connlimit.py).
+connlimit.install()
 
 
 class QuietApplicationErrors:
