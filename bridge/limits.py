@@ -96,6 +96,21 @@ _TABLE: list[Limit] = [
           "five seconds' worth",
           "a connection over the rate is closed at once; 0 turns it off",
           integer=False, off_at_zero=True),
+    Limit("chat_max_rooms", "SWITCHBOARD_CHAT_MAX_ROOMS", 1000, "rooms",
+          "chat rooms the chat component lists in chat.rooms at once (held in its memory, a few hundred "
+          "bytes each; a room with no message for an hour leaves the list)",
+          "a post to a new room beyond it drops the least recently active room from the list (not its "
+          "history): the post is never refused"),
+    Limit("history_max_topics", "SWITCHBOARD_HISTORY_MAX_TOPICS", 10_000, "topics",
+          "topics the history store keeps events of (chat rooms and private user topics; the router "
+          "holds a position counter per topic in memory)",
+          "a new topic beyond it evicts the whole history of the least recently written topic; its "
+          "positions start again at 1 and a client resuming it gets gap=true"),
+    Limit("history_max_bytes", "SWITCHBOARD_HISTORY_MAX_BYTES", 512 * 1024 * 1024, "bytes",
+          "space the history store's SQLite pages may hold, checked after each write batch (the file "
+          "may pass it by one batch, and its WAL by about 4 MiB)",
+          "past it the least recently written topics are evicted whole, down to 90% of it; the topics "
+          "of the batch just written are kept", minimum=64 * 1024),
 ]
 
 #: name -> Limit

@@ -3,17 +3,22 @@
 import uuid
 
 from autobahn.wamp.types import PublishOptions, RegisterOptions
+from twisted.logger import Logger
 
+from bridge import limits
 from components import messages, validation
 from components.base import BackendSession, run_standalone
 from components.rooms import Rooms
+
+log = Logger()
 
 
 class Chat(BackendSession):
     """Registers chat.post(room, text, nick) and chat.rooms()."""
 
     async def setup(self, details):
-        self.rooms = Rooms()
+        self.rooms = Rooms(max_rooms=limits.value("chat_max_rooms"))
+        self._full_logged = False
         options = RegisterOptions(details_arg="details")
         await self.register(self.post, "chat.post", options=options)
         await self.register(self.list_rooms, "chat.rooms")
@@ -30,7 +35,10 @@ class Chat(BackendSession):
             moment=messages.now_utc(),
         )
         await self.publish(messages.chat_topic(room), message, options=PublishOptions(acknowledge=True))
-        self.rooms.add(room, message)
+        if self.rooms.add(room) and not self._full_logged:
+            self._full_logged = True  # once per process: a full table is a steady state, not news per post
+            log.info("chat: {n} rooms listed, the most chat_max_rooms allows: a new room now drops the least "
+                     "recently active one from chat.rooms (its history stays)", n=len(self.rooms))
         return message
 
     def list_rooms(self):

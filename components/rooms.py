@@ -1,31 +1,39 @@
-"""Which chat rooms are active and their recent messages: pure state, time injected."""
+"""Which chat rooms are active: pure state, time injected.
+
+Only a count and a time per room: the messages themselves are in the history store (history.get),
+so a full table costs a few hundred bytes a room, not the 50 recent messages of up to 2000
+characters it once held (up to 400 MB for a table of 1000 rooms filled by one client).
+"""
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Callable
 
-#: Recent messages kept per room (memory bound: about MAX_TEXT_LENGTH * this per room).
-RECENT_PER_ROOM = 50
 #: A room with no message for this long is no longer listed, and its state is dropped.
 ROOM_IDLE_SECONDS = 3600.0
-#: Rooms tracked at once; the least recently active is dropped beyond this.
-MAX_ROOMS = 1000
 
 
 class Rooms:
-    def __init__(self, clock: Callable[[], float] = time.time, *, recent: int = RECENT_PER_ROOM,
-                 idle_seconds: float = ROOM_IDLE_SECONDS, max_rooms: int = MAX_ROOMS):
-        self._clock, self._recent, self._idle, self._max = clock, recent, idle_seconds, max_rooms
-        self._rooms: OrderedDict[str, tuple[float, deque]] = OrderedDict()
+    """At most `max_rooms` rooms (bridge.limits "chat_max_rooms"); a message to a new room beyond it
+    drops the least recently active room, so the list always shows where people talk now."""
 
-    def add(self, room: str, message: dict) -> None:
-        _, messages = self._rooms.pop(room, (None, deque(maxlen=self._recent)))
-        messages.append(message)
-        self._rooms[room] = (self._clock(), messages)
+    def __init__(self, clock: Callable[[], float] = time.time, *, max_rooms: int,
+                 idle_seconds: float = ROOM_IDLE_SECONDS):
+        self._clock, self._idle, self._max = clock, idle_seconds, max_rooms
+        #: room -> (last activity, messages while listed), least recently active first
+        self._rooms: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def add(self, room: str) -> int:
+        """Count a message in `room`; return how many rooms were dropped to make space for it."""
+        _, messages = self._rooms.pop(room, (None, 0))
+        self._rooms[room] = (self._clock(), messages + 1)
+        dropped = 0
         while len(self._rooms) > self._max:
             self._rooms.popitem(last=False)
+            dropped += 1
+        return dropped
 
     def _expire(self) -> None:
         cutoff = self._clock() - self._idle
@@ -36,10 +44,9 @@ class Rooms:
         """Active rooms, most recently active first."""
         self._expire()
         return [
-            {"room": room, "messages": len(messages), "last_activity": at}
+            {"room": room, "messages": messages, "last_activity": at}
             for room, (at, messages) in reversed(self._rooms.items())
         ]
 
-    def recent(self, room: str) -> list[dict]:
-        self._expire()
-        return list(self._rooms.get(room, (None, ()))[1])
+    def __len__(self) -> int:
+        return len(self._rooms)

@@ -5,6 +5,13 @@ whoever published it (browser, component, HTTP bridge). Each stored event gets a
 assigned in the order the router delivered it. Writes are batched onto one dedicated thread; reads
 queue behind pending writes, so history.get sees every event received before the call.
 
+Beyond each topic's retention, the store as a whole is capped (`history_max_topics`,
+`history_max_bytes` in bridge/limits.py): after each batch the least recently written topics are
+evicted whole, so one client creating rooms without end cannot fill the disk or the router's memory
+(a position counter per topic), and the most recently written rooms keep their history. A topic of
+the batch at hand is only evicted when that batch alone holds more new topics than the cap. One log
+line says when a cap starts to bite (then at most one an hour while it does).
+
 What a client can recover, and what not: docs/history.md.
 """
 
@@ -22,6 +29,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
+from bridge import limits
 from components import errors
 from components.base import QuietApplicationErrors
 from router.history_policy import HistoryPolicy
@@ -40,6 +48,8 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 #: How often age-based retention runs over all topics (seconds).
 TRIM_INTERVAL = 60.0
+#: While the store's caps bite, at most one log line per this many seconds.
+CAP_LOG_INTERVAL = 3600.0
 
 
 class History(QuietApplicationErrors, ApplicationSession):
@@ -54,6 +64,11 @@ class History(QuietApplicationErrors, ApplicationSession):
         reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
         path = Path(extra.get("database", "history.sqlite3"))
         self._store = await self._run(HistoryStore, path)
+        self._max_topics = limits.value("history_max_topics")
+        self._max_bytes = limits.value("history_max_bytes")
+        self._capped_line_at, self._evictions = None, 0
+        self._run(self._store.evict, max_topics=self._max_topics, max_bytes=self._max_bytes).addCallbacks(
+            self._evicted, lambda f: log.failure("history: enforcing the caps failed", failure=f))
         self._pending: list[tuple] = []
         self._flush_call = None
         for rule in self._policy.rules:
@@ -83,15 +98,35 @@ class History(QuietApplicationErrors, ApplicationSession):
         if not batch:
             return
         d = self._run(self._write, batch)
-        d.addErrback(lambda f: log.failure("history: could not store {n} events", failure=f, n=len(batch)))
+        d.addCallbacks(self._evicted,
+                       lambda f: log.failure("history: could not store {n} events", failure=f, n=len(batch)))
 
     def _write(self, batch):
-        """On the history thread: store a batch, then enforce count retention on the topics it touched."""
+        """On the history thread: store a batch, enforce count retention on the topics it touched,
+        then the store's caps."""
         self._store.append_many(batch)
         now = time.time()
-        for topic in {event[0] for event in batch}:
+        touched = {event[0] for event in batch}
+        for topic in touched:
             retention = self._policy.retention(topic)
             self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
+        return self._store.evict(max_topics=self._max_topics, max_bytes=self._max_bytes, keep=touched)
+
+    def _evicted(self, eviction):
+        """On the reactor: one line when the caps start to bite, then at most one an hour while they do."""
+        if not eviction.topics:
+            return
+        self._evictions += eviction.topics
+        now = reactor.seconds()
+        if self._capped_line_at is not None and now - self._capped_line_at < CAP_LOG_INTERVAL:
+            return
+        first = self._capped_line_at is None
+        self._capped_line_at = now
+        log.warn("history: store at its cap ({max_topics} topics, {max_bytes} bytes): {what} the least recently "
+                 "written topics whole ({n} evicted{since}; next line in an hour at most)",
+                 max_topics=self._max_topics, max_bytes=self._max_bytes, n=self._evictions,
+                 what="evicting" if first else "still evicting", since="" if first else " since the last line")
+        self._evictions = 0
 
     def _trim_all(self):
         def trim():
@@ -99,7 +134,7 @@ class History(QuietApplicationErrors, ApplicationSession):
             for topic in self._store.topics():
                 retention = self._policy.retention(topic)
                 if retention is None:  # no longer history-enabled: drop it
-                    self._store.trim(topic, max_events=0, min_published=float("inf"))
+                    self._store.drop([topic])
                 else:
                     self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
 
@@ -150,6 +185,8 @@ class History(QuietApplicationErrors, ApplicationSession):
         if since is None:
             events = store.read(topic, after=max(0, last - limit), limit=limit)
         else:
+            if since > last:  # the topic was evicted and began again: give it from its start
+                since, gap = 0, True
             gap = gap or (first is not None and since < first - 1) or (first is None and since < last)
             events = store.read(topic, after=since, limit=limit)
         return {"events": [e.as_dict() for e in events], "last": last, "gap": gap}

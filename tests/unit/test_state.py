@@ -31,24 +31,24 @@ def test_chat_message_names_the_router_given_author():
 
 def test_rooms_lists_most_recent_first_and_expires_idle_rooms():
     clock = FakeClock()
-    rooms = Rooms(clock, idle_seconds=60, recent=2)
-    rooms.add("a", {"n": 1})
+    rooms = Rooms(clock, idle_seconds=60, max_rooms=10)
+    rooms.add("a")
     clock.now += 10
-    rooms.add("b", {"n": 2})
+    rooms.add("b")
     assert [r["room"] for r in rooms.active()] == ["b", "a"]
     clock.now += 55  # a idle 65s, b idle 55s
     assert [r["room"] for r in rooms.active()] == ["b"]
-    for n in range(3, 6):
-        rooms.add("b", {"n": n})
-    assert rooms.recent("b") == [{"n": 4}, {"n": 5}]
-    assert rooms.active()[0]["messages"] == 2
+    for _ in range(3):
+        rooms.add("b")
+    assert rooms.active()[0]["messages"] == 4
 
 
-def test_rooms_are_bounded():
+def test_rooms_are_bounded_by_dropping_the_least_recently_active():
     rooms = Rooms(FakeClock(), max_rooms=3)
-    for name in "abcd":
-        rooms.add(name, {})
-    assert sorted(r["room"] for r in rooms.active()) == ["b", "c", "d"]
+    assert [rooms.add(name) for name in "abc"] == [0, 0, 0]
+    rooms.add("a")  # a is now the most recent: b goes first
+    assert rooms.add("d") == 1
+    assert [r["room"] for r in rooms.active()] == ["d", "a", "c"] and len(rooms) == 3
 
 
 def test_member_identity():
