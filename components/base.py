@@ -13,6 +13,7 @@ from autobahn.twisted.wamp import ApplicationRunner, ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 
+from components.arguments import checked
 from router import connlimit, fastlog, fastsend, gcfreeze, httplimit, ingress, sendlimit, turnflush, workerlog
 from router import settings as S
 
@@ -50,7 +51,17 @@ class QuietApplicationErrors:
         super().onUserError(fail, msg)
 
 
-class BackendSession(QuietApplicationErrors, ApplicationSession):
+class CheckedArguments:
+    """Mixin: every procedure registered with a URI answers arguments its signature cannot take with
+    switchboard.error.invalid_argument instead of a TypeError (components/arguments.py)."""
+
+    def register(self, endpoint, procedure=None, options=None, *args, **kwargs):
+        if callable(endpoint) and procedure is not None:
+            endpoint = checked(endpoint, procedure, getattr(options, "details_arg", None))
+        return super().register(endpoint, procedure, options, *args, **kwargs)
+
+
+class BackendSession(QuietApplicationErrors, CheckedArguments, ApplicationSession):
     """Joins the realm as authid `backend` (role backend), secret from SWITCHBOARD_BACKEND_SECRET.
 
     Subclasses put their registrations and subscriptions in `async def setup(self, details)`.

@@ -31,7 +31,7 @@ from twisted.python.threadpool import ThreadPool
 
 from bridge import limits
 from components import errors
-from components.base import QuietApplicationErrors
+from components.base import CheckedArguments, QuietApplicationErrors
 from router.history_policy import HistoryPolicy
 from router.history_store import HistoryStore
 from router.permissions import decide_for_user, public_rules
@@ -52,7 +52,7 @@ TRIM_INTERVAL = 60.0
 CAP_LOG_INTERVAL = 3600.0
 
 
-class History(QuietApplicationErrors, ApplicationSession):
+class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
     """Subscribes to the history-enabled topics (config extra "topics") and registers history.get."""
 
     async def onJoin(self, details):
