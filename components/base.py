@@ -14,7 +14,18 @@ from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 
 from components.arguments import checked
-from router import connlimit, fastlog, fastsend, gcfreeze, httplimit, ingress, sendlimit, turnflush, workerlog
+from router import (
+    connlimit,
+    dealer_order,
+    fastlog,
+    fastsend,
+    gcfreeze,
+    httplimit,
+    ingress,
+    sendlimit,
+    turnflush,
+    workerlog,
+)
 from router import settings as S
 
 # Every Switchboard worker process (the router's and each container's) imports this module once its
@@ -39,6 +50,9 @@ gcfreeze.keep_long_lived_frozen()
 # The router worker alone limits connections per client address on the public web transport
 # (router/connlimit.py).
 connlimit.install()
+# The router worker alone authorizes a REGISTER before Crossbar looks at what is registered, so a
+# refusal never tells which procedures exist (router/dealer_order.py).
+dealer_order.install()
 
 
 class QuietApplicationErrors:
