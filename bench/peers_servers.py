@@ -24,9 +24,12 @@ from router import settings as S
 from router.node import free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
-#: the load generator opens every connection from 127.0.0.1 (10,000 of them, hundreds a second):
-#: per-address limits far above that, so none is refused and the check still runs on every one
-LOADGEN_LIMITS = {LIMITS["connections_per_ip"].env: "1000000", LIMITS["connects_per_second_per_ip"].env: "1000000"}
+#: the load generator opens every connection from 127.0.0.1 (10,000 of them, hundreds a second), and
+#: one session calls or publishes thousands of times a second: per-address and per-session limits far
+#: above that, so none is refused and every check still runs
+LOADGEN_LIMITS = {LIMITS[name].env: "1000000" for name in
+                  ("connections_per_ip", "connects_per_second_per_ip", "calls_per_second", "call_burst",
+                   "publishes_per_second", "publish_burst", "max_subscriptions")}
 BENCH_TOPIC = "bench.fanout"
 
 
@@ -160,6 +163,10 @@ VARIANTS = {
     "sb_no_utf8": Variant("Switchboard, no UTF-8 check", "validate_utf8 off", config=_no_utf8_validation),
     "sb_chunked": Variant("Switchboard, chunked dispatch", "event_dispatching_chunk_size 1000",
                           config=_chunked_dispatch),
+    "sb_unguarded": Variant("Switchboard, unguarded", "without the guards against hostile clients (depth, "
+                                                       "value and rate checks, send buffer, HTTP body and "
+                                                       "per-address limits: docs/security.md)",
+                            env={S.ENV_GUARDS: "0"}),
     "sb_inproc": Variant("Switchboard, callee in router", "demo.add2 as a router component (no callee hop)",
                          config=_demo_in_router),
     "sb_two_cores": Variant("Switchboard, two cores", "the hub may use both CPUs (the load generator's too), "

@@ -17,6 +17,7 @@ from twisted.web import http
 
 from bridge import limits
 from bridge import protocol as P
+from router import settings as S
 from router.workerproc import in_crossbar_worker
 
 _limit = 0
@@ -58,7 +59,7 @@ def install(force: bool = False) -> bool:
     global _installed, _limit
     if _installed:
         return True
-    if not (force or in_crossbar_worker()):
+    if not (force or in_crossbar_worker()) or not S.guards_on():
         return False
     _limit = int(limits.value("max_message_size"))
     http.HTTPChannel.allHeadersReceived = _all_headers_received

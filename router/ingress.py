@@ -188,7 +188,7 @@ def install(force: bool = False) -> bool:
     global _installed, _stock_router_on_message
     if _installed:
         return True
-    if not (force or in_crossbar_worker()):
+    if not (force or in_crossbar_worker()) or not S.guards_on():
         return False
     sys.setrecursionlimit(RECURSION_LIMIT)
     _limits.update(limits.read())

@@ -19,6 +19,7 @@ from autobahn.wamp.websocket import WampWebSocketProtocol
 from twisted.logger import Logger
 
 from bridge import limits
+from router import settings as S
 from router.workerproc import in_crossbar_worker
 
 log = Logger(namespace="switchboard.sendlimit")
@@ -83,7 +84,7 @@ def install(force: bool = False) -> bool:
     global _installed, _limit
     if _installed:
         return True
-    if not (force or in_crossbar_worker()):
+    if not (force or in_crossbar_worker()) or not S.guards_on():
         return False
     _limit = int(limits.value("send_buffer"))
     WampWebSocketProtocol.send = _guarded(WampWebSocketProtocol.send)

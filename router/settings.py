@@ -52,6 +52,11 @@ ENV_FAST_SEND = "SWITCHBOARD_FAST_SEND"
 #: (router/workerlog.py)
 ENV_WORKER_LOG = "SWITCHBOARD_WORKER_LOG"
 
+#: "0" leaves out the guards against hostile clients (router/ingress.py, router/sendlimit.py,
+#: router/httplimit.py, router/connlimit.py): only to measure what they cost (bench variant
+#: sb_unguarded), never on a hub that faces clients
+ENV_GUARDS = "SWITCHBOARD_GUARDS"
+
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
 BACKEND_TRANSPORT_ID = "backend"
@@ -85,6 +90,11 @@ def gc_full_every(env) -> float:
     if not 0 <= seconds < math.inf:
         raise SettingsError(f"{ENV_GC_FULL_EVERY}={raw!r} is not a number of seconds (0: off)")
     return seconds
+
+
+def guards_on(env=None) -> bool:
+    """Whether the guards against hostile clients are installed (SWITCHBOARD_GUARDS, default on)."""
+    return (os.environ if env is None else env).get(ENV_GUARDS, "1") != "0"
 
 
 def load_config(path: Path | None = None) -> dict:
