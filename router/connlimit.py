@@ -21,7 +21,7 @@ import sys
 import time
 
 from twisted.internet.task import LoopingCall
-from txaio import make_logger
+from twisted.logger import Logger
 
 from bridge import limits
 from bridge.ratelimit import AddressTable
@@ -38,7 +38,7 @@ LOG_SECONDS = 10.0
 LIMITED_TRANSPORTS = frozenset({S.WEB_TRANSPORT_ID})
 
 _table: AddressTable | None = None
-log = make_logger()
+log = Logger()
 
 
 def client_address(addr) -> str:

@@ -121,3 +121,15 @@ def test_a_burst_over_the_connect_rate_is_closed_then_let_in_again(rate_hub):
     finally:
         for s in accepted:
             s and s.close()
+
+
+def test_the_backend_rawsocket_is_not_limited(open_hub):
+    clients = []
+    try:
+        for _ in range(5):  # over the web transport's 3 per address, all from 127.0.0.1
+            clients.append(open_hub.backend_client())
+        for c in clients:
+            c.subscribe("chat.room.lobby")
+    finally:
+        for c in clients:
+            c.close()
