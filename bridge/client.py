@@ -30,6 +30,7 @@ from urllib3.util import parse_url
 
 from bridge import protocol
 from bridge.errors import BadRequest, HubUnavailable, SwitchboardError, interpret
+from bridge.payload import PayloadError, check_value
 from bridge.retry import backoff_delays, should_retry
 from bridge.signing import sign_request
 
@@ -351,11 +352,18 @@ def _event(raw: dict, what: str) -> dict:
 
 
 def _dumps(payload: Any, what: str) -> bytes:
-    """Compact JSON; a value JSON cannot carry raises TypeError naming where it is (e.g. kwargs['when'])."""
+    """Compact JSON; a value JSON cannot carry raises TypeError naming where it is (e.g. kwargs['when']),
+    and so does one the hub would refuse because not every subscriber can receive it (bridge/payload.py:
+    an integer outside MessagePack's range, nesting past the hub's default depth)."""
     try:
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError, RecursionError):
         raise TypeError(f"{what}: {_json_problem(payload)}") from None
+    try:
+        check_value(payload, protocol.MAX_DEPTH, what)
+    except PayloadError as e:
+        raise TypeError(str(e)) from None
+    return body
 
 
 def _json_problem(value: Any, path: str = "", seen: frozenset = frozenset()) -> str:

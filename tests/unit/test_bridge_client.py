@@ -9,6 +9,7 @@ Verifier (so a reused nonce would be refused as a replay).
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import math
 import socket
@@ -187,6 +188,10 @@ def offline():
          "kwargs['when'] is a datetime.date, which is not JSON-serialisable"),
         (lambda c: c.publish("a.b", 1, {"x": [0, {1, 2}]}), TypeError, "args[1]['x'][1] is a set"),
         (lambda c: c.publish("a.b", math.nan), TypeError, "args[0] is nan, which is not valid JSON"),
+        (lambda c: c.publish("a.b", 2**64), TypeError, "MessagePack subscribers cannot receive"),
+        (lambda c: c.call("a.b", {"n": -(2**63) - 1}), TypeError, "outside [-2**63, 2**64 - 1]"),
+        (lambda c: c.publish("a.b", functools.reduce(lambda v, _: [v], range(32), 1)), TypeError,
+         "nested deeper than 32 levels"),
         (lambda c: c.publish_event("a.b", "abc"), TypeError, "args must be a list or tuple, not str"),
         (lambda c: c.publish_event("a.b", [], [1]), TypeError, "kwargs must be a dict, not list"),
         (lambda c: c.publish_event("a.b", [], {1: 2}), TypeError, "kwargs keys must be str"),
