@@ -12,7 +12,8 @@ seen and released.
 
 Refusals are logged as one warning per address per 10 s with their count; a sweep every second
 reports them and drops addresses left with no connection and a full bucket, so the table holds
-only live addresses. Limits are read once, at install.
+only live addresses. Limits are read once, at install; SWITCHBOARD_GUARDS=0 (the bench's unguarded
+variant) leaves all of this out.
 """
 
 from __future__ import annotations
@@ -116,11 +117,11 @@ def in_router_worker(argv: list[str] | None = None) -> bool:
 def install(reactor=None, force: bool = False, env=None, clock=time.monotonic) -> AddressTable | None:
     """In a router worker (or with `force`), limit connections per client address on the web
     transport. Returns the address table, or None where nothing is installed (not a router worker,
-    or both limits 0)."""
+    both limits 0, or SWITCHBOARD_GUARDS=0)."""
     global _table
     if _table is not None:
         return _table
-    if not (force or in_router_worker()):
+    if not (force or in_router_worker()) or not S.guards_on(env):
         return None
     max_open = int(limits.value("connections_per_ip", env))
     rate = limits.value("connects_per_second_per_ip", env)

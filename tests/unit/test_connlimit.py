@@ -29,11 +29,12 @@ assert connlimit.install() is None
 """)
 
 
-def test_both_limits_off_installs_nothing():
+def test_both_limits_off_or_the_guards_off_installs_nothing():
     run_code("""
 from crossbar.common.twisted import endpoint
 from router import connlimit
 stock = endpoint.MaxConnectionsFactory
+assert connlimit.install(force=True, env={"SWITCHBOARD_GUARDS": "0"}) is None
 assert connlimit.install(force=True, env={"SWITCHBOARD_CONNECTIONS_PER_IP": "0",
                                           "SWITCHBOARD_CONNECTS_PER_SECOND_PER_IP": "0"}) is None
 assert endpoint.MaxConnectionsFactory is stock
