@@ -66,14 +66,18 @@ def sign_request(key: str, secret: str, method: str, path: str, body: bytes, *, 
 
 
 class Verifier:
-    """Checks signed requests against known keys; remembers nonces for twice the window."""
+    """Checks signed requests against known keys; remembers nonces for twice the window.
+
+    `nonces` defaults to a cache in this process's memory; the hub passes one kept in its replay
+    database, so a request captured before a restart is still refused after it.
+    """
 
     def __init__(self, keys: Mapping[str, str], *, window: float = DEFAULT_WINDOW,
                  clock: Callable[[], float] = time.time, nonces: NonceCache | None = None):
         if not keys or not all(keys.values()):
             raise ValueError("a verifier needs at least one key with a non-empty secret")
         self._keys, self._window, self._clock = dict(keys), window, clock
-        self.nonces = nonces or NonceCache(2 * window, clock=clock)
+        self.nonces = NonceCache(2 * window, clock=clock) if nonces is None else nonces  # an empty one is falsy
 
     def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> str:
         """Return the key id of an authentic, fresh, first-seen request; raise SignatureError otherwise.

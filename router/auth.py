@@ -1,6 +1,8 @@
 """Browser sign-in: the dynamic authenticator for Django tickets and the authorizer of role `user`.
 
-Runs as a router component (in the router worker, started before any transport listens).
+Runs as a router component (in the router worker, started before any transport listens). Used
+ticket ids are kept in the hub's replay database (config extra "database", router/replay_store.py),
+so a ticket used before a restart is still refused after it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from autobahn.wamp.exception import ApplicationError
 from bridge import tickets
 from bridge.replay import NonceCache, ReplayCacheFull
 from components.base import QuietApplicationErrors
+from router import replay_store
 from router import settings as S
 from router.permissions import decide_for_user, public_rules
 
 AUTHENTICATE = "switchboard.auth.ticket"
 AUTHORIZE = "switchboard.auth.authorize"
 USER_ROLE = "user"
+
+
 class TicketAuth(QuietApplicationErrors, ApplicationSession):
     """Registers the ticket authenticator and the `user` role's authorizer."""
 
@@ -26,7 +31,9 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
         self._secret = os.environ.get(S.ENV_TICKET_SECRET)
         if not self._secret:
             raise RuntimeError(f"{S.ENV_TICKET_SECRET} is not set")
-        self._used = NonceCache(tickets.MAX_TTL + 2 * tickets.LEEWAY)
+        database = (self.config.extra or {}).get("database", replay_store.DEFAULT_DATABASE)
+        self._used = NonceCache(tickets.MAX_TTL + 2 * tickets.LEEWAY,
+                                store=replay_store.open_store(database, replay_store.TICKETS))
         self._rules = public_rules()
         await self.register(self.authenticate, AUTHENTICATE)
         await self.register(self.authorize, AUTHORIZE)
@@ -41,7 +48,7 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
         try:
             first_use = self._used.check_and_add(payload["jti"])
         except ReplayCacheFull as e:
-            raise ApplicationError(tickets.INVALID, f"too many tickets in flight: {e}") from None
+            raise ApplicationError(tickets.INVALID, f"ticket reuse cannot be checked: {e}") from None
         if not first_use:
             raise ApplicationError(tickets.REPLAYED, "ticket already used; fetch a fresh one")
         return {"authid": payload["sub"], "role": USER_ROLE, "extra": payload.get("extra") or {}}

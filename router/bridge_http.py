@@ -20,9 +20,9 @@ from twisted.web.server import NOT_DONE_YET
 
 from bridge import limits
 from bridge import protocol as P
-from bridge.replay import ReplayCacheFull
-from bridge.signing import SignatureError, Verifier
-from router import bridge_session
+from bridge.replay import NonceCache, ReplayCacheFull
+from bridge.signing import DEFAULT_WINDOW, SignatureError, Verifier
+from router import bridge_session, replay_store
 from router import settings as S
 from router.dedupe import PublishedIds
 
@@ -30,12 +30,19 @@ log = Logger()
 
 
 def create(extra: dict) -> Resource:
-    """Factory Crossbar calls with the service's `extra` (see .crossbar/config.json)."""
+    """Factory Crossbar calls with the service's `extra` (see .crossbar/config.json).
+
+    extra "database" is the replay database (resolved into the node directory by render_config):
+    nonces and published event ids kept there are still refused after a hub restart.
+    """
     key = os.environ.get(S.ENV_BRIDGE_KEY) or S.DEFAULT_BRIDGE_KEY
     secret = os.environ.get(S.ENV_BRIDGE_SECRET)
     if not secret:
         raise RuntimeError(f"{S.ENV_BRIDGE_SECRET} is not set: the HTTP bridge needs a signing secret")
-    return BridgeResource(Verifier({key: secret}))
+    db = replay_store.shared((extra or {}).get("database", replay_store.DEFAULT_DATABASE))
+    nonces = NonceCache(2 * DEFAULT_WINDOW, store=replay_store.SQLiteStore(db, replay_store.BRIDGE_NONCES))
+    return BridgeResource(Verifier({key: secret}, nonces=nonces),
+                          published=PublishedIds(store=replay_store.SQLiteStore(db, replay_store.EVENT_IDS)))
 
 
 class _Headers:
@@ -52,11 +59,12 @@ class _Headers:
 class BridgeResource(Resource):
     isLeaf = True
 
-    def __init__(self, verifier: Verifier, session_provider=bridge_session.current):
+    def __init__(self, verifier: Verifier, session_provider=bridge_session.current, *,
+                 published: PublishedIds | None = None):
         super().__init__()
         self._verifier = verifier
         self._session = session_provider
-        self._published = PublishedIds()
+        self._published = PublishedIds() if published is None else published
         self._in_flight: dict[str, Deferred] = {}
         self._max_body, self._max_depth = limits.value("max_message_size"), limits.value("max_depth")
         # endpoint -> (body parser, operation)

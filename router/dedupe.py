@@ -1,41 +1,31 @@
-"""Which event ids the bridge has published: pure state, clock injected.
+"""Which event ids the bridge has published: pure logic (bridge.replay), clock and store injected.
 
-Bounded by age and count; the oldest ids are forgotten first, so a retry older than the window
-(or beyond the count) would be published again. Kept in the router's memory: a hub restart forgets.
+Bounded by age and count; beyond the count the oldest ids are forgotten first, so a retry older than
+the window (or beyond the count) would be published again. The hub keeps them in its replay database
+(router/replay_store.py), so a restart forgets nothing.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import Callable
+
+from bridge.replay import NonceCache, ReplayStore
 
 #: How long an event id is remembered, and how many at most.
 ID_TTL = 24 * 3600.0
 MAX_IDS = 100_000
 
 
-class PublishedIds:
-    def __init__(self, *, ttl: float = ID_TTL, max_ids: int = MAX_IDS, clock: Callable[[], float] = time.time):
-        self._ttl, self._max, self._clock = ttl, max_ids, clock
-        self._ids: OrderedDict[str, float] = OrderedDict()
+class PublishedIds(NonceCache):
+    """A NonceCache that, when full, forgets its oldest ids instead of refusing: a publish never waits on it."""
 
-    def _expire(self) -> None:
-        cutoff = self._clock() - self._ttl
-        while self._ids and next(iter(self._ids.values())) < cutoff:
-            self._ids.popitem(last=False)
+    def __init__(self, *, ttl: float = ID_TTL, max_ids: int = MAX_IDS, clock: Callable[[], float] = time.time,
+                 store: ReplayStore | None = None):
+        super().__init__(ttl, clock=clock, max_entries=max_ids, store=store)
 
-    def __contains__(self, event_id: str) -> bool:
-        self._expire()
-        return event_id in self._ids
+    def _make_room(self) -> None:
+        self._store.evict_oldest(len(self._store) - self._max + 1)
 
     def add(self, event_id: str) -> None:
-        self._expire()
-        self._ids[event_id] = self._clock()
-        self._ids.move_to_end(event_id)
-        while len(self._ids) > self._max:
-            self._ids.popitem(last=False)
-
-    def __len__(self) -> int:
-        self._expire()
-        return len(self._ids)
+        self.check_and_add(event_id)

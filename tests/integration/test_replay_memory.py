@@ -1,0 +1,64 @@
+"""Replay memory survives a hub restart: used tickets, bridge nonces and published event ids.
+
+One hub: everything is used once, the hub restarts, and each test replays one of them.
+"""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from bridge import tickets
+from bridge.signing import sign_request
+from router.client import Client, JoinError
+from router.testing import Hub
+from tests.integration.bridge_http import request
+
+TOPIC = "chat.room.replay-restart"
+EVENT = {"topic": TOPIC, "args": ["first"], "id": "evt-across-restart"}
+
+
+@dataclass
+class Used:
+    hub: Hub
+    ticket: str
+    raw: bytes
+    headers: dict
+
+
+@pytest.fixture(scope="module")
+def used(tmp_path_factory):
+    with Hub.started(tmp_path_factory.mktemp("replay-memory"), with_components=False) as hub:
+        ticket = tickets.mint(hub.ticket_secret, "31")
+        Client(hub.url, hub.realm, ticket=ticket).close()
+        raw = json.dumps({"topic": TOPIC, "args": ["signed once"]}).encode()
+        headers = sign_request(hub.bridge_key, hub.bridge_secret, "POST", "/bridge/publish", raw)
+        assert request(hub, "publish", raw=raw, headers=headers, sign=False)[0] == 200
+        assert request(hub, "publish", EVENT) == (200, {"id": EVENT["id"], "duplicate": False})
+        hub.restart()
+        yield Used(hub, ticket, raw, headers)
+
+
+def test_the_replay_memory_is_one_file_in_the_node_dir(used):
+    assert (used.hub.node.cbdir / "replay.sqlite3").is_file()
+
+
+def test_a_used_ticket_is_refused_after_a_restart(used):
+    with pytest.raises(JoinError) as info:
+        Client(used.hub.url, used.hub.realm, ticket=used.ticket)
+    assert info.value.reason == "switchboard.error.ticket_replayed"
+    with Client(used.hub.url, used.hub.realm, ticket=tickets.mint(used.hub.ticket_secret, "31")) as fresh:
+        assert fresh.details.authid == "31"
+
+
+def test_a_signed_request_replayed_after_a_restart_is_refused(used):
+    status, body = request(used.hub, "publish", raw=used.raw, headers=used.headers, sign=False)
+    assert (status, body["reason"]) == (401, "replayed")
+
+
+def test_an_event_id_published_before_a_restart_is_a_duplicate_after_it(used):
+    with used.hub.backend_client() as backend:
+        sub = backend.subscribe(TOPIC)
+        assert request(used.hub, "publish", EVENT) == (200, {"id": EVENT["id"], "duplicate": True})
+        assert request(used.hub, "publish", {**EVENT, "id": "evt-after", "args": ["after"]})[1]["duplicate"] is False
+        assert sub.get().args == ("after",), "the duplicate must not have been delivered again"
