@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bridge.tickets import SUB_PATTERN
 from router import settings as S
 
 #: The role whose permissions a signed-in user also has (the public surface).
@@ -58,13 +59,18 @@ class Rules:
         return Decision(True, disclose)
 
 
-def private_prefix(authid: str) -> str:
+def private_prefix(authid) -> str | None:
+    """`user.<authid>.`, or None for an authid that is not one plain URI component (it owns no topics:
+    authid "1.notes" must not get `user.1.notes.…` of user "1")."""
+    if not isinstance(authid, str) or not SUB_PATTERN.fullmatch(authid):
+        return None
     return f"{PRIVATE_PREFIX}{authid}."
 
 
 def decide_for_user(rules: Rules, authid: str, uri: str, action: str, match: str | None = None) -> Decision:
     """Public rules, plus subscribe on the user's own `user.<authid>.` topics (exact or prefix)."""
-    if action == "subscribe" and match in (None, "exact", "prefix") and uri.startswith(private_prefix(authid)):
+    own = private_prefix(authid)
+    if own and action == "subscribe" and match in (None, "exact", "prefix") and uri.startswith(own):
         return PRIVATE_ALLOW
     if match == "wildcard" or uri.startswith(PRIVATE_PREFIX) or PRIVATE_PREFIX.startswith(uri):
         return PRIVATE_DENY  # could reach other users' topics (a wildcard, "user." itself, "us" as prefix)

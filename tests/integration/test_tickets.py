@@ -1,5 +1,6 @@
 """Browser sign-in with Django-minted tickets, and private user topics (role `user`)."""
 
+import json
 import time
 
 import pytest
@@ -67,3 +68,45 @@ def test_anonymous_cannot_read_private_topics(switchboard_client):
     with pytest.raises(ApplicationError) as info:
         switchboard_client.subscribe("user.1.notifications")
     assert info.value.error == "wamp.error.not_authorized"
+
+
+def forged(secret, **payload):
+    """A correctly signed ticket whose payload is written by hand (mint refuses bad subs)."""
+    now = int(time.time())
+    fields = {"v": tickets.VERSION, "iat": now, "exp": now + 60, "jti": f"forged-{time.monotonic_ns()}",
+              "extra": {}, **payload}
+    encoded = tickets._b64(json.dumps(fields).encode())
+    return f"{encoded}.{tickets._mac(secret, encoded)}"
+
+
+def test_a_sub_with_a_dot_cannot_reach_another_users_private_topics(switchboard_hub):
+    ticket = forged(switchboard_hub.ticket_secret, sub="1.notes")
+    try:
+        with Client(switchboard_hub.url, switchboard_hub.realm, ticket=ticket) as c:
+            with pytest.raises(ApplicationError):
+                c.subscribe("user.1.notes.x")
+            with pytest.raises(ApplicationError):
+                c.call("history.get", "user.1.notes.x")
+    except JoinError as e:
+        assert e.reason == "switchboard.error.ticket_invalid"
+    assert refused(switchboard_hub, forged(switchboard_hub.ticket_secret, sub="1.notes")).reason == \
+        "switchboard.error.ticket_invalid"
+
+
+@pytest.mark.parametrize("sub", [42, ["1"], {"id": "1"}, True, "a b", "1#2", ""])
+def test_a_signed_ticket_with_a_bad_sub_is_aborted_not_left_hanging(switchboard_hub, sub):
+    started = time.monotonic()
+    with pytest.raises(JoinError) as info:
+        Client(switchboard_hub.url, switchboard_hub.realm, ticket=forged(switchboard_hub.ticket_secret, sub=sub),
+               timeout=10)
+    assert info.value.reason == "switchboard.error.ticket_invalid"
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("field, value", [("jti", ["x"]), ("jti", 7), ("extra", ["x"]), ("extra", "x"),
+                                          ("exp", 1e20), ("iat", None)])
+def test_a_signed_ticket_with_mistyped_fields_is_aborted(switchboard_hub, field, value):
+    with pytest.raises(JoinError) as info:
+        Client(switchboard_hub.url, switchboard_hub.realm,
+               ticket=forged(switchboard_hub.ticket_secret, sub="5", **{field: value}), timeout=10)
+    assert info.value.reason == "switchboard.error.ticket_invalid"

@@ -42,3 +42,14 @@ def test_published_ids_expire_and_are_bounded():
     assert "a" not in ids and "b" in ids and "c" in ids
     now[0] = 11
     assert "b" not in ids and len(ids) == 0
+
+
+def test_an_authid_that_is_not_one_uri_component_owns_no_private_topics():
+    rules = public_rules()
+    for authid, uri in [("1.notes", "user.1.notes.x"), ("1.", "user.1..x"), ("1#", "user.1#.x"), ("", "user..x"),
+                        (None, "user.None.x"), (42, "user.42.x")]:
+        for match in (None, "exact", "prefix"):
+            decision = decide_for_user(rules, authid, uri, "subscribe", match)
+            assert not decision.allow and not decision.cache, (authid, uri, match)
+    assert decide_for_user(rules, "1", "user.1.notes.x", "subscribe").allow
+    assert decide_for_user(rules, "1.notes", "demo.add2", "call").allow  # the public surface stays
