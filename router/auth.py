@@ -11,6 +11,7 @@ import os
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
+from twisted.logger import Logger
 
 from bridge import tickets
 from bridge.replay import NonceCache, ReplayCacheFull
@@ -18,6 +19,8 @@ from components.base import QuietApplicationErrors
 from router import replay_store
 from router import settings as S
 from router.permissions import decide_for_user, public_rules
+
+log = Logger()
 
 AUTHENTICATE = "switchboard.auth.ticket"
 AUTHORIZE = "switchboard.auth.authorize"
@@ -39,6 +42,17 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
         await self.register(self.authorize, AUTHORIZE)
 
     def authenticate(self, realm, authid, details):
+        """Accept or refuse with an ApplicationError; never anything else, which Crossbar would leave
+        hanging (no WELCOME, no ABORT)."""
+        try:
+            return self._check(authid, details)
+        except ApplicationError:
+            raise
+        except Exception as e:
+            log.warn("ticket sign-in refused on an unexpected error: {error}", error=f"{type(e).__name__}: {e}")
+            raise ApplicationError(tickets.INVALID, "ticket could not be checked") from None
+
+    def _check(self, authid, details):
         try:
             payload = tickets.verify(self._secret, details.get("ticket"))
         except tickets.TicketError as e:
@@ -51,7 +65,7 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
             raise ApplicationError(tickets.INVALID, f"ticket reuse cannot be checked: {e}") from None
         if not first_use:
             raise ApplicationError(tickets.REPLAYED, "ticket already used; fetch a fresh one")
-        return {"authid": payload["sub"], "role": USER_ROLE, "extra": payload.get("extra") or {}}
+        return {"authid": payload["sub"], "role": USER_ROLE, "extra": payload["extra"]}
 
     def authorize(self, session, uri, action, options):
         match = (options or {}).get("match")
