@@ -32,9 +32,13 @@ def _settings() -> S.Settings:
 
 def cmd_run(args) -> int:
     from router.node import Node
-    from router.supervisor import Supervisor
+    from router.supervisor import RestartPolicy, Supervisor
 
     settings = _settings()
+    try:
+        policy = RestartPolicy.from_env()
+    except ValueError as e:
+        raise SystemExit(f"switchboard: {e}") from None
     # crossbar's output goes to our stdout; our own lines (router/supervisor.py) to stderr
     node = Node(Path(args.dir).resolve() if args.dir else RUN_DIR, settings, log=sys.stdout)
 
@@ -51,7 +55,7 @@ def cmd_run(args) -> int:
         print(f"switchboard: hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
               f"{settings.backend_url}, realm {settings.realm}). Ctrl-C stops it.\n", flush=True)
 
-    return Supervisor(node, on_up=announce).run()
+    return Supervisor(node, policy=policy, on_up=announce).run()
 
 
 def cmd_check(args) -> int:

@@ -21,6 +21,8 @@ from typing import Callable
 
 from router.node import STOP_TIMEOUT, Node, NodeError
 
+ENV_RESTART_LIMIT = "SWITCHBOARD_RESTART_LIMIT"
+
 
 class CrashLoop(RuntimeError):
     """The hub kept dying right after (re)starts: restarting it again would not help."""
@@ -37,6 +39,16 @@ class RestartPolicy:
 
     def __post_init__(self):
         self._quick = 0
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> "RestartPolicy":
+        """SWITCHBOARD_RESTART_LIMIT: quick crashes in a row before giving up (default 5)."""
+        raw = env.get(ENV_RESTART_LIMIT, "")
+        if not raw:
+            return cls()
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"{ENV_RESTART_LIMIT}={raw!r} is not a whole number >= 1")
+        return cls(max_quick_crashes=int(raw))
 
     def crashed(self, uptime: float | None, reason: str) -> float:
         """Record a crash after `uptime` seconds of serving (None: it never came up); the delay before

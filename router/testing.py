@@ -148,6 +148,13 @@ class Hub:
                 return conn.pid
         raise LookupError(f"no local process holds {peer}")
 
+    def worker_pid(self, worker_id: str) -> int:
+        """PID of the node's worker process `worker_id` (e.g. "router", "chat"), for fault-injection tests."""
+        pids = self.node.worker_pids()
+        if worker_id not in pids:
+            raise LookupError(f"no worker {worker_id!r} running (running: {sorted(pids)})")
+        return pids[worker_id]
+
     def log_text(self) -> str:
         if self._log and not self._log.closed:
             self._log.flush()
