@@ -16,7 +16,6 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-
 #: the error a call or publish over a session's rate gets
 RATE_LIMITED = "switchboard.error.rate_limited"
 #: the error a request past a count limit gets (subscriptions, rooms, ...)
@@ -96,6 +95,10 @@ _TABLE: list[Limit] = [
           "five seconds' worth",
           "a connection over the rate is closed at once; 0 turns it off",
           integer=False, off_at_zero=True),
+    Limit("authorization_cache", "SWITCHBOARD_AUTHORIZATION_CACHE", 10_000, "entries",
+          "authorization decisions the router caches (one per role, URI and action; Crossbar kept one for "
+          "every distinct URI any client tried, for ever)",
+          "a decision past it evicts the oldest; its URI's next use asks the rules again (microseconds)"),
     Limit("chat_max_rooms", "SWITCHBOARD_CHAT_MAX_ROOMS", 1000, "rooms",
           "chat rooms the chat component lists in chat.rooms at once (held in its memory, a few hundred "
           "bytes each; a room with no message for an hour leaves the list)",

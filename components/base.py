@@ -15,6 +15,7 @@ from autobahn.wamp.exception import ApplicationError
 
 from components.arguments import checked
 from router import (
+    authcache,
     connlimit,
     dealer_order,
     fastlog,
@@ -37,9 +38,11 @@ from router import settings as S
 # (router/workerlog.py). Every worker also checks what clients send before Crossbar acts on it, with
 # the interpreter's recursion limit back at CPython's (router/ingress.py), and drops a WebSocket peer
 # whose unsent bytes pass the send buffer limit (router/sendlimit.py), and refuses an HTTP body over
-# the message size limit before reading it (router/httplimit.py).
+# the message size limit before reading it (router/httplimit.py); its router keeps a bounded cache of
+# authorization decisions (router/authcache.py).
 fastlog.install()
 ingress.install()
+authcache.install()
 httplimit.install()
 turnflush.install()
 fastsend.install()

@@ -194,3 +194,17 @@ def test_a_slow_consumer_is_dropped_and_a_normal_subscriber_gets_every_event(hub
                 raise Closed()
     slow.close()
     assert_no_traceback(hub)
+
+
+def test_decisions_stay_right_when_the_bounded_authorization_cache_evicts(tmp_path):
+    """Each new URI under a cacheable rule is a cache entry; with a cache of 20, 200 URIs evict over
+    and over (tests/unit/test_authcache.py holds the bound itself) and every answer stays right."""
+    with Hub.started(tmp_path, env={"SWITCHBOARD_AUTHORIZATION_CACHE": "20"}) as small, small.client() as c:
+        for i in range(200):
+            c.subscribe(f"chat.room.probe-{i}").unsubscribe()
+            if i % 50 == 0:
+                with pytest.raises(ApplicationError) as info:
+                    c.subscribe(f"secret.probe-{i}")
+                assert info.value.error == "wamp.error.not_authorized"
+        assert c.call("demo.add2", 1, 1) == 2
+        assert "Traceback" not in small.log_text()

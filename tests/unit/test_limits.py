@@ -37,4 +37,4 @@ def test_every_limit_is_documented_once_with_its_default():
     assert set(rows) == {limit.env for limit in limits.LIMITS.values()}, "docs/security.md's table vs bridge/limits.py"
     for limit in limits.LIMITS.values():
         documented = rows[limit.env].split()[0].replace(",", "")
-        assert float(documented) == limit.default, f"{limit.env}: docs say {rows[limit.env]!r}, the table {limit.default}"
+        assert float(documented) == limit.default, f"{limit.env}: docs say {rows[limit.env]!r}, not {limit.default}"
