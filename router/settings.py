@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridge import limits
+
 #: Repository root (the folder holding router/, components/, web/ and .crossbar/).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: The node directory shipped with the project; holds the committed config.json.
@@ -97,6 +99,15 @@ def guards_on(env=None) -> bool:
     return (os.environ if env is None else env).get(ENV_GUARDS, "1") != "0"
 
 
+def check_limits(env) -> None:
+    """Every limit (bridge/limits.py) readable from `env`, else SettingsError naming the variable: the
+    workers read them at start, and a bad one must stop the hub before it starts, not in a worker."""
+    try:
+        limits.read(env)
+    except limits.LimitError as e:
+        raise SettingsError(str(e)) from None
+
+
 def load_config(path: Path | None = None) -> dict:
     """The node config: `path`, else the running node's (inside a node), else the committed one."""
     path = path or os.environ.get(ENV_NODE_CONFIG) or CONFIG_FILE
@@ -170,6 +181,7 @@ class Settings:
         if loglevel not in LOGLEVELS:
             raise SettingsError(f"{ENV_LOGLEVEL}={loglevel!r} is not one of {', '.join(LOGLEVELS)}")
         gc_full_every(env)  # read by every worker (router/gcfreeze.py): refused here, before the node starts
+        check_limits(env)
         return cls(
             host=env.get(ENV_HOST) or web["interface"],
             port=_port(env, ENV_PORT, web["port"]),

@@ -29,6 +29,8 @@ def test_environment_overrides_and_bad_values_are_named():
         with pytest.raises(S.SettingsError, match=f"SWITCHBOARD_GC_FULL_EVERY='{bad}' is not a number of seconds"):
             S.Settings.from_env({"SWITCHBOARD_GC_FULL_EVERY": bad})
     assert S.gc_full_every({}) == S.DEFAULT_GC_FULL_EVERY and S.gc_full_every({"SWITCHBOARD_GC_FULL_EVERY": "0"}) == 0
+    with pytest.raises(S.SettingsError, match="SWITCHBOARD_SEND_BUFFER='lots' is not a whole number of bytes"):
+        S.Settings.from_env({"SWITCHBOARD_SEND_BUFFER": "lots"})  # a limit, refused before any worker reads it
 
 
 def test_render_config_points_everything_at_the_settings(tmp_path):
