@@ -1,0 +1,51 @@
+"""Defects the hostile suite found, each as the smallest input that showed it, against a real hub."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.hostile import strategies as H
+from tests.hostile.clients import decode
+from tests.hostile.health import fuzzed_hub
+from tests.wsraw import RawWebSocket
+
+
+@pytest.fixture(scope="module")
+def hub_watch(tmp_path_factory):
+    with fuzzed_hub(tmp_path_factory.mktemp("hostile_regressions")) as hub_and_watch:
+        yield hub_and_watch
+
+
+def _closed_code(ws: RawWebSocket, serializer: str) -> int | None:
+    closed = ws.wait_closed()
+    return closed.code
+
+
+@pytest.mark.parametrize("serializer", H.SERIALIZERS)
+@pytest.mark.parametrize("message", [
+    [H.HELLO, "", {"roles": {"caller": {}}}],  # an empty realm
+    [H.HELLO, "a b", {"roles": {"caller": {}}}],
+], ids=["empty_realm", "realm_with_space"])
+def test_an_invalid_uri_in_hello_is_a_protocol_error_not_a_traceback(hub_watch, serializer, message):
+    """Found by test_websocket_survives_hostile_wamp: Autobahn's message parser raises
+    InvalidUriError (not a ProtocolError) for a URI that does not match its pattern; the router's
+    WebSocket receive logged it with a traceback and closed with 1011 (internal error)."""
+    hub, watch = hub_watch
+    watch.begin()
+    with RawWebSocket("127.0.0.1", hub.settings.port, serializer) as ws:
+        ws.send(H.encode(serializer, message))
+        assert _closed_code(ws, serializer) == 1002
+    watch.check(f"HELLO with realm {message[1]!r}")
+
+
+@pytest.mark.parametrize("serializer", H.SERIALIZERS)
+def test_an_invalid_uri_in_a_call_is_a_protocol_error_not_a_traceback(hub_watch, serializer):
+    """The same for a URI in a session: CALL with procedure "a b"."""
+    hub, watch = hub_watch
+    watch.begin()
+    with RawWebSocket("127.0.0.1", hub.settings.port, serializer) as ws:
+        ws.send(H.encode(serializer, [H.HELLO, H.REALM, {"roles": {"caller": {}}}]))
+        assert decode(serializer, ws.recv())[0] == H.WELCOME
+        ws.send(H.encode(serializer, [H.CALL, 1, {}, "a b", []]))
+        assert _closed_code(ws, serializer) == 1002
+    watch.check("CALL with procedure 'a b'")
