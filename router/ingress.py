@@ -25,7 +25,7 @@ import sys
 import time
 
 from autobahn.wamp import message
-from autobahn.wamp.exception import ProtocolError
+from autobahn.wamp.exception import InvalidUriError, ProtocolError
 from autobahn.wamp.serializer import JsonObjectSerializer
 from autobahn.wamp.websocket import WampWebSocketProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
@@ -100,7 +100,7 @@ def _ws_on_message(self, payload: bytes, isBinary: bool):
         messages = self._serializer.unserialize(payload, isBinary)
         for msg in messages:
             self._session.onMessage(msg)
-    except ProtocolError as e:
+    except (ProtocolError, InvalidUriError) as e:  # Autobahn's parser raises InvalidUriError for a bad URI
         log_client_error(getattr(self, "peer", "?"), "WAMP protocol error, closing", e)
         self._bailout(WebSocketProtocol.CLOSE_STATUS_CODE_PROTOCOL_ERROR, reason=f"WAMP Protocol Error ({e})")
     except Exception as e:
