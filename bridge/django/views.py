@@ -31,6 +31,8 @@ METHOD_NOT_ALLOWED = "switchboard.error.method_not_allowed"
 NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
 INVALID_ARGUMENT = "wamp.error.invalid_argument"
 RUNTIME_ERROR = "wamp.error.runtime_error"
+#: The signed-in user's pk is not one URI component (bridge.tickets.SUB_PATTERN): no ticket can name it.
+INVALID_AUTHID = "switchboard.error.invalid_authid"
 
 
 def _error(status: int, uri: str, *args: Any, **extra: Any) -> JsonResponse:
@@ -46,6 +48,7 @@ def ticket(request: HttpRequest) -> JsonResponse:
     """A fresh single-use ticket for the signed-in user ({"ticket", "authid", "expires"}), or {"ticket": null}.
 
     The page asks on every (re)connect: the router accepts each ticket once and for TICKET_TTL seconds.
+    A user whose pk is not one URI component (1-64 of A-Za-z0-9_-) gets 422 invalid_authid, not a 500.
     """
     if request.method not in ("GET", "HEAD"):
         return _no_store(_error(405, METHOD_NOT_ALLOWED, "use GET"))
@@ -54,7 +57,11 @@ def ticket(request: HttpRequest) -> JsonResponse:
         return _no_store(JsonResponse({"ticket": None}))
     cfg = switchboard()
     authid, now = str(user.pk), time.time()
-    value = tickets.mint(cfg.require_ticket_secret(), authid, ttl=cfg.ticket_ttl, now=now)
+    try:
+        value = tickets.mint(cfg.require_ticket_secret(), authid, ttl=cfg.ticket_ttl, now=now)
+    except tickets.TicketError as e:  # the site's user model, not this request: say so, never a 500
+        log.warning("no hub ticket for user pk %r: %s", authid[:80], e)
+        return _no_store(_error(422, INVALID_AUTHID, f"this user's pk cannot be a hub authid: {e}"))
     response = _no_store(JsonResponse({"ticket": value, "authid": authid, "expires": int(now + cfg.ticket_ttl)}))
     response["Vary"] = "Cookie"
     return response

@@ -249,6 +249,25 @@ def test_ticket_ttl_setting(client, django_user_model, settings):
     assert payload["exp"] - payload["iat"] == 10
 
 
+class _EmailKeyedUser:
+    """A signed-in user of a site whose primary key is an e-mail address (not one URI component)."""
+
+    is_authenticated, is_active, pk = True, True, "ann@example.com"
+
+
+def test_a_user_whose_pk_cannot_be_an_authid_gets_a_clear_422(caplog):
+    from bridge.django import views
+
+    request = RequestFactory().get("/switchboard/ticket/")
+    request.user = _EmailKeyedUser()
+    response = views.ticket(request)
+    assert response.status_code == 422 and response["Cache-Control"] == "no-store"
+    body = json.loads(response.content)
+    assert body["error"] == "switchboard.error.invalid_authid"
+    assert "pk" in body["args"][0] and "A-Z a-z 0-9 _ -" in body["args"][0] and "ann@example.com" in body["args"][0]
+    assert any("no hub ticket" in r.getMessage() for r in caplog.records), "the site's operator is told too"
+
+
 def test_ticket_view_needs_get(client):
     assert client.post("/switchboard/ticket/").status_code in (403, 405)  # CSRF or method
 
