@@ -53,7 +53,7 @@ def drop(protocol, pending: int) -> None:
     """Release what `protocol`'s transport holds and abort the connection (once)."""
     transport = protocol.transport
     if transport is None or getattr(protocol, "_sb_dropped", False):
-        return
+        return  # already being aborted (its buffer was released: a few messages may queue until it goes)
     protocol._sb_dropped = True
     log.warn("slow consumer {peer} dropped: {pending} bytes unsent, over the send buffer limit of {limit} "
              "({env})", peer=getattr(protocol, "peer", "?"), pending=pending, limit=_limit,
@@ -64,9 +64,11 @@ def drop(protocol, pending: int) -> None:
 
 def _guarded(send):
     def guarded_send(self, msg):
-        if getattr(self, "_sb_dropped", False):
-            return  # being aborted: nothing more is queued for it
-        pending = pending_bytes(self.transport)
+        transport = self.transport
+        try:  # a tcp or unix connection, inline: this runs for every delivery
+            pending = transport._tempDataLen + len(transport.dataBuffer) - transport.offset
+        except AttributeError:
+            pending = pending_bytes(transport)
         if pending > _limit:
             drop(self, pending)
             return
