@@ -105,7 +105,6 @@ def _proxy_layout(config: dict) -> None:
                                  "endpoint": {"type": "unix", "path": PROXY_SOCKET,
                                               "backlog": web["endpoint"].get("backlog", 50)},
                                  "serializers": ["msgpack"],
-                                 "options": {"max_message_size": ws["options"]["max_message_size"]},
                                  "auth": {"anonymous-proxy": {"type": "static"}}})
     # Crossbar starts the workers one by one in this order: the proxies right after the router, so they
     # all listen before the components register, which is what Hub waits for

@@ -17,8 +17,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Mapping
 
+from bridge import limits
 from router import settings as S
 from router.secrets import ensure_secrets
 
@@ -43,11 +44,13 @@ NATIVE_WORKER_TYPES = ("router", "container", "proxy")
 
 
 def render_config(config: dict, settings: S.Settings, *, with_components: bool = True,
-                  data_dir: Path | None = None) -> dict:
+                  data_dir: Path | None = None, env: Mapping[str, str] | None = None) -> dict:
     """The node config for `settings`: listening addresses, absolute paths, optional components.
 
     Relative data files (extra "database") of router components (history, the ticket authenticator)
     and of resource services (the HTTP bridge) go to `data_dir`.
+    Every WebSocket and RawSocket transport takes the message size limit of `env` (the environment the
+    node runs with; default: this process's), SWITCHBOARD_MAX_MESSAGE_SIZE in bridge/limits.py.
     """
     config = copy.deepcopy(config)
     web = S.transport(config, S.WEB_TRANSPORT_ID)
@@ -77,9 +80,20 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
         for component in worker["components"]:
             component["realm"] = settings.realm
             component["transport"]["endpoint"]["port"] = settings.backend_port
+    _limit_message_size(config, int(limits.value("max_message_size", env)))
     if not with_components:
         config["workers"] = [w for w in config["workers"] if w["type"] != "container"]
     return config
+
+
+def _limit_message_size(config: dict, size: int) -> None:
+    for worker in config["workers"]:
+        for transport in worker.get("transports", []):
+            if transport.get("type") == "rawsocket":
+                transport.setdefault("options", {})["max_message_size"] = size
+            for service in transport.get("paths", {}).values():
+                if service.get("type") == "websocket":
+                    service.setdefault("options", {})["max_message_size"] = size
 
 
 def _database_in(item: dict, data_dir: Path | None) -> None:
@@ -168,7 +182,7 @@ class Node:
         self.cbdir.mkdir(parents=True, exist_ok=True)
         config = render_config(self.config or S.load_config(S.CONFIG_FILE), self.settings,
                                with_components=self.with_components,
-                               data_dir=self.cbdir)
+                               data_dir=self.cbdir, env={**os.environ, **self.extra_env})
         (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         self._native_workers = {w["id"] for w in config["workers"] if w["type"] in NATIVE_WORKER_TYPES}
         self.secrets, self.secrets_created = ensure_secrets(self.settings.secrets_file)

@@ -208,3 +208,15 @@ def test_decisions_stay_right_when_the_bounded_authorization_cache_evicts(tmp_pa
                 assert info.value.error == "wamp.error.not_authorized"
         assert c.call("demo.add2", 1, 1) == 2
         assert "Traceback" not in small.log_text()
+
+
+def test_the_message_size_limit_applies_to_websocket_messages_and_bridge_bodies(tmp_path):
+    with Hub.started(tmp_path, env={"SWITCHBOARD_MAX_MESSAGE_SIZE": "4096"}) as small:
+        with RawWebSocket("127.0.0.1", small.settings.port, "json") as ws:
+            ws.send(json.dumps([1, small.realm, {"roles": {"caller": {}}}, "x" * 5000]).encode())
+            assert ws.wait_closed().code in (None, 1009)
+        status, answer = request(small, "publish", {"topic": "public.big", "args": ["x" * 5000]})
+        assert status == 413 and answer["error"] == "switchboard.error.too_large"
+        status, _ = request(small, "publish", {"topic": "public.small", "args": ["x" * 100]})
+        assert status == 200
+        assert "Traceback" not in small.log_text()

@@ -45,6 +45,14 @@ def test_render_config_points_everything_at_the_settings(tmp_path):
     assert [w["type"] for w in bare["workers"]] == ["router"]
 
 
+def test_render_config_gives_every_transport_the_message_size_limit_of_the_nodes_environment():
+    settings = S.Settings(host="127.0.0.1", port=1234, backend_port=1235, realm="switchboard")
+    for env, size in (({}, 1024 * 1024), ({"SWITCHBOARD_MAX_MESSAGE_SIZE": "4096"}, 4096)):
+        config = render_config(S.load_config(), settings, env=env)
+        assert S.transport(config, "web")["paths"]["ws"]["options"]["max_message_size"] == size
+        assert S.transport(config, "backend")["options"]["max_message_size"] == size
+
+
 def test_secrets_are_generated_once_and_env_wins(tmp_path):
     path = tmp_path / "dir" / "secrets.env"
     first, created = ensure_secrets(path, env={})
