@@ -127,7 +127,10 @@ def fuzzed_hub(workdir, **kwargs):
         finally:
             watch.close()
     tail = hub.log_path.read_text(encoding="utf-8", errors="replace")[watch.log_mark:]
-    assert "Traceback" not in tail, f"a traceback was logged after the module's last check:\n{tail[-4000:]}"
+    if "Traceback" in tail:
+        at = tail.index("Traceback")
+        excerpt = tail[max(0, at - 1500):at + 3000]
+        raise AssertionError(f"a traceback was logged after the module's last check:\n{excerpt}")
 
 
 def fuzz(watch: Watch, strategy, run_one, name: str, examples: int | None = None) -> None:

@@ -13,6 +13,7 @@ import base64
 import datetime
 import decimal
 import json
+import reprlib
 import struct
 from dataclasses import dataclass, field
 
@@ -71,7 +72,8 @@ BAD_TEXT = ["\ud800", "\udfff", "a\x00b", "\ufeff", "\U0010ffff", "\u0085\u2028\
 def _special(serializer: str):
     """Values only one serializer can carry (MessagePack extension types, CBOR tags and its kin)."""
     if serializer == "msgpack":
-        return st.builds(msgpack.ExtType, st.integers(-128, 127), st.binary(max_size=12))
+        return st.one_of(st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=12)),
+                         st.builds(msgpack.Timestamp, st.integers(0, 2**34 - 1), st.integers(0, 999_999_999)))
     if serializer == "cbor":
         return st.one_of(
             st.builds(cbor2.CBORTag, st.sampled_from([0, 1, 2, 3, 4, 5, 24, 25, 28, 29, 30, 32, 35, 36, 256, 258,
@@ -120,7 +122,7 @@ def values(serializer: str):
                                                      st.dictionaries(_keys(serializer), children, max_size=4)),
                           max_leaves=16)
     depths = st.one_of(st.integers(1, MAX_DEPTH + 4), st.sampled_from([MAX_DEPTH - 3, MAX_DEPTH - 2, MAX_DEPTH - 1,
-                                                                       MAX_DEPTH, MAX_DEPTH + 1, 200, 5000]))
+                                                                       MAX_DEPTH, MAX_DEPTH + 1, 200, 500]))
     return st.one_of(
         nested,
         st.builds(deep, depths, st.just(1), st.sampled_from(["list", "dict"])),
@@ -249,10 +251,50 @@ def messages(serializer: str):
     )
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlong = 6, 80, 80, 8, 8, 40
+
+
+def _short(value, limit: int = 160) -> str:
+    """A short repr, safe for values nested deeper than this process' recursion limit."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}...<{len(text)} chars>"
+
+
+class _ShortRepr:
+    """Hypothesis pretty-prints examples field by field; these print as their short repr."""
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
 # --- encodings --------------------------------------------------------------------------------
+#: CPython converts at most 4300 digits between int and text; a longer one is written as that many 9s
+_HUGE, _HUGE_END = '"@@huge:', '@@"'
+
+
+def _huge(value: int) -> str:
+    """A placeholder for an integer too long for str(), replaced by `_unhuge` after encoding."""
+    return f"{_HUGE[1:]}{int(value.bit_length() * 0.30103) + 1}{_HUGE_END[:-1]}"
+
+
+def _unhuge(text: str) -> str:
+    while _HUGE in text:
+        start = text.index(_HUGE)
+        end = text.index(_HUGE_END, start)
+        text = text[:start] + "9" * int(text[start + len(_HUGE):end]) + text[end + len(_HUGE_END):]
+    return text
+
+
+def _too_long(value) -> bool:
+    return type(value) is int and value.bit_length() > 14000  # about 4214 digits
+
+
 def _jsonable(value):
     """What a JSON client sends for `value`: bytes as Autobahn's "\\0" + base64 strings, other keys as text."""
     kind = type(value)
+    if _too_long(value):
+        return _huge(value)
     if kind in (list, tuple, frozenset):
         return [_jsonable(v) for v in value]
     if kind is dict:
@@ -270,13 +312,13 @@ def _msgpackable(value):
     if kind is dict:
         return {_msgpackable(k) if type(k) is not str else k: _msgpackable(v) for k, v in value.items()}
     if kind is int and not -(2**63) <= value <= 2**64 - 1:
-        return str(value)
+        return "9" * (int(value.bit_length() * 0.30103) + 1) if _too_long(value) else str(value)
     return value
 
 
 def encode(serializer: str, message) -> bytes:
     if serializer == "json":
-        text = json.dumps(_jsonable(message), allow_nan=True, ensure_ascii=False, separators=(",", ":"))
+        text = _unhuge(json.dumps(_jsonable(message), allow_nan=True, ensure_ascii=False, separators=(",", ":")))
         return text.encode("utf-8", "surrogatepass")  # a lone surrogate becomes invalid UTF-8, as hostile clients send
     if serializer == "msgpack":
         return msgpack.packb(_msgpackable(message), use_bin_type=True, unicode_errors="surrogatepass")
@@ -287,8 +329,8 @@ INVALID_UTF8 = [b"\xff", b"\xfe\xff", b"\xc3\x28", b"\xc0\xaf", b"\xed\xa0\x80",
                 b"\xe2\x82"]
 
 
-@dataclass
-class Damage:
+@dataclass(repr=False)
+class Damage(_ShortRepr):
     """Byte-level damage to an encoded message: `kind` at relative `where` (0..1) with `data`."""
 
     kind: str = "none"
@@ -316,13 +358,8 @@ class Damage:
 #: whole payloads no encoder writes: broken JSON, lone MessagePack/CBOR heads, numbers too long to parse
 RAW_PAYLOADS = [b"", b"[", b"[1,", b"\x91", b"\x81", b"\xd8\x1d\x00", b"\xc1", b"[" * 33 + b"]" * 33, b"1" * 5000,
                 b"[1," + b"9" * 5000 + b"]", b"[1e999999]", b"[-0.0e-99999]", b'["\\ud800"]', b"\xef\xbb\xbf[1]",
-                b'[1,"x",{"a":1,"a":2}]', b"[1] [2]", b"\x00" * 16,
+                b'[1,"x",{"a":1,"a":2}]', b"[1] [2]", b"\x00" * 16, b"[" * 100000,
                 b'[48,1,{},"demo.add2",[1,' + b"1" * 4301 + b",2]]"]
-
-
-def _short(value, limit: int = 160) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}...<{len(text)} chars>"
 
 
 damage = st.one_of(
@@ -334,8 +371,8 @@ damage = st.one_of(
 )
 
 
-@dataclass
-class Wire:
+@dataclass(repr=False)
+class Wire(_ShortRepr):
     """One message on the wire: `message` encoded by the connection's serializer, then `damage`d."""
 
     message: object

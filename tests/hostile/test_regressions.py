@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
+import socket
+
 import pytest
 
+from bridge import signing
 from tests.hostile import strategies as H
 from tests.hostile.clients import decode
 from tests.hostile.health import fuzzed_hub
@@ -49,3 +53,27 @@ def test_an_invalid_uri_in_a_call_is_a_protocol_error_not_a_traceback(hub_watch,
         ws.send(H.encode(serializer, [H.CALL, 1, {}, "a b", []]))
         assert _closed_code(ws, serializer) == 1002
     watch.check("CALL with procedure 'a b'")
+
+
+@pytest.mark.parametrize("header", ["X-Switchboard-Nonce", "X-Switchboard-Key", "Content-Type"])
+def test_a_bridge_header_that_is_not_utf8_is_answered_4xx_not_500(hub_watch, header):
+    """Found by test_the_bridge_survives_hostile_requests: a header value that is not UTF-8 (here
+    b"\\xe9", Latin-1 "é", which HTTP allows) made the bridge's header lookup raise
+    UnicodeDecodeError (Twisted decodes str-named headers as UTF-8): a traceback in the router's log
+    and Twisted's HTML "Processing Failed" 500, instead of a 401 (or 415 for the Content-Type)."""
+    hub, watch = hub_watch
+    watch.begin()
+    body = b'{"topic": "public.regression"}'
+    headers = dict(signing.sign_request(hub.bridge_key, hub.bridge_secret, "POST", "/bridge/publish", body))
+    headers["Content-Type"] = "application/json"
+    headers[header] = "\xe9"
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = (f"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
+               f"{head}\r\n").encode("latin-1") + body
+    with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        answer = response.read()
+    assert response.status in (401, 415), (response.status, answer[:200])
+    watch.check(f"a non-UTF-8 {header}")
