@@ -1,8 +1,10 @@
 """Each key (nonce, ticket id, event id) accepted once until it expires: pure logic, clock and store injected.
 
 The decisions — what counts as seen, when to purge, what a full cache does — live here once. Where the
-keys are kept is a `ReplayStore`: `MemoryStore` below (a process's memory, for Django and the unit
-tests), or the router's SQLite file (router/replay_store.py), so a hub restart forgets nothing.
+keys are kept is a `ReplayStore`, always answered from memory so a check costs microseconds:
+`MemoryStore` below (a process's memory, for Django and the unit tests), or the router's
+`WriteBehindStore` (router/replay_store.py: a MemoryStore loaded from the hub's SQLite file at start,
+each new key written there behind, off the reactor thread), so a hub restart forgets nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class ReplayCacheFull(Exception):
 
 
 class ReplayStore(Protocol):
-    """Keys with their expiry time; no policy (expired keys stay until purged)."""
+    """Keys with their expiry time; no policy (expired keys stay until purged). Never waits on a disk:
+    the caller runs on the router's reactor thread. `put` may raise ReplayCacheFull to refuse a key."""
 
     def expiry(self, key: str) -> float | None:
         """When `key` expires, or None if it is not held."""

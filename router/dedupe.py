@@ -1,8 +1,8 @@
 """Which event ids the bridge has published: pure logic (bridge.replay), clock and store injected.
 
 Bounded by age and count; beyond the count the oldest ids are forgotten first, so a retry older than
-the window (or beyond the count) would be published again. The hub keeps them in its replay database
-(router/replay_store.py), so a restart forgets nothing.
+the window (or beyond the count) would be published again. The hub writes them behind to its replay
+database (router/replay_store.py, which caps the rows at the same count), so a restart forgets nothing.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Replay memory: the store contract (memory and SQLite alike), expiry and limits with a fake clock,
-and the SQLite file surviving a reopen as it survives a hub restart."""
+"""Replay memory: the store contract (memory and write-behind alike), expiry and limits with a fake clock,
+and the SQLite file surviving a reopen as it survives a hub restart. The writer thread itself:
+tests/unit/test_replay_writer.py."""
 
 import sqlite3
 
@@ -11,7 +12,7 @@ from router import replay_store
 from router import settings as S
 from router.dedupe import PublishedIds
 from router.node import render_config
-from router.replay_store import ReplayStoreError, SQLiteStore
+from router.replay_store import ReplayStoreError, WriteBehindStore, Writer
 
 
 class Clock:
@@ -28,9 +29,9 @@ def make_store(request, tmp_path):
     if request.param == "memory":
         yield lambda kind="k": MemoryStore()
         return
-    db = replay_store.connect(tmp_path / "replay.sqlite3")
-    yield lambda kind="k": SQLiteStore(db, kind)
-    db.close()
+    writer = Writer(tmp_path / "replay.sqlite3", clock=Clock())
+    yield lambda kind="k": WriteBehindStore(writer, kind, 1000)
+    assert writer.close()
 
 
 def test_store_contract(make_store):
@@ -111,9 +112,13 @@ def test_published_ids_expire_and_forget_the_oldest_beyond_the_count(make_store)
 def test_the_sqlite_file_remembers_across_a_reopen(tmp_path):
     clock = Clock()
     path = tmp_path / "node" / "replay.sqlite3"
+    writers = []
 
-    def reopened(kind):  # a new connection, as a restarted hub opens
-        return SQLiteStore(replay_store.connect(path), kind)
+    def reopened(kind):  # a new writer (and connection) on the file, as a restarted hub opens; the last one closed
+        if writers:
+            assert writers[-1].close()
+        writers.append(Writer(path, clock=clock))
+        return WriteBehindStore(writers[-1], kind, 1000)
 
     assert NonceCache(10, clock=clock, store=reopened(replay_store.TICKETS)).check_and_add("jti-1")
     PublishedIds(clock=clock, store=reopened(replay_store.EVENT_IDS)).add("evt-1")
@@ -123,24 +128,49 @@ def test_the_sqlite_file_remembers_across_a_reopen(tmp_path):
     clock.now += 10
     assert NonceCache(10, clock=clock, store=reopened(replay_store.TICKETS)).check_and_add("jti-1"), \
         "an expired key is accepted again"
+    assert writers[-1].close()
 
 
-def test_the_hub_shares_one_connection_in_wal_mode(tmp_path):
+def test_the_hub_shares_one_writer_in_wal_mode(tmp_path):
     path = tmp_path / "replay.sqlite3"
-    db = replay_store.shared(path)
-    assert replay_store.shared(tmp_path / "." / "replay.sqlite3") is db
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: no fsync per commit
-    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM seen").fetchone()[0] == 0
+    writer = replay_store.writer(path)
+    try:
+        assert replay_store.writer(tmp_path / "." / "replay.sqlite3") is writer
+        assert replay_store.open_store(path, replay_store.TICKETS, 10).writer is writer
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM seen").fetchone()[0] == 0
+    finally:
+        replay_store.close_all()
+    assert not writer.alive and replay_store.writer(path) is not writer, "a closed writer is not handed out"
+    replay_store.close_all()
 
 
-def test_a_failing_database_refuses_instead_of_forgetting(tmp_path):
-    db = replay_store.connect(tmp_path / "replay.sqlite3")
-    cache = NonceCache(10, store=SQLiteStore(db, replay_store.BRIDGE_NONCES))
-    db.close()
+class FailingWriter(Writer):
+    """Every commit fails while `failing`, as on a full disk."""
+
+    failing = True
+
+    def _write(self, batch):
+        if batch and self.failing:
+            raise sqlite3.OperationalError("database or disk is full")
+        super()._write(batch)
+
+
+def test_a_failing_database_refuses_instead_of_forgetting(tmp_path, monkeypatch):
+    monkeypatch.setattr(replay_store, "RETRY_DELAY", 3600.0)  # the retry comes when a waiter asks for it
+    writer = FailingWriter(tmp_path / "replay.sqlite3", clock=Clock())
+    cache = NonceCache(10, clock=Clock(), store=WriteBehindStore(writer, replay_store.BRIDGE_NONCES, 100))
+    assert cache.check_and_add("n1")  # accepted in memory; its commit fails
+    assert writer.flush(timeout=5) is False
     with pytest.raises(ReplayStoreError):
-        cache.check_and_add("n")
+        cache.check_and_add("n2")
+    assert "n2" not in cache and not cache.check_and_add("n1"), "refused, not taken; the accepted one still held"
     assert issubclass(ReplayStoreError, ReplayCacheFull)  # so callers refuse it (503, ticket_invalid)
+    writer.failing = False
+    assert writer.flush(timeout=5), "the kept batch is written when the disk takes it again"
+    assert cache.check_and_add("n2") and writer.close()
+    rows = sqlite3.connect(tmp_path / "replay.sqlite3").execute("SELECT key FROM seen ORDER BY key").fetchall()
+    assert rows == [("n1",), ("n2",)]
 
 
 def test_render_config_puts_the_replay_database_in_the_node_dir(tmp_path):
