@@ -1,8 +1,9 @@
 """Browser sign-in: the dynamic authenticator for Django tickets and the authorizer of role `user`.
 
 Runs as a router component (in the router worker, started before any transport listens). Used
-ticket ids are kept in the hub's replay database (config extra "database", router/replay_store.py),
-so a ticket used before a restart is still refused after it.
+ticket ids are checked in memory and written behind to the hub's replay database (config extra
+"database", router/replay_store.py); the WELCOME waits until the ticket's use is committed (without
+blocking the reactor), so a ticket that signed a session in is still refused after any restart or crash.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.logger import Logger
 
 from bridge import tickets
-from bridge.replay import NonceCache, ReplayCacheFull
+from bridge.replay import MAX_NONCES, NonceCache, ReplayCacheFull
 from components.base import QuietApplicationErrors
 from router import replay_store
 from router import settings as S
@@ -35,22 +36,35 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
         if not self._secret:
             raise RuntimeError(f"{S.ENV_TICKET_SECRET} is not set")
         database = (self.config.extra or {}).get("database", replay_store.DEFAULT_DATABASE)
-        self._used = NonceCache(tickets.MAX_TTL + 2 * tickets.LEEWAY,
-                                store=replay_store.open_store(database, replay_store.TICKETS))
+        store = replay_store.open_store(database, replay_store.TICKETS, MAX_NONCES)
+        self._used = NonceCache(tickets.MAX_TTL + 2 * tickets.LEEWAY, store=store)
+        self._writer = store.writer
+        replay_store.stop_at_shutdown()
         self._rules = public_rules()
         await self.register(self.authenticate, AUTHENTICATE)
         await self.register(self.authorize, AUTHORIZE)
 
+    _writer = None  # the replay database's writer; None: the used tickets live in memory only
+
     def authenticate(self, realm, authid, details):
         """Accept or refuse with an ApplicationError; never anything else, which Crossbar would leave
-        hanging (no WELCOME, no ABORT)."""
+        hanging (no WELCOME, no ABORT). With a replay database, the acceptance is a Deferred that fires
+        once the ticket's use is committed."""
         try:
-            return self._check(authid, details)
+            accepted = self._check(authid, details)
         except ApplicationError:
             raise
         except Exception as e:
             log.warn("ticket sign-in refused on an unexpected error: {error}", error=f"{type(e).__name__}: {e}")
             raise ApplicationError(tickets.INVALID, "ticket could not be checked") from None
+        if self._writer is None:
+            return accepted
+        return replay_store.durable(self._writer).addCallbacks(lambda _: accepted, self._not_recorded)
+
+    @staticmethod
+    def _not_recorded(failure):
+        log.warn("ticket sign-in refused: its use could not be recorded: {error}", error=failure.getErrorMessage())
+        raise ApplicationError(tickets.INVALID, "ticket use could not be recorded; fetch a fresh one")
 
     def _check(self, authid, details):
         try:

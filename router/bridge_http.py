@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Callable
 
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallResult, PublishOptions
@@ -20,11 +21,11 @@ from twisted.web.server import NOT_DONE_YET
 
 from bridge import limits
 from bridge import protocol as P
-from bridge.replay import NonceCache, ReplayCacheFull
+from bridge.replay import MAX_NONCES, NonceCache, ReplayCacheFull
 from bridge.signing import DEFAULT_WINDOW, SignatureError, Verifier
 from router import bridge_session, replay_store
 from router import settings as S
-from router.dedupe import PublishedIds
+from router.dedupe import MAX_IDS, PublishedIds
 
 log = Logger()
 
@@ -33,16 +34,19 @@ def create(extra: dict) -> Resource:
     """Factory Crossbar calls with the service's `extra` (see .crossbar/config.json).
 
     extra "database" is the replay database (resolved into the node directory by render_config):
-    nonces and published event ids kept there are still refused after a hub restart.
+    nonces and published event ids are checked in memory, written behind there, and still refused
+    after a hub restart. Each answer of an operation waits until they are committed.
     """
     key = os.environ.get(S.ENV_BRIDGE_KEY) or S.DEFAULT_BRIDGE_KEY
     secret = os.environ.get(S.ENV_BRIDGE_SECRET)
     if not secret:
         raise RuntimeError(f"{S.ENV_BRIDGE_SECRET} is not set: the HTTP bridge needs a signing secret")
-    db = replay_store.shared((extra or {}).get("database", replay_store.DEFAULT_DATABASE))
-    nonces = NonceCache(2 * DEFAULT_WINDOW, store=replay_store.SQLiteStore(db, replay_store.BRIDGE_NONCES))
-    return BridgeResource(Verifier({key: secret}, nonces=nonces),
-                          published=PublishedIds(store=replay_store.SQLiteStore(db, replay_store.EVENT_IDS)))
+    database = (extra or {}).get("database", replay_store.DEFAULT_DATABASE)
+    nonces = replay_store.open_store(database, replay_store.BRIDGE_NONCES, MAX_NONCES)
+    ids = replay_store.open_store(database, replay_store.EVENT_IDS, MAX_IDS)
+    replay_store.stop_at_shutdown()
+    return BridgeResource(Verifier({key: secret}, nonces=NonceCache(2 * DEFAULT_WINDOW, store=nonces)),
+                          published=PublishedIds(store=ids), durable=lambda: replay_store.durable(nonces.writer))
 
 
 class _Headers:
@@ -60,16 +64,36 @@ class BridgeResource(Resource):
     isLeaf = True
 
     def __init__(self, verifier: Verifier, session_provider=bridge_session.current, *,
-                 published: PublishedIds | None = None):
+                 published: PublishedIds | None = None, durable: Callable[[], Deferred] | None = None):
+        """`durable()`: a Deferred firing once the nonces and ids accepted so far are on disk (None: memory only)."""
         super().__init__()
         self._verifier = verifier
         self._session = session_provider
         self._published = PublishedIds() if published is None else published
+        self._durable = durable
         self._in_flight: dict[str, Deferred] = {}
         self._max_body, self._max_depth = limits.value("max_message_size"), limits.value("max_depth")
         # endpoint -> (body parser, operation)
-        self._routes = {"publish": (P.parse_publish, self._publish), "batch": (P.parse_batch, self._batch),
-                        "call": (P.parse_call, self._call)}
+        self._routes = {name: (parse, self._recorded(operation)) for name, (parse, operation) in {
+            "publish": (P.parse_publish, self._publish), "batch": (P.parse_batch, self._batch),
+            "call": (P.parse_call, self._call)}.items()}
+
+    def _recorded(self, operation):
+        """`operation`, answering only once its request's nonce (and event ids) are durable: a request
+        answered before a crash is still refused, or a duplicate, after it."""
+        if self._durable is None:
+            return operation
+
+        async def run(session, parsed, finished):
+            answer = await operation(session, parsed, finished)
+            try:
+                await self._durable()
+            except ReplayCacheFull as e:
+                log.warn("bridge: answered 503, the request could not be recorded: {error}", error=str(e))
+                return 503, {"error": P.UNAVAILABLE, "message": "done, but the hub could not record the request: "
+                                                                "a retry may be run again"}
+            return answer
+        return run
 
     # --- HTTP plumbing -----------------------------------------------------------------------
     def render(self, request):

@@ -52,6 +52,22 @@ for store, details in [(Exploding(), {"ticket": tickets.mint("k", "5")}), (None,
     error, lines = refusal(authenticator(store), details)
     assert error == tickets.INVALID, (details, error)
     assert len(lines) == 1 and "unexpected error" in lines[0] and "Traceback" not in lines[0], lines
+
+# With a replay database the acceptance waits for the ticket's use to be committed (a Deferred), and a
+# use that cannot be recorded is refused as ticket_invalid, never left hanging.
+from twisted.internet import defer
+from router.replay_store import ReplayStoreError
+
+durable = auth._writer = object()
+outcomes = []
+A.replay_store.durable = lambda writer: defer.succeed(None) if writer is durable else None
+auth.authenticate("switchboard", None, {"ticket": tickets.mint("k", "6")}).addBoth(outcomes.append)
+assert outcomes == [{"authid": "6", "role": "user", "extra": {}}], outcomes
+A.replay_store.durable = lambda writer: defer.fail(ReplayStoreError("disk full"))
+A.log = Log()
+auth.authenticate("switchboard", None, {"ticket": tickets.mint("k", "6")}).addBoth(outcomes.append)
+assert isinstance(outcomes[1].value, ApplicationError) and outcomes[1].value.error == tickets.INVALID, outcomes
+assert len(A.log.lines) == 1 and "could not be recorded" in A.log.lines[0], A.log.lines
 """
 
 
