@@ -250,7 +250,7 @@ def run_rs_handshake(hub, handshake: bytes, tail: bytes) -> str:
         try:
             sock.sendall(handshake + tail)
             sock.shutdown(socket.SHUT_WR)
-        except GONE:
+        except OSError:  # refused and closed while we were sending
             return "closed"
         wait_eof(sock, f"(handshake {handshake.hex()})")
         return "closed"

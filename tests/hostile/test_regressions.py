@@ -11,7 +11,7 @@ from bridge import signing
 from tests.hostile import strategies as H
 from tests.hostile.clients import decode
 from tests.hostile.health import fuzzed_hub
-from tests.wsraw import RawWebSocket
+from tests.wsraw import RawRawSocket, RawWebSocket
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,43 @@ def test_a_bridge_header_that_is_not_utf8_is_answered_4xx_not_500(hub_watch, hea
         answer = response.read()
     assert response.status in (401, 415), (response.status, answer[:200])
     watch.check(f"a non-UTF-8 {header}")
+
+
+HUGE_ID = 10**4301 - 1  # a CBOR bignum; CPython refuses to turn an int of over 4300 digits into text
+
+
+def test_a_huge_integer_id_over_websocket_is_a_protocol_error_not_a_traceback(hub_watch):
+    """Found by test_websocket_survives_hostile_wamp[cbor]: Autobahn's check_or_raise_id formats the
+    refused id into its message, and str() of an integer of over 4300 digits raises ValueError: a
+    traceback and close 1011 instead of a protocol error (1002)."""
+    hub, watch = hub_watch
+    watch.begin()
+    with RawWebSocket("127.0.0.1", hub.settings.port, "cbor") as ws:
+        ws.send(H.encode("cbor", [H.HELLO, H.REALM, {"roles": {"caller": {}}}]))
+        assert decode("cbor", ws.recv())[0] == H.WELCOME
+        ws.send(H.encode("cbor", [H.CALL, HUGE_ID, {}, "demo.add2", [1, 2]]))
+        assert _closed_code(ws, "cbor") == 1002
+    watch.check("CALL with a 4301-digit request id")
+
+
+def test_a_huge_integer_id_over_rawsocket_before_hello_is_aborted_without_a_traceback(hub_watch):
+    """The same on the RawSocket port, before any authentication: Autobahn's RawSocket receive logs
+    every exception but its own protocol errors as a failure with a traceback."""
+    hub, watch = hub_watch
+    watch.begin()
+    with RawRawSocket("127.0.0.1", hub.settings.backend_port, "cbor") as rs:
+        rs.send(H.encode("cbor", [H.WELCOME, HUGE_ID, {}]))
+        rs.wait_closed()
+    watch.check("RawSocket WELCOME with a 4301-digit id")
+
+
+def test_a_rawsocket_frame_announced_over_the_limit_is_aborted_without_a_traceback(hub_watch):
+    """Found by test_rawsocket_survives_hostile_input_before_authentication: a length prefix over
+    the negotiated maximum made Autobahn's lengthLimitExceeded raise PayloadExceededError out of
+    Twisted's dataReceived, logged as "Unhandled Error" with a traceback (before any HELLO)."""
+    hub, watch = hub_watch
+    watch.begin()
+    with RawRawSocket("127.0.0.1", hub.settings.backend_port, "json") as rs:
+        rs.sock.sendall(b"\x00\xff\xff\xff" + b"[1,")
+        rs.wait_closed()
+    watch.check("a RawSocket frame announcing 16 MiB")
