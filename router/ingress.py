@@ -26,7 +26,7 @@ import time
 
 from autobahn.wamp import message
 from autobahn.wamp.exception import InvalidUriError, ProtocolError
-from autobahn.wamp.serializer import JsonObjectSerializer
+from autobahn.wamp.serializer import JsonObjectSerializer, Serializer
 from autobahn.wamp.websocket import WampWebSocketProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.logger import Logger
@@ -53,6 +53,7 @@ _PAYLOAD_MESSAGES = (message.Call, message.Publish, message.Yield, message.Error
 _limits: dict[str, float] = {}
 _stock_json_unserialize = JsonObjectSerializer.unserialize
 _stock_ws_on_message = WampWebSocketProtocol.onMessage
+_stock_unserialize = Serializer.unserialize
 _stock_router_on_message = None
 _installed = False
 
@@ -92,6 +93,26 @@ def _json_unserialize(self, payload):
     """Autobahn's JSON decoding, after measuring the text's nesting (the decoder recurses per level)."""
     check_json_nesting(payload, int(_limits["max_depth"]))
     return _stock_json_unserialize(self, payload)
+
+
+def _unserialize(self, payload: bytes, isBinary: bool | None = None):
+    """Autobahn's WAMP message parsing, where anything a client's bytes make it raise is that
+    client's protocol error: e.g. check_or_raise_id formats a refused id into its message, and an
+    integer of over 4300 digits (a CBOR bignum) makes str() raise ValueError."""
+    try:
+        return _stock_unserialize(self, payload, isBinary)
+    except (ProtocolError, InvalidUriError):
+        raise
+    except Exception as e:
+        raise ProtocolError(f"invalid WAMP message: {type(e).__name__}: {str(e)[:200]}") from None
+
+
+def _rs_length_limit_exceeded(self, length: int) -> None:
+    """A RawSocket message announced over the negotiated maximum: one line and abort (Autobahn
+    raised out of Twisted's dataReceived, logged as an unhandled error with a traceback)."""
+    log_client_error(getattr(self, "peer", "?"), "RawSocket message over the size limit, aborting",
+                     f"{length} bytes announced, at most {self.MAX_LENGTH}")
+    self.transport.abortConnection()
 
 
 def _ws_on_message(self, payload: bytes, isBinary: bool):
@@ -193,6 +214,10 @@ def install(force: bool = False) -> bool:
     sys.setrecursionlimit(RECURSION_LIMIT)
     _limits.update(limits.read())
     JsonObjectSerializer.unserialize = _json_unserialize
+    Serializer.unserialize = _unserialize
+    from autobahn.twisted.rawsocket import WampRawSocketProtocol  # Twisted-only: imported where it runs
+
+    WampRawSocketProtocol.lengthLimitExceeded = _rs_length_limit_exceeded
     WampWebSocketProtocol.onMessage = _ws_on_message
     from crossbar.router.session import RouterSession
 
