@@ -6,7 +6,7 @@ LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
 
-.PHONY: run test fuzz check bench bench-tuning vendor chromium redis-server clean
+.PHONY: run test fuzz check bench bench-tuning bench-soak vendor chromium redis-server clean
 
 run: $(VENV)/.router $(JS)
 	$(PY) -m router run
@@ -36,6 +36,10 @@ bench: $(VENV)/.bench redis-server
 # Switchboard's settings one at a time, three rounds (docs/benchmarks.md, "Tuning Switchboard").
 bench-tuning: $(VENV)/.bench
 	$(PY) -m bench.peers --tuning $(BENCH_ARGS)
+
+# Fan-out beside slow, malformed and churning clients, and without them (docs/benchmarks.md, "Soak"): about 8 minutes.
+bench-soak: $(VENV)/.bench
+	$(PY) -m bench.soak $(BENCH_ARGS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
