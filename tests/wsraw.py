@@ -34,7 +34,42 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-class RawWebSocket:
+class _Connection:
+    """A socket a test reads from only when it says so; closed on leaving a `with` block."""
+
+    sock: socket.socket
+
+    def recv(self) -> bytes:
+        raise NotImplementedError
+
+    def wait_closed(self, timeout: float = 10.0) -> Closed:
+        """Read until the hub closes the connection; the Closed it ended with."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"the hub did not close the connection within {timeout}s")
+            self.sock.settimeout(max(0.05, remaining))
+            try:
+                self.recv()
+            except Closed as e:
+                return e
+            except (ConnectionResetError, BrokenPipeError):
+                return Closed()
+            except socket.timeout:
+                continue
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class RawWebSocket(_Connection):
     """One WebSocket connection to `host:port/path` speaking `serializer`'s WAMP subprotocol."""
 
     def __init__(self, host: str, port: int, serializer: str = "json", path: str = "/ws", timeout: float = 10.0,
@@ -100,32 +135,8 @@ class RawWebSocket:
             if opcode in (1, 2, 0):
                 return payload
 
-    def wait_closed(self, timeout: float = 10.0) -> Closed:
-        """Read until the hub closes the connection; the Closed it ended with."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                self.recv()
-            except Closed as e:
-                return e
-            except (ConnectionResetError, BrokenPipeError):
-                return Closed()
-            except socket.timeout:
-                break
-        raise TimeoutError(f"the hub did not close the connection within {timeout}s")
 
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class RawRawSocket:
+class RawRawSocket(_Connection):
     """One WAMP RawSocket connection (WAMP spec, RawSocket transport): handshake, then length-prefixed
     messages."""
 
@@ -143,25 +154,6 @@ class RawRawSocket:
         header = _recv_exactly(self.sock, 4)
         n = struct.unpack("!I", header)[0] & 0xFFFFFF
         return _recv_exactly(self.sock, n)
-
-    def wait_closed(self, timeout: float = 10.0) -> Closed:
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                self.recv()
-        except (Closed, ConnectionResetError, BrokenPipeError):
-            return Closed()
-        except socket.timeout:
-            raise TimeoutError(f"the hub did not close the connection within {timeout}s") from None
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _mask_fast(payload: bytes, mask: bytes) -> bytes:
