@@ -18,6 +18,7 @@ from router import (
     authcache,
     connlimit,
     dealer_order,
+    durable_ack,
     fastlog,
     fastsend,
     gcfreeze,
@@ -56,6 +57,9 @@ connlimit.install()
 # The router worker alone authorizes a REGISTER before Crossbar looks at what is registered, so a
 # refusal never tells which procedures exist (router/dealer_order.py).
 dealer_order.install()
+# The router worker alone holds the PUBLISHED reply to a publish the history component stores until
+# that event is committed, so an acknowledged event survives a kill -9 (router/durable_ack.py).
+durable_ack.install()
 
 
 class QuietApplicationErrors:

@@ -2,8 +2,12 @@
 
 A router component, so it lives and dies with the router and sees every event the router delivers,
 whoever published it (browser, component, HTTP bridge). Each stored event gets a per-topic position,
-assigned in the order the router delivered it. Writes are batched onto one dedicated thread; reads
-queue behind pending writes, so history.get sees every event received before the call.
+assigned in the order the router delivered it. Writes go to one dedicated thread as group commits:
+when it is idle, what has arrived is committed at once (the next reactor turn), and whatever arrives
+meanwhile is the next batch, so an event waits about one SQLite commit. The PUBLISHED reply to an
+acknowledged publish is held until its batch is committed (router/durable_ack.py): an acknowledged
+event survives a kill -9 of the router. Reads queue behind pending writes, so history.get sees every
+event received before the call.
 
 Beyond each topic's retention, the store as a whole is capped (`history_max_topics`,
 `history_max_bytes` in bridge/limits.py): after each batch the least recently written topics are
@@ -32,6 +36,7 @@ from twisted.python.threadpool import ThreadPool
 from bridge import limits
 from components import errors
 from components.base import CheckedArguments, QuietApplicationErrors
+from router import durable_ack
 from router.history_policy import HistoryPolicy
 from router.history_store import HistoryStore
 from router.permissions import decide_for_user, public_rules
@@ -40,9 +45,6 @@ from router.settings import BACKEND_ROLE
 log = Logger()
 
 GET = "history.get"
-#: Events written per batch at most, and how long an event may wait for its batch (seconds).
-BATCH_SIZE = 500
-BATCH_DELAY = 0.01
 #: Most events one history.get returns.
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -57,6 +59,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
 
     async def onJoin(self, details):
         extra = self.config.extra or {}
+        self._acks = None
         self._policy = HistoryPolicy(extra.get("topics", []))
         self._rules = public_rules()
         self._pool = ThreadPool(1, 1, name="switchboard-history")
@@ -71,40 +74,72 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             self._evicted, lambda f: log.failure("history: enforcing the caps failed", failure=f))
         self._pending: list[tuple] = []
         self._flush_call = None
+        self._writing = 0  # batches handed to the thread and not yet written
         for rule in self._policy.rules:
             options = SubscribeOptions(match=rule.match, details_arg="details")
             await self.subscribe(self._record, rule.uri, options=options)
         await self.register(self.get, GET, options=RegisterOptions(details_arg="details"))
         self._trimmer = LoopingCall(self._trim_all)
         self._trimmer.start(TRIM_INTERVAL, now=True)
+        self._acks = durable_ack.attach(self)  # from now on, publishes to these topics wait for their commit
         log.info("history: {n} rule(s), store {path}", n=len(self._policy.rules), path=str(path))
 
     def _run(self, fn, *args, **kwargs):
         return deferToThreadPool(reactor, self._pool, fn, *args, **kwargs)
 
     # --- recording ----------------------------------------------------------------------------
+    def onLeave(self, details):
+        self._release_all()
+        return super().onLeave(details)
+
+    def onDisconnect(self):
+        self._release_all()
+        return super().onDisconnect()
+
+    def _release_all(self):
+        """No history any more: every held acknowledgement goes out now."""
+        acks, self._acks = getattr(self, "_acks", None), None
+        if acks is not None:
+            acks.close()
+
     def _record(self, *args, details=None, **kwargs):
         self._pending.append((details.topic, details.publication, time.time(), list(args), kwargs))
-        if len(self._pending) >= BATCH_SIZE:
-            self._flush()
-        elif self._flush_call is None:
-            self._flush_call = reactor.callLater(BATCH_DELAY, self._flush)
+        if not self._writing and self._flush_call is None:  # idle: commit at the end of this turn
+            self._flush_call = reactor.callLater(0, self._flush)
 
     def _flush(self):
+        """Hand everything waiting to the thread as one batch (a group commit)."""
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
         self._flush_call = None
         batch, self._pending = self._pending, []
         if not batch:
             return
+        self._writing += 1
         d = self._run(self._write, batch)
         d.addCallbacks(self._evicted,
                        lambda f: log.failure("history: could not store {n} events", failure=f, n=len(batch)))
+        d.addBoth(self._written)
+
+    def _written(self, result):
+        """On the reactor, after a batch: what arrived meanwhile is the next one."""
+        self._writing -= 1
+        if not self._writing and self._pending:
+            self._flush()
+        return result
+
+    def _committed(self, publications):
+        """On the reactor: the batch holding these publications is on disk (or failed): acknowledge them."""
+        if self._acks is not None:
+            self._acks.release(publications)
 
     def _write(self, batch):
-        """On the history thread: store a batch, enforce count retention on the topics it touched,
-        then the store's caps."""
-        self._store.append_many(batch)
+        """On the history thread: store a batch, let its acknowledgements go, enforce count retention
+        on the topics it touched, then the store's caps."""
+        try:
+            self._store.append_many(batch)
+        finally:  # committed, or it never will be: a publisher must not wait for it
+            reactor.callFromThread(self._committed, [event[1] for event in batch])
         now = time.time()
         touched = {event[0] for event in batch}
         for topic in touched:

@@ -26,6 +26,38 @@ def hub(tmp_path_factory):
         yield hub
 
 
+def arrival_order(client) -> list[str]:
+    """The WAMP messages `client` receives from now on, by type, in the order they arrive."""
+    seen: list[str] = []
+    stock = client.session.onMessage
+
+    def on_message(msg):
+        seen.append(type(msg).__name__)
+        return stock(msg)
+
+    client.session.onMessage = on_message
+    return seen
+
+
+@pytest.mark.parametrize("topic, options, held", [
+    ("chat.room.order", {}, True),  # history stores it: PUBLISHED waits for the commit, after the EVENT
+    ("public.order", {}, False),  # no history: PUBLISHED first, as Crossbar sends it
+    ("chat.room.order-eligible", {"eligible": "me"}, False),  # the history component is not eligible
+])
+def test_published_waits_for_the_commit_only_where_history_stores_the_event(hub, topic, options, held):
+    with hub.backend_client() as c:
+        sub = c.subscribe(topic)
+        if options.get("eligible") == "me":
+            options = {"eligible": [c.session_id]}
+        seen = arrival_order(c)
+        c.publish(topic, {"text": "x"}, exclude_me=False, **options)
+        sub.get()
+        assert seen == (["Event", "Published"] if held else ["Published", "Event"])
+        if held:
+            assert [e["args"] for e in c.call("history.get", topic)["events"]] == [[{"text": "x"}]]
+    assert "durable_ack:" not in hub.log_text()
+
+
 def acknowledged_then_killed(hub, publish_all) -> list[str]:
     """Run every publisher (each returns the ids it got acknowledged) in its own thread, kill -9 the
     router as soon as the last one returns, restart the hub; the acknowledged ids."""
