@@ -15,8 +15,10 @@ from bench import knobs
 class SoakParams:
     #: normal subscribers of the fan-out topic (WebSocket, msgpack, from 127.0.0.1)
     subscribers: int = 1000
-    #: events per second the fan-out publisher sends, on a clock (under the 50/s per-session limit)
-    rate: float = 20.0
+    #: events per second the fan-out publisher sends, on a clock (under the 50/s per-session limit): 10,000
+    #: deliveries/s to 1,000 subscribers, about a tenth of the hub's peak (docs/benchmarks.md), so that the
+    #: router has room and what the bad clients cost shows, not queueing
+    rate: float = 10.0
     #: JSON size of each fan-out event's payload ({"t": time_ns, "s": seq, "p": pad})
     payload_bytes: int = 100
     #: a busy topic beside it, the one slow consumers choke on: events/s and bytes each (one normal reader)

@@ -48,8 +48,9 @@ def table(data: dict) -> str:
         row("normal connections dropped by the hub", lambda ph: str(ph["loadgen"]["disconnected"])),
         row("router RSS: baseline → peak in the window (MiB)",
             lambda ph: f"{_n(rss(ph)['baseline_mib'], 1)} → **{_n(rss(ph)['peak_window_mib'], 1)}**"),
-        row("router RSS after the window: peak, last sample (MiB)",
-            lambda ph: f"{_n(rss(ph)['peak_after_mib'], 1)}, {_n(rss(ph)['end_mib'], 1)}"),
+        row("router RSS after the window: peak, last sample (MiB); last − baseline",
+            lambda ph: f"{_n(rss(ph)['peak_after_mib'], 1)}, {_n(rss(ph)['end_mib'], 1)}; "
+                       f"**{_n(rss(ph)['end_mib'] - rss(ph)['baseline_mib'], 1)}**"),
         row("back within the margin of the baseline after",
             lambda ph: "not in time" if rss(ph)["back_after_s"] is None else f"{rss(ph)['back_after_s']:g} s"),
         row("router CPU: baseline / window / after",
