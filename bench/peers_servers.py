@@ -332,17 +332,12 @@ class SwitchboardServer(Server):
     def rss_pids(self) -> list[int]:
         """The router worker, the process that holds every WebSocket session, and the proxy workers in
         front of it, if any (each session is then held in a proxy and in the router)."""
-        routers, proxies = [], []
-        for child in self._tree()[1:]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                # a worker renames its process: "crossbar-worker [crossbar.worker.router.RouterController]"
-                cmdline = " ".join(child.cmdline())
-                if "RouterController" in cmdline:
-                    routers.append(child.pid)
-                elif "ProxyController" in cmdline:
-                    proxies.append(child.pid)
+        kinds = {w["id"]: w["type"] for w in sb_config(self.variant)["workers"]}
+        pids = self.hub.node.worker_pids()  # workers are titled "switchboard-worker <id>" (router/node.py)
+        routers = [pid for worker, pid in pids.items() if kinds.get(worker) == "router"]
+        proxies = [pid for worker, pid in pids.items() if kinds.get(worker) == "proxy"]
         if not routers:
-            raise RuntimeError("no Crossbar router worker found under the node process")
+            raise RuntimeError(f"no Crossbar router worker found under the node process (workers: {sorted(pids)})")
         return routers + proxies
 
     def stop(self) -> None:
