@@ -109,6 +109,8 @@ async def malformed_one(kind: str, host: str, port: int, timeout: float) -> str:
     how, what = MALFORMED[kind]
     try:
         conn = await asyncio.wait_for(Conn.open(MALFORMED_ADDRESS, host, port), timeout)
+    except ConnectionResetError:  # accepted and aborted at once (the per-address limits) before connect returned
+        return "closed, no answer"
     except (OSError, asyncio.TimeoutError) as e:
         return f"connect failed ({type(e).__name__})"
     try:
