@@ -3,8 +3,8 @@
 A router component, so it lives and dies with the router and sees every event the router delivers,
 whoever published it (browser, component, HTTP bridge). Each stored event gets a per-topic position,
 assigned in the order the router delivered it. Writes go to one dedicated thread as group commits:
-when it is idle, what has arrived is committed at once (the next reactor turn), and whatever arrives
-meanwhile is the next batch, so an event waits about one SQLite commit. The PUBLISHED reply to an
+an event arriving while it is idle is committed at once, and whatever arrives meanwhile is the next
+batch, so an event waits about one SQLite commit. The PUBLISHED reply to an
 acknowledged publish is held until its batch is committed (router/durable_ack.py): an acknowledged
 event survives a kill -9 of the router. Reads queue behind pending writes, so history.get sees every
 event received before the call.
@@ -21,6 +21,7 @@ What a client can recover, and what not: docs/history.md.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -28,9 +29,11 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions, SubscribeOptions
 from twisted.internet import reactor
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from bridge import limits
@@ -50,6 +53,8 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 #: How often age-based retention runs over all topics (seconds).
 TRIM_INTERVAL = 60.0
+#: Topics trimmed per job of that pass.
+TRIM_CHUNK = 100
 #: While the store's caps bite, at most one log line per this many seconds.
 CAP_LOG_INTERVAL = 3600.0
 
@@ -72,9 +77,9 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         self._capped_line_at, self._evictions = None, 0
         self._run(self._store.evict, max_topics=self._max_topics, max_bytes=self._max_bytes).addCallbacks(
             self._evicted, lambda f: log.failure("history: enforcing the caps failed", failure=f))
-        self._pending: list[tuple] = []
-        self._flush_call = None
-        self._writing = 0  # batches handed to the thread and not yet written
+        self._queue: list[tuple] = []  # recorded, not yet taken by the writer (under _queue_lock)
+        self._queue_lock = threading.Lock()
+        self._draining = False  # the writer is running: it takes what is queued without being asked
         for rule in self._policy.rules:
             options = SubscribeOptions(match=rule.match, details_arg="details")
             await self.subscribe(self._record, rule.uri, options=options)
@@ -103,30 +108,30 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             acks.close()
 
     def _record(self, *args, details=None, **kwargs):
-        self._pending.append((details.topic, details.publication, time.time(), list(args), kwargs))
-        if not self._writing and self._flush_call is None:  # idle: commit at the end of this turn
-            self._flush_call = reactor.callLater(0, self._flush)
+        event = (details.topic, details.publication, time.time(), list(args), kwargs)
+        with self._queue_lock:
+            self._queue.append(event)
+            if self._draining:  # the thread takes it with the next batch
+                return
+            self._draining = True
+        self._run(self._drain).addErrback(lambda f: log.failure("history: the writer stopped", failure=f))
 
-    def _flush(self):
-        """Hand everything waiting to the thread as one batch (a group commit)."""
-        if self._flush_call is not None and self._flush_call.active():
-            self._flush_call.cancel()
-        self._flush_call = None
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        self._writing += 1
-        d = self._run(self._write, batch)
-        d.addCallbacks(self._evicted,
-                       lambda f: log.failure("history: could not store {n} events", failure=f, n=len(batch)))
-        d.addBoth(self._written)
-
-    def _written(self, result):
-        """On the reactor, after a batch: what arrived meanwhile is the next one."""
-        self._writing -= 1
-        if not self._writing and self._pending:
-            self._flush()
-        return result
+    def _drain(self):
+        """On the history thread: commit everything queued as one batch (a group commit), again until
+        nothing is left; what arrives during a commit is the next batch."""
+        while True:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+                if not batch:
+                    self._draining = False
+                    return
+            try:
+                eviction = self._write(batch)
+            except Exception:
+                reactor.callFromThread(log.failure, "history: could not store {n} events", failure=Failure(),
+                                       n=len(batch))
+            else:
+                reactor.callFromThread(self._evicted, eviction)
 
     def _committed(self, publications):
         """On the reactor: the batch holding these publications is on disk (or failed): acknowledge them."""
@@ -144,7 +149,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         touched = {event[0] for event in batch}
         for topic in touched:
             retention = self._policy.retention(topic)
-            self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
+            self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age, quick=True)
         return self._store.evict(max_topics=self._max_topics, max_bytes=self._max_bytes, keep=touched)
 
     def _evicted(self, eviction):
@@ -164,16 +169,24 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         self._evictions = 0
 
     def _trim_all(self):
-        def trim():
-            now = time.time()
-            for topic in self._store.topics():
-                retention = self._policy.retention(topic)
-                if retention is None:  # no longer history-enabled: drop it
-                    self._store.drop([topic])
-                else:
-                    self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
+        return ensureDeferred(self._trim_in_chunks()).addErrback(
+            lambda f: log.failure("history: trimming failed", failure=f))
 
-        return self._run(trim).addErrback(lambda f: log.failure("history: trimming failed", failure=f))
+    async def _trim_in_chunks(self):
+        """Age retention over every topic, TRIM_CHUNK topics per job on the history thread: commits
+        queued meanwhile go in between, so no acknowledgement waits for the whole pass."""
+        topics = await self._run(self._store.topics)
+        for i in range(0, len(topics), TRIM_CHUNK):
+            await self._run(self._trim, topics[i:i + TRIM_CHUNK])
+
+    def _trim(self, topics):
+        now = time.time()
+        for topic in topics:
+            retention = self._policy.retention(topic)
+            if retention is None:  # no longer history-enabled: drop it
+                self._store.drop([topic])
+            else:
+                self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
 
     # --- reading ------------------------------------------------------------------------------
     def _may_read(self, details, topic: str) -> bool:
@@ -205,7 +218,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             raise ApplicationError(errors.NO_HISTORY, f"topic {topic!r} has no history")
         if details is None or not self._may_read(details, topic):
             raise ApplicationError("wamp.error.not_authorized", f"not authorized to read the history of {topic!r}")
-        self._flush()  # queued behind pending writes on the same thread
+        # on the same thread as the writer, after it has committed every event recorded before this call
         return await self._run(self._read, topic, since, after_publication, limit)
 
     def _read(self, topic, since, after_publication, limit):

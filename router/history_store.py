@@ -134,14 +134,26 @@ class HistoryStore:
             "WHERE topic = ? AND position > ? ORDER BY position LIMIT ?", (topic, after, limit))
         return [StoredEvent(topic, pos, pub, published, *json.loads(payload)) for pos, pub, published, payload in rows]
 
-    def trim(self, topic: str, *, max_events: int, min_published: float) -> int:
+    def trim(self, topic: str, *, max_events: int, min_published: float, quick: bool = False) -> int:
         """Drop events beyond the newest `max_events` and those published before `min_published`.
 
-        The topic keeps its position counter (a later event continues the numbering)."""
+        The topic keeps its position counter (a later event continues the numbering). `quick` (after
+        each write batch) looks for old events only when the oldest is old: one primary-key lookup,
+        not a scan of the topic, since times grow with positions unless the clock steps back (then
+        the periodic full trim finds them)."""
         cutoff = self._last.get(topic, 0) - max_events
-        cur = self._db.execute("DELETE FROM events WHERE topic = ? AND (position <= ? OR published < ?)",
-                               (topic, cutoff, min_published))
-        return cur.rowcount
+        dropped = 0
+        if cutoff > 0:
+            dropped += self._db.execute("DELETE FROM events WHERE topic = ? AND position <= ?",
+                                        (topic, cutoff)).rowcount
+        if quick:
+            oldest = self._db.execute("SELECT published FROM events WHERE topic = ? ORDER BY position LIMIT 1",
+                                      (topic,)).fetchone()
+            if oldest is None or oldest[0] >= min_published:
+                return dropped
+        dropped += self._db.execute("DELETE FROM events WHERE topic = ? AND published < ?",
+                                    (topic, min_published)).rowcount
+        return dropped
 
     def drop(self, topics: list[str]) -> None:
         """Forget topics whole (events and position counter), in one transaction."""

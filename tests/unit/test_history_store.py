@@ -27,6 +27,18 @@ def test_trim_by_count_and_age_keeps_positions_growing():
     assert store.append_many([("t", 11, 11.0, [], {})]) == [11]
 
 
+def test_quick_trim_looks_for_old_events_only_when_the_oldest_is_old():
+    store = HistoryStore(":memory:")
+    # times grow with positions, but event 3 was stamped after the clock stepped back
+    store.append_many([("t", i, t, [i], {}) for i, t in enumerate([10.0, 11.0, 1.0, 12.0], start=1)])
+    assert store.trim("t", max_events=3, min_published=5.0, quick=True) == 1  # the count: event 1
+    assert [e.position for e in store.read("t")] == [2, 3, 4]  # oldest (11.0) is recent: 3 waits
+    assert store.trim("t", max_events=3, min_published=5.0) == 1  # the periodic full trim finds it
+    assert [e.position for e in store.read("t")] == [2, 4]
+    assert store.trim("t", max_events=3, min_published=11.5, quick=True) == 1  # oldest old: trimmed
+    assert [e.position for e in store.read("t")] == [4]
+
+
 def test_policy_exact_beats_prefix_and_longest_prefix_wins():
     policy = HistoryPolicy([{"uri": "chat.", "match": "prefix", "max_events": 10},
                             {"uri": "chat.room.", "match": "prefix", "max_events": 20},
