@@ -4,9 +4,10 @@ Crossbar 26.10.1's broker (`Broker.processPublish`) acknowledges a PUBLISH befor
 event, and the history component (router/history.py) commits on its own thread: a kill -9 right
 after an acknowledgement could lose the event from history, although chat.post had returned and the
 HTTP bridge had answered 200. Here the broker notes when the history component is among the
-receivers of an acknowledged publish (`_filter_publish_receivers`, run just before the reply), and
-`Router.send` keeps that PUBLISHED, by publication id, until the history component releases it
-after the commit holding the event. Every other PUBLISHED goes out at once, as before.
+receivers of an acknowledged publish (`_filter_publish_receivers`, run just before the reply) and
+routes the router's next send, that PUBLISHED, to a table that keeps it by publication id until the
+history component releases it after the commit holding the event. Every other PUBLISHED goes out at
+once, as before, and every other send runs Crossbar's `Router.send` untouched.
 
 Safety nets, so a publisher never hangs: nothing is held on a router without a joined history
 component; the component leaving releases all; a failed commit releases its batch; anything held
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from typing import Any, Callable, Hashable, Iterable
 
 from twisted.logger import Logger
@@ -34,14 +36,11 @@ ACK_TIMEOUT = 5.0
 SWEEP_INTERVAL = 1.0
 
 _installed = False
-#: Crossbar's own Router.send and Broker._filter_publish_receivers, and autobahn's Published, once
-#: installed (crossbar is imported only then)
-_stock_send = _stock_filter = _Published = None
+#: Crossbar's own Broker._filter_publish_receivers and autobahn's Published, once installed (crossbar
+#: is imported only then)
+_stock_filter = _Published = None
 #: router -> its DurableAcks, while a history component is joined to that router's realm
 _by_router: dict[Any, "DurableAcks"] = {}
-#: the Publish the broker is processing right now whose PUBLISHED is to be held (set by the receiver
-#: filter, taken by the next PUBLISHED: both run in one synchronous stretch of processPublish)
-_armed = None
 
 
 class PendingAcks:
@@ -160,47 +159,53 @@ def attach(session) -> DurableAcks | None:
     previous = _by_router.get(router)
     if previous is not None:
         previous.close()
-    acks = _by_router[router] = DurableAcks(router, session, send=_stock_send)
+    acks = _by_router[router] = DurableAcks(router, session, send=send_now)
     return acks
 
 
 def filter_receivers(self, receivers, publish):
-    """`Broker._filter_publish_receivers`, noting an acknowledged publish the history component receives."""
-    global _armed
+    """`Broker._filter_publish_receivers`: when the history component receives an acknowledged publish,
+    the router's next send (its PUBLISHED, sent right after this filtering) goes through `send_armed`."""
     out = _stock_filter(self, receivers, publish)
     if publish.acknowledge and _by_router:
-        acks = _by_router.get(self._router)
-        if acks is not None and acks.session in out:
-            _armed = publish
+        router = self._router
+        acks = _by_router.get(router)
+        if acks is not None and acks.session in out and "send" not in router.__dict__:
+            router.send = partial(send_armed, router, publish)  # on this instance, until that PUBLISHED
     return out
 
 
-def send(self, session, msg):
-    """`Router.send`, keeping the PUBLISHED of the publish the filter noted."""
-    global _armed
-    if _armed is not None and msg.__class__ is _Published:
-        publish, _armed = _armed, None
-        if msg.request == publish.request and msg.correlation_uri == publish.topic:
-            acks = _by_router.get(self)
-            if acks is not None and acks.hold(session, msg):
-                return
-    _stock_send(self, session, msg)
+def send_armed(router, publish, session, msg):
+    """`Router.send` while a PUBLISHED is due to be held: hold it, then send as ever (no cost per
+    message on every other send: the class's own method is back at once)."""
+    if msg.__class__ is not _Published:
+        send_now(router, session, msg)
+        return
+    del router.send
+    if msg.request == publish.request and msg.correlation_uri == publish.topic:
+        acks = _by_router.get(router)
+        if acks is not None and acks.hold(session, msg):
+            return
+    send_now(router, session, msg)
+
+
+def send_now(router, session, msg) -> None:
+    """The router's class's own send (Crossbar's Router.send), past any armed one on the instance."""
+    type(router).send(router, session, msg)
 
 
 def install(force: bool = False) -> bool:
     """In the router worker (or with `force`), hold history topics' PUBLISHED until their commit."""
-    global _installed, _stock_send, _stock_filter, _Published
+    global _installed, _stock_filter, _Published
     if _installed:
         return True
     if not (force or (in_crossbar_worker() and worker_class(sys.argv) == ROUTER_WORKER_CLASS)):
         return False
     from autobahn.wamp import message
     from crossbar.router.broker import Broker
-    from crossbar.router.router import Router
 
     _Published = message.Published
-    _stock_send, _stock_filter = Router.send, Broker._filter_publish_receivers
-    Router.send = send
+    _stock_filter = Broker._filter_publish_receivers
     Broker._filter_publish_receivers = filter_receivers
     _installed = True
     return True

@@ -1,5 +1,5 @@
 """The table of held PUBLISHED replies (router/durable_ack.py): release, timeout, unknown ids, and
-the patched send/filter deciding what is held. Pure: clock and timer injected, no reactor, no crossbar."""
+the patched filter deciding what is held. Pure: clock and timer injected, no reactor, no crossbar."""
 
 from __future__ import annotations
 
@@ -131,18 +131,26 @@ def test_close_sends_everything_held_and_stops_the_timer(acks):
     assert [s for s, _ in acks.sent] == ["alice", "bob"] and timer.cancelled and len(acks) == 0
 
 
+class FakeRouter:
+    """Stands for Crossbar's Router: a class-level send, and an instance __dict__ to arm."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, session, msg):
+        self.sent.append((session, msg))
+
+
 @pytest.fixture
 def patched(monkeypatch, acks):
-    """The module's send/filter wrappers over fake stock functions, with `acks` attached to router "r"."""
-    sent, filtered = [], {}
-    monkeypatch.setattr(durable_ack, "_stock_send", lambda router, session, msg: sent.append((session, msg)))
+    """The module's filter wrapper over a fake stock filter, with `acks` attached to a FakeRouter."""
+    router, filtered = FakeRouter(), {}
     monkeypatch.setattr(durable_ack, "_stock_filter", lambda broker, receivers, publish: filtered.get(
         id(publish), receivers))
     monkeypatch.setattr(durable_ack, "_Published", SimpleNamespace)
-    monkeypatch.setattr(durable_ack, "_by_router", {"r": acks})
-    monkeypatch.setattr(durable_ack, "_armed", None)
-    acks.router = "r"
-    return SimpleNamespace(sent=sent, filtered=filtered, broker=SimpleNamespace(_router="r"), acks=acks)
+    monkeypatch.setattr(durable_ack, "_by_router", {router: acks})
+    acks.router = router
+    return SimpleNamespace(router=router, filtered=filtered, broker=SimpleNamespace(_router=router), acks=acks)
 
 
 def publish(request=1, topic="chat.room.x", acknowledge=True):
@@ -150,38 +158,39 @@ def publish(request=1, topic="chat.room.x", acknowledge=True):
 
 
 def test_the_published_of_an_acknowledged_publish_history_receives_is_held(patched):
-    p = publish(request=4)
+    router, p = patched.router, publish(request=4)
     assert durable_ack.filter_receivers(patched.broker, {"history-session", "browser"}, p) == {
         "history-session", "browser"}
+    durable_ack.filter_receivers(patched.broker, {"history-session"}, p)  # a second matching subscription
+    router.send("browser", "EVENT")  # anything but a PUBLISHED goes out as ever
     reply = published(77, request=4)
-    durable_ack.send("r", "publisher", reply)
-    assert patched.sent == [] and len(patched.acks) == 1
-    durable_ack.send("r", "browser", "EVENT")  # events go out as ever
-    assert patched.sent == [("browser", "EVENT")]
+    router.send("publisher", reply)
+    assert router.sent == [("browser", "EVENT")] and len(patched.acks) == 1
+    assert "send" not in router.__dict__  # disarmed: later sends are Crossbar's own again
     patched.acks.release([77])
     assert patched.acks.sent == [("publisher", reply)]
 
 
 @pytest.mark.parametrize("case", ["history filtered out", "not acknowledged", "other router", "other request"])
 def test_every_other_published_goes_out_at_once(patched, case):
-    p = publish(request=4, acknowledge=case != "not acknowledged")
+    router, p = patched.router, publish(request=4, acknowledge=case != "not acknowledged")
     if case == "history filtered out":  # e.g. eligible/exclude options that leave the history component out
         patched.filtered[id(p)] = {"browser"}
-    broker = SimpleNamespace(_router="other") if case == "other router" else patched.broker
+    broker = SimpleNamespace(_router=FakeRouter()) if case == "other router" else patched.broker
     durable_ack.filter_receivers(broker, {"history-session", "browser"}, p)
     reply = published(77, request=5 if case == "other request" else 4)
-    durable_ack.send("r", "publisher", reply)
-    assert patched.sent == [("publisher", reply)] and len(patched.acks) == 0
-    later = published(78, request=4)
-    durable_ack.send("r", "publisher", later)  # a mark is used by the next PUBLISHED only
-    assert patched.sent[-1] == ("publisher", later)
+    router.send("publisher", reply)
+    assert router.sent == [("publisher", reply)] and len(patched.acks) == 0
+    assert "send" not in router.__dict__
 
 
 def test_nothing_is_held_once_the_history_component_has_left(patched):
-    patched.acks.close()
     durable_ack.filter_receivers(patched.broker, {"history-session"}, publish())
-    durable_ack.send("r", "publisher", published(1))
-    assert len(patched.sent) == 1
+    patched.acks.close()  # left between the filtering and the PUBLISHED
+    patched.router.send("publisher", published(1))
+    durable_ack.filter_receivers(patched.broker, {"history-session"}, publish())
+    patched.router.send("publisher", published(2))
+    assert [m.publication for _, m in patched.router.sent] == [1, 2]
 
 
 def test_attach_needs_the_install_and_a_router_component(monkeypatch):
