@@ -71,13 +71,52 @@ class WsCase:
     ending: str = "probe"
 
 
-def _ws_read_until(ws: RawWebSocket, serializer: str, done, deadline: float):
-    while True:
+def ws_next(ws: RawWebSocket, deadline: float) -> bytes:
+    """The next data frame's payload by `deadline` (socket.timeout after it), pings answered, a
+    close raised as Closed. RawWebSocket.recv's own timeout starts again at every ping, and the hub
+    pings every 5 s: a connection it forgot would never time out there."""
+    def read(n: int) -> bytes:
         left = deadline - time.monotonic()
         if left <= 0:
             raise socket.timeout()
         ws.sock.settimeout(left)
-        message = decode(serializer, ws.recv())
+        return ws._read(n)
+
+    while True:
+        b0, b1 = read(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", read(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", read(8))[0]
+        payload = read(n)
+        opcode = b0 & 0x0F
+        if opcode == 8:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            raise Closed(code, payload[2:].decode("utf-8", "replace"))
+        if opcode == 9:
+            ws.send(payload, opcode=10)
+        elif opcode in (0, 1, 2):
+            return payload
+
+
+def ws_wait_closed(ws: RawWebSocket, timeout: float = ANSWER_TIMEOUT) -> Closed:
+    """Read until the hub closes; the Closed it ended with (TimeoutError past `timeout`)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            ws_next(ws, deadline)
+    except Closed as e:
+        return e
+    except (ConnectionResetError, BrokenPipeError):
+        return Closed()
+    except socket.timeout:
+        raise TimeoutError(f"the hub did not close the connection within {timeout}s") from None
+
+
+def _ws_read_until(ws: RawWebSocket, serializer: str, done, deadline: float):
+    while True:
+        message = decode(serializer, ws_next(ws, deadline))
         if done(message):
             return message
 

@@ -9,7 +9,7 @@ import pytest
 
 from bridge import signing
 from tests.hostile import strategies as H
-from tests.hostile.clients import decode
+from tests.hostile.clients import ANSWER_TIMEOUT, decode, rs_open, ws_wait_closed
 from tests.hostile.health import fuzzed_hub
 from tests.wsraw import RawRawSocket, RawWebSocket
 
@@ -21,8 +21,7 @@ def hub_watch(tmp_path_factory):
 
 
 def _closed_code(ws: RawWebSocket, serializer: str) -> int | None:
-    closed = ws.wait_closed()
-    return closed.code
+    return ws_wait_closed(ws).code
 
 
 @pytest.mark.parametrize("serializer", H.SERIALIZERS)
@@ -117,3 +116,47 @@ def test_a_rawsocket_frame_announced_over_the_limit_is_aborted_without_a_traceba
         rs.sock.sendall(b"\x00\xff\xff\xff" + b"[1,")
         rs.wait_closed()
     watch.check("a RawSocket frame announcing 16 MiB")
+
+
+@pytest.mark.parametrize("before", ["nothing", "goodbye"])
+def test_a_call_on_a_connection_without_a_session_is_closed_not_ignored(hub_watch, before):
+    """Found by test_rawsocket_backend_session_survives_hostile_messages: Crossbar drops any message
+    but HELLO, AUTHENTICATE and ABORT while no session is joined (its `raise ProtocolError` is
+    commented out), so a CALL before HELLO or after GOODBYE was never answered and the connection
+    stayed open: the client waits for ever."""
+    hub, watch = hub_watch
+    watch.begin()
+    with RawWebSocket("127.0.0.1", hub.settings.port, "json") as ws:
+        if before == "goodbye":
+            ws.send(H.encode("json", [H.HELLO, H.REALM, {"roles": {"caller": {}}}]))
+            assert decode("json", ws.recv())[0] == H.WELCOME
+            ws.send(H.encode("json", [H.GOODBYE, {}, "wamp.close.normal"]))
+            assert decode("json", ws.recv())[0] == H.GOODBYE
+        ws.send(H.encode("json", [H.CALL, 1, {}, "demo.add2", [1, 2]]))
+        assert ws_wait_closed(ws).code == 1002
+    watch.check(f"CALL after {before}")
+
+
+def test_a_second_hello_in_a_session_is_closed_not_logged_each_time(hub_watch):
+    """Crossbar answers a HELLO in a joined session with a warning in the log and nothing else:
+    the connection stays open, and a client could write one warning per message it sends."""
+    hub, watch = hub_watch
+    watch.begin()
+    with RawWebSocket("127.0.0.1", hub.settings.port, "json") as ws:
+        ws.send(H.encode("json", [H.HELLO, H.REALM, {"roles": {"caller": {}}}]))
+        assert decode("json", ws.recv())[0] == H.WELCOME
+        ws.send(H.encode("json", [H.HELLO, H.REALM, {"roles": {"caller": {}}}]))
+        assert ws_wait_closed(ws).code == 1002
+    watch.check("a second HELLO")
+
+
+def test_a_call_after_goodbye_on_rawsocket_is_aborted_not_ignored(hub_watch):
+    hub, watch = hub_watch
+    watch.begin()
+    rs = rs_open(hub, "json", "authenticated")
+    with rs:
+        rs.send(H.encode("json", [H.GOODBYE, {}, "wamp.close.normal"]))
+        assert decode("json", rs.recv())[0] == H.GOODBYE
+        rs.send(H.encode("json", [H.CALL, 1, {}, "demo.add2", [1, 2]]))
+        rs.wait_closed(timeout=ANSWER_TIMEOUT)
+    watch.check("RawSocket CALL after GOODBYE")
