@@ -49,6 +49,8 @@ LOG_WINDOW = 10.0
 #: roles whose sessions are trusted with any rate and any number of subscriptions
 TRUSTED_ROLES = frozenset({S.BACKEND_ROLE})
 _PAYLOAD_MESSAGES = (message.Call, message.Publish, message.Yield, message.Error)
+#: what a client may send while no session is joined (before WELCOME, or after GOODBYE)
+_UNJOINED_MESSAGES = (message.Hello, message.Authenticate, message.Abort)
 
 _limits: dict[str, float] = {}
 _stock_json_unserialize = JsonObjectSerializer.unserialize
@@ -162,6 +164,14 @@ def _buckets(session) -> tuple[TokenBucket | None, TokenBucket | None]:
 def _on_message(self, msg):
     """Crossbar's RouterSession.onMessage, after the checks this module's docstring lists."""
     kind = type(msg)
+    # Crossbar drops any other message while no session is joined, and only logs a warning for a
+    # HELLO in a joined session (its `raise ProtocolError` is commented out): the connection stayed
+    # open with the client's request unanswered, or wrote a warning per message. Both close it.
+    if self._session_id is None:
+        if kind not in _UNJOINED_MESSAGES:
+            raise ProtocolError(f"{kind.__name__.upper()} while no session is joined (before WELCOME or after GOODBYE)")
+    elif kind is message.Hello:
+        raise ProtocolError("HELLO in a session that is already joined")
     if kind in _PAYLOAD_MESSAGES:
         trusted = self._authrole in TRUSTED_ROLES
         if not trusted and kind is message.Call:

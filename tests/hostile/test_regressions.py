@@ -69,13 +69,15 @@ def test_a_bridge_header_that_is_not_utf8_is_answered_4xx_not_500(hub_watch, hea
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     request = (f"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
                f"{head}\r\n").encode("latin-1") + body
-    with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as sock:
-        sock.sendall(request)
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        answer = response.read()
-    assert response.status in (401, 415), (response.status, answer[:200])
-    watch.check(f"a non-UTF-8 {header}")
+    try:
+        with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as sock:
+            sock.sendall(request)
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            answer = response.read()
+        assert response.status in (401, 415), (response.status, answer[:200])
+    finally:
+        watch.check(f"a non-UTF-8 {header}")  # also when the status was wrong: its traceback is this test's
 
 
 HUGE_ID = 10**4301 - 1  # a CBOR bignum; CPython refuses to turn an int of over 4300 digits into text
