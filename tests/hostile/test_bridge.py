@@ -30,8 +30,8 @@ CONTENT_TYPES = [None, "application/json", "application/json", "application/json
                  "text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "*/*",
                  "application/json\x00", "application/json; charset=\xe9"]
 SIGNINGS = ["valid", "valid", "valid", "valid", "unsigned", "wrong_secret", "wrong_key", "stale", "future",
-            "bad_timestamp", "huge_timestamp", "empty_nonce", "long_nonce", "odd_nonce", "replayed", "other_body",
-            "other_path", "upper_hex", "truncated", "duplicate", "missing_signature"]
+            "bad_timestamp", "huge_timestamp", "utf8_signature", "empty_nonce", "long_nonce", "odd_nonce", "replayed",
+            "other_body", "other_path", "upper_hex", "truncated", "duplicate", "missing_signature"]
 FRAMINGS = ["length", "length", "length", "chunked", "bad_chunk", "short", "long", "none"]
 RAW_BODIES = [b"", b"{", b"null", b"[]", b'"x"', b"1", b"{}", b'{"topic": 1}', b'{"topic": "public.x", "args": NaN}',
               b'{"topic": "public.x", "args": [1' + b"1" * 4301 + b"]}", b'{"topic": "public.x", "args": [1e999]}',
@@ -138,6 +138,8 @@ def signature_headers(hub, case: BridgeCase, target: str) -> list[tuple[str, str
         headers[signing.HEADER_NONCE] = "\xe9\xff nonce"
     elif kind == "upper_hex":
         headers[signing.HEADER_SIGNATURE] = headers[signing.HEADER_SIGNATURE].upper()
+    elif kind == "utf8_signature":  # "é" as UTF-8 bytes (each char below is one Latin-1 byte on the wire)
+        headers[signing.HEADER_SIGNATURE] = "\xc3\xa9" * 32
     elif kind == "truncated":
         headers[signing.HEADER_SIGNATURE] = headers[signing.HEADER_SIGNATURE][:63]
     elif kind == "missing_signature":

@@ -162,3 +162,32 @@ def test_a_call_after_goodbye_on_rawsocket_is_aborted_not_ignored(hub_watch):
         rs.send(H.encode("json", [H.CALL, 1, {}, "demo.add2", [1, 2]]))
         rs.wait_closed(timeout=ANSWER_TIMEOUT)
     watch.check("RawSocket CALL after GOODBYE")
+
+
+@pytest.mark.parametrize("header, value", [
+    ("X-Switchboard-Timestamp", "9" * 400),  # int() takes it; minus the clock's float overflows
+    ("X-Switchboard-Signature", "\xc3\xa9" * 32),  # UTF-8 "é" (valid, non-ASCII): hmac.compare_digest refuses str
+], ids=["huge_timestamp", "non_ascii_signature"])
+def test_an_odd_signature_header_is_answered_401_not_500(hub_watch, header, value):
+    """Found by test_the_bridge_survives_hostile_requests (with non-UTF-8 headers left out): the
+    Verifier (bridge/signing.py) turns a 400-digit timestamp into an int and subtracts the clock's
+    float from it (OverflowError), and compares a non-ASCII signature with hmac.compare_digest
+    (TypeError for str): each a traceback and Twisted's 500 instead of a 401."""
+    hub, watch = hub_watch
+    watch.begin()
+    body = b'{"topic": "public.regression"}'
+    headers = dict(signing.sign_request(hub.bridge_key, hub.bridge_secret, "POST", "/bridge/publish", body))
+    headers["Content-Type"] = "application/json"
+    headers[header] = value
+    head = "".join(f"{name}: {v}\r\n" for name, v in headers.items())
+    request = (f"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
+               f"{head}\r\n").encode("latin-1") + body
+    try:
+        with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as sock:
+            sock.sendall(request)
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            answer = response.read()
+        assert response.status == 401, (response.status, answer[:200])
+    finally:
+        watch.check(f"an odd {header}")
