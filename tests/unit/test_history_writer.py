@@ -1,0 +1,99 @@
+"""The history component's writer loop (router/history.py), without a router: group commits, and
+acknowledgements let go once their batch is committed, or has failed. Run in a fresh interpreter on
+Twisted, as the router worker does (router.history imports autobahn.twisted)."""
+
+from tests.fresh_python import run_code
+
+CHECKS = """
+import txaio
+txaio.use_twisted()
+import threading
+from types import SimpleNamespace
+
+from router import history
+from router.history import History
+from router.history_policy import HistoryPolicy
+from router.history_store import HistoryStore
+
+
+class Store(HistoryStore):
+    '''A real in-memory store that can be told to fail, and says when each batch was committed.'''
+
+    def __init__(self, log):
+        super().__init__(":memory:")
+        self.log, self.fail = log, False
+
+    def append_many(self, events):
+        if self.fail:
+            raise OSError("disk gone")
+        positions = super().append_many(events)
+        self.log.append(("committed", [e[1] for e in events]))
+        return positions
+
+
+def component():
+    '''A History whose thread is this one: its jobs run when run_jobs() says.'''
+    log, jobs = [], []
+    h = History.__new__(History)
+    h._policy = HistoryPolicy([{"uri": "chat.room.", "match": "prefix"}])
+    h._store = Store(log)
+    h._max_topics, h._max_bytes = 100, 1 << 30
+    h._capped_line_at, h._evictions = None, 0
+    h._queue, h._queue_lock, h._draining = [], threading.Lock(), False
+    h._acks = SimpleNamespace(release=lambda publications: log.append(("released", list(publications))))
+    h._run = lambda fn, *a, **k: jobs.append((fn, a, k)) or SimpleNamespace(addErrback=lambda f: None)
+
+    def record(publication):
+        h._record({"n": publication}, details=SimpleNamespace(topic="chat.room.a", publication=publication))
+
+    def run_jobs():
+        while jobs:
+            fn, a, k = jobs.pop(0)
+            fn(*a, **k)
+
+    return SimpleNamespace(h=h, log=log, jobs=jobs, record=record, run_jobs=run_jobs)
+
+
+history.reactor.callFromThread = lambda fn, *a, **k: fn(*a, **k)
+logged = []
+history.log.observer = lambda event: logged.append(event["log_format"])
+
+# What arrives while the writer is busy is its next batch, committed together.
+c = component()
+c.record(1)
+assert len(c.jobs) == 1, "idle: the writer is asked at once"
+c.record(2)
+c.record(3)
+assert len(c.jobs) == 1, "busy: no second job, they wait for the first"
+c.run_jobs()
+assert c.log == [("committed", [1, 2, 3]), ("released", [1, 2, 3])], c.log
+c.record(4)
+c.run_jobs()
+assert c.log[-2:] == [("committed", [4]), ("released", [4])], c.log
+assert [e.args for e in c.h._store.read("chat.room.a")] == [[{"n": i}] for i in range(1, 5)]
+
+# A failed commit still lets its acknowledgements go, with one log line, and the writer goes on.
+c = component()
+c.h._store.fail = True
+c.record(1)
+c.run_jobs()
+assert c.log == [("released", [1])], c.log
+assert logged == ["history: could not store {n} events"], logged
+c.h._store.fail = False
+c.record(2)
+c.run_jobs()
+assert c.log[-2:] == [("committed", [2]), ("released", [2])], c.log
+
+# Acknowledgements go out before retention and the caps run.
+c = component()
+order = []
+c.h._store.trim = lambda *a, **k: order.append("trim")
+c.h._acks = SimpleNamespace(release=lambda publications: order.append("released"))
+c.record(1)
+c.run_jobs()
+assert order == ["released", "trim"], order
+"""
+
+
+def test_group_commits_and_acknowledgements_after_commit_or_failure():
+    run_code(CHECKS)
