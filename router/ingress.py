@@ -14,7 +14,8 @@ Crossbar trusts its decoders and its clients more than a public hub can:
   (`switchboard.error.rate_limited`) and a cap on subscriptions (`switchboard.error.limit_exceeded`).
 - A client's protocol error wrote a multi-line critical traceback; it is now one line (and at most
   `LOG_LINES_PER_WINDOW` such lines per `LOG_WINDOW` seconds, then a count), and the connection is
-  closed as before (WebSocket 1002, RawSocket abort).
+  closed as before (WebSocket 1002, RawSocket abort). Autobahn's own per-connection warnings on the
+  server protocols share that throttle.
 
 The limits come from bridge/limits.py, read once when the router worker installs this module.
 """
@@ -55,6 +56,9 @@ _UNJOINED_MESSAGES = (message.Hello, message.Authenticate, message.Abort)
 _limits: dict[str, float] = {}
 _stock_json_unserialize = JsonObjectSerializer.unserialize
 _stock_ws_on_message = WampWebSocketProtocol.onMessage
+_stock_fail_connection = WebSocketProtocol._fail_connection
+#: the peer whose connection Autobahn is failing right now (for its log line)
+_failing_peer = None
 _stock_unserialize = Serializer.unserialize
 _stock_router_on_message = None
 _installed = False
@@ -82,6 +86,41 @@ class _LogThrottle:
 
 
 _throttle = _LogThrottle(LOG_LINES_PER_WINDOW, LOG_WINDOW)
+
+
+class ThrottledWarnings:
+    """A protocol class's logger whose warnings (Autobahn's "failing WebSocket connection",
+    "dropping connection to peer", RawSocket's "WAMP ProtocolError - aborting connection") are
+    about one client each: they share the client-error throttle and are kept to one line. Every
+    other level is the logger's own method, looked up once (no delegation on the hot path)."""
+
+    LEVELS = ("critical", "error", "info", "debug", "trace", "failure", "emit")
+
+    def __init__(self, logger):
+        self._logger = logger
+        for level in self.LEVELS:
+            if hasattr(logger, level):
+                setattr(self, level, getattr(logger, level))
+
+    def warn(self, format: str, **kwargs) -> None:
+        if not _throttle.allow():
+            return
+        if _failing_peer is not None and "{peer}" not in format:
+            format, kwargs = "client {peer}: " + format, {**kwargs, "peer": _failing_peer}
+        self._logger.warn(format.replace("\n", " "), **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._logger, name)
+
+
+def _fail_connection(self, *args, **kwargs):
+    """Autobahn's, with the peer known to the one line it logs."""
+    global _failing_peer
+    _failing_peer = getattr(self, "peer", None)
+    try:
+        return _stock_fail_connection(self, *args, **kwargs)
+    finally:
+        _failing_peer = None
 
 
 def log_client_error(peer, what: str, reason) -> None:
@@ -118,13 +157,13 @@ def _rs_length_limit_exceeded(self, length: int) -> None:
 
 
 def _ws_on_message(self, payload: bytes, isBinary: bool):
-    """Autobahn's WAMP-over-WebSocket receive, with a client's protocol error logged as one line."""
+    """Autobahn's WAMP-over-WebSocket receive, with a client's protocol error logged as one line (the
+    close's own: "client <peer>: failing WebSocket connection (code=1002): ...")."""
     try:
         messages = self._serializer.unserialize(payload, isBinary)
         for msg in messages:
             self._session.onMessage(msg)
     except (ProtocolError, InvalidUriError) as e:  # Autobahn's parser raises InvalidUriError for a bad URI
-        log_client_error(getattr(self, "peer", "?"), "WAMP protocol error, closing", e)
         self._bailout(WebSocketProtocol.CLOSE_STATUS_CODE_PROTOCOL_ERROR, reason=f"WAMP Protocol Error ({e})")
     except Exception as e:
         log.failure("WAMP message from {peer} failed", peer=getattr(self, "peer", "?"))
@@ -229,7 +268,12 @@ def install(force: bool = False) -> bool:
 
     WampRawSocketProtocol.lengthLimitExceeded = _rs_length_limit_exceeded
     WampWebSocketProtocol.onMessage = _ws_on_message
+    WebSocketProtocol._fail_connection = _fail_connection
+    from crossbar.router import protocol
     from crossbar.router.session import RouterSession
+
+    for server_protocol in (protocol.WampWebSocketServerProtocol, protocol.WampRawSocketServerProtocol):
+        server_protocol.log = ThrottledWarnings(server_protocol.log)
 
     _stock_router_on_message = RouterSession.onMessage
     RouterSession.onMessage = _on_message

@@ -52,6 +52,8 @@ def test_a_deep_websocket_frame_before_hello_is_closed_and_the_router_keeps_serv
         closed = ws.wait_closed()
     assert closed.code in (None, 1002)
     assert_no_traceback(hub)
+    line = next(line for line in reversed(hub.log_text().splitlines()) if "failing WebSocket connection" in line)
+    assert "client tcp4:127.0.0.1:" in line and "1002" in line, line  # one line, naming the peer
 
 
 @pytest.mark.parametrize("serializer", sorted(DEEP_FRAMES))
