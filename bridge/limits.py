@@ -60,6 +60,11 @@ _TABLE: list[Limit] = [
     Limit("max_message_size", "SWITCHBOARD_MAX_MESSAGE_SIZE", 1024 * 1024, "bytes",
           "largest WebSocket or RawSocket message and HTTP bridge body a client may send",
           "a message is held whole while it is decoded: each connection may hold one this large"),
+    Limit("http_timeout", "SWITCHBOARD_HTTP_TIMEOUT", 15, "seconds",
+          "how long a web transport connection may go without a byte from the client before it has "
+          "finished an HTTP request (an upgraded WebSocket is kept alive by its pings instead)",
+          "a connection that sends nothing, or never ends its request line or headers, is closed after "
+          "it; without it such connections stayed open for ever, bounded only by connections_per_ip"),
     Limit("max_depth", "SWITCHBOARD_MAX_DEPTH", 32, "levels",
           "deepest nesting of lists and objects in any message or bridge body (the WAMP message's own "
           "list counts as one level), checked before the JSON decoder recurses",

@@ -50,7 +50,8 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
     Relative data files (extra "database") of router components (history, the ticket authenticator)
     and of resource services (the HTTP bridge) go to `data_dir`.
     Every WebSocket and RawSocket transport takes the message size limit of `env` (the environment the
-    node runs with; default: this process's), SWITCHBOARD_MAX_MESSAGE_SIZE in bridge/limits.py.
+    node runs with; default: this process's), SWITCHBOARD_MAX_MESSAGE_SIZE in bridge/limits.py, and
+    every web transport its HTTP idle timeout, SWITCHBOARD_HTTP_TIMEOUT.
     """
     config = copy.deepcopy(config)
     web = S.transport(config, S.WEB_TRANSPORT_ID)
@@ -81,6 +82,7 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
             component["realm"] = settings.realm
             component["transport"]["endpoint"]["port"] = settings.backend_port
     _limit_message_size(config, int(limits.value("max_message_size", env)))
+    _limit_http_idle(config, limits.value("http_timeout", env))
     if not with_components:
         config["workers"] = [w for w in config["workers"] if w["type"] != "container"]
     return config
@@ -94,6 +96,15 @@ def _limit_message_size(config: dict, size: int) -> None:
             for service in transport.get("paths", {}).values():
                 if service.get("type") == "websocket":
                     service.setdefault("options", {})["max_message_size"] = size
+
+
+def _limit_http_idle(config: dict, seconds: float) -> None:
+    """Crossbar's web transport option `client_timeout` (Twisted's HTTP channel timeout): unset, a
+    connection that never finished its request was held for ever."""
+    for worker in config["workers"]:
+        for transport in worker.get("transports", []):
+            if transport.get("type") == "web":
+                transport.setdefault("options", {})["client_timeout"] = int(seconds)
 
 
 def _database_in(item: dict, data_dir: Path | None) -> None:

@@ -108,6 +108,17 @@ def test_a_huge_content_length_is_answered_413_at_once(hub):
     assert_serves(hub)
 
 
+def test_a_connection_that_never_finishes_its_request_is_closed_and_a_websocket_stays(tmp_path):
+    with Hub.started(tmp_path, env={"SWITCHBOARD_HTTP_TIMEOUT": "2"}) as small, small.client() as c:
+        with socket.create_connection(("127.0.0.1", small.settings.port), timeout=30) as s:
+            s.sendall(b"\x01\x02 random bytes and no line end")
+            assert s.recv(100) == b""  # closed by the hub (before: held open for ever)
+        with socket.create_connection(("127.0.0.1", small.settings.port), timeout=30) as s:
+            assert s.recv(100) == b""  # a connection that sends nothing at all
+        assert c.call("demo.add2", 1, 2) == 3  # the WebSocket session outlived the HTTP timeout
+        assert "Traceback" not in small.log_text()
+
+
 def test_a_chunked_body_past_the_limit_is_answered_413(hub):
     with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as s:
         s.sendall(b"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

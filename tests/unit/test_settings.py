@@ -51,6 +51,8 @@ def test_render_config_gives_every_transport_the_message_size_limit_of_the_nodes
         config = render_config(S.load_config(), settings, env=env)
         assert S.transport(config, "web")["paths"]["ws"]["options"]["max_message_size"] == size
         assert S.transport(config, "backend")["options"]["max_message_size"] == size
+    web = S.transport(render_config(S.load_config(), settings, env={"SWITCHBOARD_HTTP_TIMEOUT": "7"}), "web")
+    assert web["options"]["client_timeout"] == 7
 
 
 def test_secrets_are_generated_once_and_env_wins(tmp_path):
