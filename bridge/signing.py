@@ -30,6 +30,9 @@ HEADER_NONCE = "X-Switchboard-Nonce"
 HEADER_SIGNATURE = "X-Switchboard-Signature"
 #: Seconds a signed request stays valid either side of the verifier's clock.
 DEFAULT_WINDOW = 300
+#: Unix seconds have 10 digits until 2286; more is not a timestamp (int() of 400 digits overflowed the
+#: clock arithmetic: a 500)
+MAX_TIMESTAMP_DIGITS = 12
 MAX_NONCE_LENGTH = 128
 
 
@@ -92,10 +95,9 @@ class Verifier:
         secret = self._keys.get(key)
         if secret is None:
             raise SignatureError("unknown_key", f"unknown key {key[:64]!r}")
-        try:
-            signed_at = int(timestamp)
-        except ValueError:
-            raise SignatureError("bad_timestamp", "timestamp must be Unix seconds") from None
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+            raise SignatureError("bad_timestamp", "timestamp must be Unix seconds")
+        signed_at = int(timestamp)
         skew = signed_at - self._clock()
         if abs(skew) > self._window:
             word = "in the future" if skew > 0 else "old"
@@ -104,7 +106,7 @@ class Verifier:
         if len(nonce) > MAX_NONCE_LENGTH:
             raise SignatureError("bad_nonce", f"nonce longer than {MAX_NONCE_LENGTH} characters")
         expected = signature(secret, method, path, timestamp, nonce, body)
-        if not hmac.compare_digest(expected, given):
+        if not given.isascii() or not hmac.compare_digest(expected, given):  # compare_digest refuses non-ASCII str
             raise SignatureError("bad_signature", "signature does not match the request")
         if not self.nonces.check_and_add(f"{key}:{nonce}"):
             raise SignatureError("replayed", "nonce already used: request replayed")

@@ -56,7 +56,8 @@ class _Headers:
         self._request = request
 
     def get(self, name: str) -> str | None:
-        value = self._request.getHeader(name)
+        # asked by bytes, Twisted answers bytes (by str it decodes UTF-8, and a header that is not raised)
+        value = self._request.getHeader(name.encode("latin-1"))
         return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
