@@ -6,8 +6,8 @@ assigned in the order the router delivered it. Writes go to one dedicated thread
 an event arriving while it is idle is committed at once, and whatever arrives meanwhile is the next
 batch, so an event waits about one SQLite commit. The PUBLISHED reply to an
 acknowledged publish is held until its batch is committed (router/durable_ack.py): an acknowledged
-event survives a kill -9 of the router. Reads queue behind pending writes, so history.get sees every
-event received before the call.
+event survives a kill -9 of the router. A read on that thread first commits what is queued, so
+history.get sees every event received before the call.
 
 Beyond each topic's retention, the store as a whole is capped (`history_max_topics`,
 `history_max_bytes` in bridge/limits.py): after each batch the least recently written topics are
@@ -51,6 +51,8 @@ GET = "history.get"
 #: Most events one history.get returns.
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+#: Batches the writer commits in a row before queued reads and trims have their turn.
+DRAIN_BATCHES = 10
 #: How often age-based retention runs over all topics (seconds).
 TRIM_INTERVAL = 60.0
 #: Topics trimmed per job of that pass.
@@ -118,20 +120,34 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
 
     def _drain(self):
         """On the history thread: commit everything queued as one batch (a group commit), again until
-        nothing is left; what arrives during a commit is the next batch."""
-        while True:
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
-                if not batch:
+        nothing is left; what arrives during a commit is the next batch. After DRAIN_BATCHES it goes
+        to the back of the thread's queue, so reads and trims never starve under a steady stream."""
+        for _ in range(DRAIN_BATCHES):
+            if not self._write_queued(done_when_empty=True):
+                return
+        try:
+            self._pool.callInThread(self._drain)
+        except Exception:  # the pool is stopping (shutdown): finish here
+            while self._write_queued(done_when_empty=True):
+                pass
+
+    def _write_queued(self, *, done_when_empty: bool) -> bool:
+        """On the history thread: commit what is queued now; False if nothing was (and, with
+        `done_when_empty`, the writer is done: the next event asks for it again)."""
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+            if not batch:
+                if done_when_empty:
                     self._draining = False
-                    return
-            try:
-                eviction = self._write(batch)
-            except Exception:
-                reactor.callFromThread(log.failure, "history: could not store {n} events", failure=Failure(),
-                                       n=len(batch))
-            else:
-                reactor.callFromThread(self._evicted, eviction)
+                return False
+        try:
+            eviction = self._write(batch)
+        except Exception:
+            reactor.callFromThread(log.failure, "history: could not store {n} events", failure=Failure(),
+                                   n=len(batch))
+        else:
+            reactor.callFromThread(self._evicted, eviction)
+        return True
 
     def _committed(self, publications):
         """On the reactor: the batch holding these publications is on disk (or failed): acknowledge them."""
@@ -218,10 +234,10 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             raise ApplicationError(errors.NO_HISTORY, f"topic {topic!r} has no history")
         if details is None or not self._may_read(details, topic):
             raise ApplicationError("wamp.error.not_authorized", f"not authorized to read the history of {topic!r}")
-        # on the same thread as the writer, after it has committed every event recorded before this call
         return await self._run(self._read, topic, since, after_publication, limit)
 
     def _read(self, topic, since, after_publication, limit):
+        self._write_queued(done_when_empty=False)  # every event recorded before the call is stored first
         store = self._store
         last = store.last_position(topic)
         first = store.first_position(topic)

@@ -84,6 +84,33 @@ c.record(2)
 c.run_jobs()
 assert c.log[-2:] == [("committed", [2]), ("released", [2])], c.log
 
+# Under a steady stream the writer lets a queued read have its turn after DRAIN_BATCHES, and the read
+# first commits what is queued, so it sees every event recorded before it.
+c = component()
+c.h._pool = SimpleNamespace(callInThread=lambda fn: c.jobs.append((fn, (), {})))
+stock, arriving = c.h._store.append_many, iter(range(100, 10_000))
+
+
+def streaming(events):
+    positions = stock(events)
+    c.record(next(arriving))  # another event arrived during this commit
+    return positions
+
+
+c.h._store.append_many = streaming
+c.record(1)
+c.jobs.append(("read", (), {}))
+fn, a, k = c.jobs.pop(0)
+fn(*a, **k)
+assert len([e for e in c.log if e[0] == "committed"]) == history.DRAIN_BATCHES, c.log
+assert [j[0] for j in c.jobs] == ["read", c.h._drain], c.jobs
+queued = [e[1] for e in c.h._queue]
+assert len(queued) == 1
+c.h._store.append_many = stock
+seen = c.h._read("chat.room.a", None, None, 1000)
+assert [e["publication"] for e in seen["events"]][-1] == queued[0], seen
+assert c.h._draining, "the writer's job is still queued: events do not ask for another"
+
 # Acknowledgements go out before retention and the caps run.
 c = component()
 order = []
