@@ -209,6 +209,10 @@ def _on_message(self, msg):
     if self._session_id is None:
         if kind not in _UNJOINED_MESSAGES:
             raise ProtocolError(f"{kind.__name__.upper()} while no session is joined (before WELCOME or after GOODBYE)")
+        if kind is message.Abort and self._router is not None and self._session_details is None:
+            # after GOODBYE Crossbar would handle it as the leave of a session that already left (and
+            # fail reading its details: a traceback and close 1011)
+            raise ProtocolError("ABORT after GOODBYE: the session has already left")
     elif kind is message.Hello:
         raise ProtocolError("HELLO in a session that is already joined")
     if kind in _PAYLOAD_MESSAGES:

@@ -191,3 +191,20 @@ def test_an_odd_signature_header_is_answered_401_not_500(hub_watch, header, valu
         assert response.status == 401, (response.status, answer[:200])
     finally:
         watch.check(f"an odd {header}")
+
+
+@pytest.mark.parametrize("serializer", H.SERIALIZERS)
+def test_an_abort_after_goodbye_is_a_protocol_error_not_a_traceback(hub_watch, serializer):
+    """Seen once by test_websocket_survives_hostile_wamp (cbor): after GOODBYE the router session has
+    left, but Crossbar still handles an ABORT as the session's leave and reads the details it no
+    longer has (AttributeError: 'NoneType' object has no attribute 'authid', logged with a traceback)."""
+    hub, watch = hub_watch
+    watch.begin()
+    with RawWebSocket("127.0.0.1", hub.settings.port, serializer) as ws:
+        ws.send(H.encode(serializer, [H.HELLO, H.REALM, {"roles": {"caller": {}}}]))
+        assert decode(serializer, ws.recv())[0] == H.WELCOME
+        ws.send(H.encode(serializer, [6, {}, "wamp.close.normal"]))  # GOODBYE
+        assert decode(serializer, ws.recv())[0] == 6
+        ws.send(H.encode(serializer, [3, {}, "wamp.close.normal"]))  # ABORT
+        ws_wait_closed(ws)
+    watch.check("ABORT after GOODBYE")
