@@ -38,13 +38,15 @@ class _Connection:
     """A socket a test reads from only when it says so; closed on leaving a `with` block."""
 
     sock: socket.socket
+    #: while wait_closed runs: when to stop reading, pings or not
+    _deadline: float | None = None
 
     def recv(self) -> bytes:
         raise NotImplementedError
 
     def wait_closed(self, timeout: float = 10.0) -> Closed:
         """Read until the hub closes the connection; the Closed it ended with."""
-        deadline = time.monotonic() + timeout
+        deadline = self._deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -131,6 +133,8 @@ class RawWebSocket(_Connection):
                 raise Closed(code, payload[2:].decode("utf-8", "replace"))
             if opcode == 9:
                 self.send(payload, opcode=10)
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    raise socket.timeout("only pings until the deadline")  # the hub pings every few seconds
                 continue
             if opcode in (1, 2, 0):
                 return payload
