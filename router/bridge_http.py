@@ -194,12 +194,24 @@ class BridgeResource(Resource):
             return self._wamp_error(e)
 
     async def _batch(self, session, events, finished):
+        """Every event sent at once, in order (one session's publishes reach the router in the order
+        sent), then their acknowledgements taken in order: a batch waits about one acknowledgement,
+        not one per event (an acknowledgement of a history topic waits for its commit,
+        router/durable_ack.py)."""
+        sent = [ensureDeferred(self._publish_one(session, event)) for event in events]
         results: list[dict] = []
-        for index, event in enumerate(events):
+        refused = None
+        for index, publishing in enumerate(sent):
             try:
-                results.append(await self._publish_one(session, event))
+                result = await publishing
             except ApplicationError as e:
-                return self._wamp_error(e, index=index, results=results)
+                refused = refused or (index, e)
+                continue
+            if refused is None:
+                results.append(result)
+        if refused is not None:
+            index, e = refused
+            return self._wamp_error(e, index=index, results=results)
         return 200, {"results": results}
 
     async def _call(self, session, call: P.CallRequest, finished):
