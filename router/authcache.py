@@ -10,6 +10,8 @@ decision is made again from the rules on its URI's next use.
 
 from __future__ import annotations
 
+import functools
+
 from bridge import limits
 from router import settings as S
 from router.workerproc import in_crossbar_worker
@@ -42,6 +44,7 @@ def install(force: bool = False) -> bool:
     size = int(limits.value("authorization_cache"))
     stock_attach = Router.attach
 
+    @functools.wraps(stock_attach)  # Crossbar logs this method's name with every session it attaches
     def attach(self, session):
         """Crossbar's attach, with the realm's cache made bounded at its first session (the realm's
         router may exist before this module is installed)."""
