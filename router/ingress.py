@@ -55,7 +55,6 @@ _UNJOINED_MESSAGES = (message.Hello, message.Authenticate, message.Abort)
 
 _limits: dict[str, float] = {}
 _stock_json_unserialize = JsonObjectSerializer.unserialize
-_stock_ws_on_message = WampWebSocketProtocol.onMessage
 _stock_fail_connection = WebSocketProtocol._fail_connection
 #: the peer whose connection Autobahn is failing right now (for its log line)
 _failing_peer = None
