@@ -484,12 +484,19 @@ async def connections(cfg: dict, proto) -> dict:
     return result
 
 
-def main() -> None:
+def process_config() -> dict:
+    """A load generator process's set-up: its config (argv[1], JSON), its CPU, and every file
+    descriptor the machine allows (thousands of sockets)."""
     cfg = json.loads(sys.argv[1])
     if cfg.get("cpu") is not None:
         os.sched_setaffinity(0, {cfg["cpu"]})
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return cfg
+
+
+def main() -> None:
+    cfg = process_config()
     proto = PROTOCOLS[cfg["protocol"]](cfg)
     work = {"fanout": fanout, "rpc": rpc, "connections": connections}[cfg["workload"]]
     with no_gc_pauses(cfg["workload"] != "connections"):

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import resource
-import sys
 import time
 from collections import Counter
 
@@ -25,7 +23,7 @@ import aiohttp
 import msgpack
 import uvloop
 
-from bench.peers_loadgen import WampMsgpack, cpu_s
+from bench.peers_loadgen import WampMsgpack, cpu_s, process_config
 from bench.soak_wire import Closed, Conn, frame
 
 SLOW_ADDRESS, MALFORMED_ADDRESS, CHURN_ADDRESS = "127.0.0.2", "127.0.0.3", "127.0.0.4"
@@ -269,11 +267,7 @@ async def bad_clients(cfg: dict) -> dict:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
-    if cfg.get("cpu") is not None:
-        os.sched_setaffinity(0, {cfg["cpu"]})
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    cfg = process_config()
     result = uvloop.run(asyncio.wait_for(bad_clients(cfg), cfg["duration"] + 120))
     print("RESULT " + json.dumps(result), flush=True)
 

@@ -16,7 +16,6 @@ import array
 import asyncio
 import gc
 import json
-import os
 import resource
 import sys
 import time
@@ -24,7 +23,17 @@ import time
 import aiohttp
 import uvloop
 
-from bench.peers_loadgen import WampMsgpack, close_all, cpu_s, drain, lat_summary, open_many, payload_text, send
+from bench.peers_loadgen import (
+    WampMsgpack,
+    close_all,
+    cpu_s,
+    drain,
+    lat_summary,
+    open_many,
+    payload_text,
+    process_config,
+    send,
+)
 
 #: connections per source address: within the default 500 open and the connect burst of 100 (20/s for 5 s)
 PER_ADDRESS = 80
@@ -184,11 +193,7 @@ async def soak(cfg: dict) -> dict:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
-    if cfg.get("cpu") is not None:
-        os.sched_setaffinity(0, {cfg["cpu"]})
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    cfg = process_config()
     result = uvloop.run(asyncio.wait_for(soak(cfg), cfg.get("timeout", 900)))
     print("RESULT " + json.dumps(result), flush=True)
 
