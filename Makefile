@@ -6,10 +6,10 @@ LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
 
-.PHONY: run test fuzz check bench bench-tuning bench-soak vendor chromium redis-server clean
+.PHONY: run test fuzz check bench bench-tuning bench-soak vendor chromium redis-server clean constraints
 
-run: $(VENV)/.router $(JS)
-	$(PY) -m router run
+run: $(VENV)/.hub $(JS)
+	$(VENV)/bin/switchboard run
 
 test: $(VENV)/.test $(JS) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -19,8 +19,8 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: $(VENV)/.test
 	SWITCHBOARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/hostile $(PYTEST_ARGS)
 
-check: $(VENV)/.router
-	$(PY) -m router check
+check: $(VENV)/.hub
+	$(VENV)/bin/switchboard check
 
 # The Django example (docs/django.md): the hub, told where Django is, and Django on :8000. Ctrl-C stops both.
 .PHONY: django-example
@@ -45,18 +45,28 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.router: setup.cfg pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[router]'
+# Every install takes its exact versions from constraints.txt; setup.cfg holds the ranges.
+PIP := $(PY) -m pip install --quiet -c constraints.txt
+
+$(VENV)/.hub: setup.cfg pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) -e '.[hub]'
 	touch $@
 
 # Tests include a small run of the benchmark (tests/integration/test_bench_peers.py): bench extras too.
-$(VENV)/.test: $(VENV)/.router
-	$(PY) -m pip install --quiet -e '.[router,test,bench]'
+$(VENV)/.test: $(VENV)/.hub
+	$(PIP) -e '.[hub,test,bench]'
 	touch $@
 
-$(VENV)/.bench: $(VENV)/.router
-	$(PY) -m pip install --quiet -e '.[router,bench]'
+$(VENV)/.bench: $(VENV)/.hub
+	$(PIP) -e '.[hub,bench]'
 	touch $@
+
+# constraints.txt from a fresh virtualenv with every extra at the newest versions setup.cfg allows.
+constraints:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/pip" install --quiet '.[hub,test,bench]' && \
+	{ sed -n '1,/^# .*make constraints/p' constraints.txt; "$$tmp/venv/bin/pip" freeze --exclude-editable | grep -v '^switchboard'; } > "$$tmp/c" && \
+	mv "$$tmp/c" constraints.txt && echo "constraints.txt updated"
 
 # AutobahnJS from the npm registry, verified against the checksum recorded in the lock file.
 vendor $(JS): $(LOCK)

@@ -4,7 +4,7 @@
 
 Starts a hub in a temp dir, then times N sequential chat.post calls and N signed bridge publishes to
 a history topic (chat.room.…) and, for comparison, to a topic without history (public.…). Written to
-measure what holding PUBLISHED until the history commit (router/durable_ack.py) costs.
+measure what holding PUBLISHED until the history commit (router/patches/durable_ack.py) costs.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bridge.client import HubClient
-from router.testing import Hub
+from switchboard.bridge.client import HubClient
+from switchboard.router.testing.hub import Hub
 
 
 def percentiles(samples: list[float]) -> dict:

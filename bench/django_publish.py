@@ -162,8 +162,8 @@ def run_scenario(scenario: Scenario, round_no: int, params: Params, cpus: dict, 
 def _run_all(params: Params, scenarios: list[Scenario], cpus: dict, info: dict, workdir: Path, needs_redis: bool,
              runs: dict, errors: dict) -> None:
     """Start Redis and the hub, then run every scenario once per round, appending to `runs`/`errors`."""
-    from bridge.client import HubClient
-    from router.testing import Hub
+    from switchboard.bridge.client import HubClient
+    from switchboard.router.testing.hub import Hub
 
     redis_ctx = redis_server.started(workdir / "redis") if needs_redis else _null()
     with redis_ctx as redis, Hub.started(workdir / "hub", with_components=False, loglevel=params.hub_loglevel,

@@ -22,7 +22,7 @@ def configure(cfg: dict) -> None:
         extra["SWITCHBOARD"] = {"URL": hub["bridge_url"], "KEY": hub["key"], "SECRET": hub["secret"],
                                 "OUTBOX": {"SENDER_THREAD": False}}
     if cfg.get("outbox"):
-        apps.append("bridge.django")
+        apps.append("switchboard.bridge.django")
     settings.configure(
         DEBUG=False,  # DEBUG=True would record every SQL query
         SECRET_KEY="bench-only-not-a-secret",

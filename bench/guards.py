@@ -2,8 +2,8 @@
 
 End-to-end runs on this VM swing by more than the guards cost (bench/results/guards.md), so this
 times the guards' own work where the router pays it: per delivery, the send buffer check
-(router/sendlimit.py) around a WebSocket peer's send; per inbound CALL or PUBLISH of a browser
-session, the router session's checks (router/ingress.py: token bucket, depth and value walk); per
+(router/patches/sendlimit.py) around a WebSocket peer's send; per inbound CALL or PUBLISH of a browser
+session, the router session's checks (router/patches/ingress.py: token bucket, depth and value walk); per
 JSON message, the nesting measure before decoding. Each is timed against the same call without the
 guard, interleaved, best of several rounds (`time.thread_time`), and set beside the router's CPU per
 delivery and per call from the latest `make bench` (docs/benchmarks.md).
@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 from autobahn.wamp import message
+from switchboard.bridge.payload import check_json_nesting, check_value
+from switchboard.bridge.ratelimit import TokenBucket
+from switchboard.router.patches import sendlimit
 
 from bench import machine
-from bridge.payload import check_json_nesting, check_value
-from bridge.ratelimit import TokenBucket
-from router import sendlimit
 
 OUT = Path(__file__).resolve().parent / "results" / "guards_micro.json"
 #: the router's CPU per fan-out delivery and per RPC call through the router, as measured here before

@@ -15,9 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from switchboard.router import settings as S
+from switchboard.router.testing.hub import Hub
+
 from bench import machine
-from router import settings as S
-from router.testing import Hub
 
 RESULTS = Path(__file__).parent / "results"
 QUICK_RESULTS = S.PROJECT_ROOT / "test-results" / "bench"  # --quick runs: not for the record

@@ -65,7 +65,7 @@ def run(cfg: dict) -> dict:
     configure(cfg)
 
     if scenario.system == "switchboard":
-        from bridge.client import HubClient
+        from switchboard.bridge.client import HubClient
 
         counter = _Counter()
         logging.getLogger("bridge").addHandler(counter)
@@ -74,8 +74,7 @@ def run(cfg: dict) -> dict:
         if scenario.name == "sb_outbox":
             from django.core.management import call_command
             from django.db import transaction
-
-            from bridge.django import publish
+            from switchboard.bridge.django import publish
 
             call_command("migrate", verbosity=0, interactive=False)
 
@@ -86,7 +85,7 @@ def run(cfg: dict) -> dict:
             for data in warm:
                 one(data)
             latencies, wall, cpu, start = _timed(one, measured)
-            from bridge.django.models import OutboxEvent
+            from switchboard.bridge.django.models import OutboxEvent
 
             extra["outbox_pending_after"] = OutboxEvent.objects.pending().count()
             client = None

@@ -392,7 +392,7 @@ def charts(data: dict, out_dir: Path) -> list[str]:
     except ImportError:
         if os.environ.get("CI"):
             raise
-        log("matplotlib is not installed: no charts (pip install -e '.[bench]')")
+        log("matplotlib is not installed: no charts (make bench installs it)")
         return []
     systems = data["systems"]
     names = [n for n in systems]

@@ -7,7 +7,7 @@ Text protocol (what bench.peers_loadgen speaks): "S" subscribes the connection (
 subscriber's transport; "C<id>:<a>,<b>" is answered "R<id>:<a+b>" in-process (no callee hop). The fastest
 broadcast Autobahn on Twisted can do in Python: what a router on the same stack cannot exceed. It
 gets the same Twisted and Autobahn tuning as Switchboard's workers (lazy debug-log arguments,
-router/fastlog.py; sends at the end of each reactor turn, router/turnflush.py), so that it stays the
+router/patches/fastlog.py; sends at the end of each reactor turn, router/patches/turnflush.py), so that it stays the
 ceiling of the stack as Switchboard runs it.
 """
 
@@ -20,8 +20,7 @@ from autobahn.twisted.choosereactor import install_reactor
 reactor = install_reactor()
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol  # noqa: E402
-
-from router import fastlog, turnflush  # noqa: E402
+from switchboard.router.patches import fastlog, turnflush  # noqa: E402
 
 fastlog.install("info")
 turnflush.install(force=True)

@@ -1,5 +1,5 @@
 """The servers bench.peers compares, each started on a free loopback port and stopped again:
-Switchboard (a real Crossbar node, router.testing.Hub), the Autobahn ceiling, python-socketio and
+Switchboard (a real Crossbar node, switchboard.router.testing.Hub), the Autobahn ceiling, python-socketio and
 Django Channels (daphne + channels_redis + redis-server). Every process inherits the orchestrator's
 CPU affinity (the server CPU), except the hub of a variant that asks for every CPU (`all_cpus`)."""
 
@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Callable
 
 import psutil
+from switchboard.bridge.limits import LIMITS
+from switchboard.router import settings as S
+from switchboard.router.node.process import free_port, port_open
 
 from bench import redis_server
-from bridge.limits import LIMITS
-from router import settings as S
-from router.node import free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the load generator opens every connection from 127.0.0.1 (10,000 of them, hundreds a second), and
@@ -88,13 +88,14 @@ PROXY_TRANSPORT_ID = "proxied"
 
 
 def _proxy_layout(config: dict) -> None:
-    """PROXY_WORKERS proxy workers share the WebSocket port (`"shared": true`; router.node.render_config
-    gives proxies' "web" transports the port browsers use) and serve /ws as the router did (same
-    serializers and options, anonymous sessions), each forwarding every session to the router over
-    PROXY_SOCKET with anonymous-proxy auth. The router keeps everything else (static files, /info,
-    the HTTP bridge, /ws too) on a port of its own, and the RawSocket backend transport its components
-    use. Ticket sessions are not proxied (the dynamic authenticator would need a service session).
-    Each proxy also loads bench/peers_proxy.py (components/base.py set-up, the node key read once)."""
+    """PROXY_WORKERS proxy workers share the WebSocket port (`"shared": true`;
+    switchboard.router.node.process.render_config gives proxies' "web" transports the port browsers
+    use) and serve /ws as the router did (same serializers and options, anonymous sessions), each
+    forwarding every session to the router over PROXY_SOCKET with anonymous-proxy auth. The router
+    keeps everything else (static files, /info, the HTTP bridge, /ws too) on a port of its own, and the
+    RawSocket backend transport its components use. Ticket sessions are not proxied (the dynamic
+    authenticator would need a service session). Each proxy also loads bench/peers_proxy.py (the node
+    key read once)."""
     router = S.router_worker(config)
     realm = S.realm_name(config)
     web = S.transport(config, S.WEB_TRANSPORT_ID)
@@ -294,7 +295,7 @@ class SwitchboardServer(Server):
         self.variant = VARIANTS[name]
 
     def start(self) -> None:
-        from router.testing import Hub
+        from switchboard.router.testing.hub import Hub
 
         self.hub = Hub(self.workdir / self.name, with_components=True, loglevel=self.variant.loglevel,
                        env={**LOADGEN_LIMITS, **self.variant.env}, config=sb_config(self.variant))
@@ -333,7 +334,7 @@ class SwitchboardServer(Server):
         """The router worker, the process that holds every WebSocket session, and the proxy workers in
         front of it, if any (each session is then held in a proxy and in the router)."""
         kinds = {w["id"]: w["type"] for w in sb_config(self.variant)["workers"]}
-        pids = self.hub.node.worker_pids()  # workers are titled "switchboard-worker <id>" (router/node.py)
+        pids = self.hub.node.worker_pids()  # workers are titled "switchboard-worker <id>" (router/node/process.py)
         routers = [pid for worker, pid in pids.items() if kinds.get(worker) == "router"]
         proxies = [pid for worker, pid in pids.items() if kinds.get(worker) == "proxy"]
         if not routers:

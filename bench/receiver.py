@@ -71,7 +71,7 @@ def _emit(kind: str, payload=None) -> None:
 
 def run_wamp(cfg: dict, tally: Tally, done: threading.Event) -> None:
     """An anonymous WebSocket session (what a browser gets) subscribed to a chat.room.* topic."""
-    from router.client import Client
+    from switchboard.router.client import Client
 
     with Client(cfg["ws_url"], cfg["realm"]) as client:
         sub = client.subscribe(cfg["topic"])

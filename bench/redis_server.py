@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from router.node import free_port
+from switchboard.router.node.process import free_port
 
 
 class RedisMissing(RuntimeError):

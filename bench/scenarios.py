@@ -29,9 +29,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              True, "wamp",
              description="one signed POST /bridge/batch per {batch} events; the hub publishes them in order, "
                          "each acknowledged by the router"),
-    Scenario("sb_outbox", "switchboard", "Switchboard `bridge.django.publish` (outbox, one transaction per event)",
+    Scenario("sb_outbox", "switchboard",
+             "Switchboard `switchboard.bridge.django.publish` (outbox, one transaction per event)",
              "transaction", False, "wamp",
-             description="`with transaction.atomic(): bridge.django.publish(...)`: an outbox row in SQLite, "
+             description="`with transaction.atomic(): switchboard.bridge.django.publish(...)`: an outbox row in "
+                         "SQLite, "
                          "delivered on commit (default settings: a fresh HubClient per delivery, no retries)"),
     Scenario("ch_group_send", "channels", "Channels `async_to_sync(group_send)`, sequential", "event", True,
              "channels", REDIS_LAYER,

@@ -4,7 +4,7 @@ hit it, and does its memory come back once they leave?
     python -m bench.soak            # full run (make bench-soak, about 8 minutes): bench/results/soak.{md,json,png}
     python -m bench.soak --quick    # about a minute, written to test-results/bench/ instead
 
-Two phases of equal length, each on a fresh hub (router.testing.Hub, the `make run` config plus
+Two phases of equal length, each on a fresh hub (switchboard.router.testing.Hub, the `make run` config plus
 publish rights under `bench.`, every limit at its default): *clean*, fan-out to N normal subscribers
 at a steady rate (bench.soak_loadgen), and *bad*, the same with the bad clients of bench.soak_bad
 beside it. The router worker's RSS is sampled every second (bench.soak_rss); the hub's log says which
@@ -23,13 +23,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from switchboard.router import settings as S
+from switchboard.router.testing.hub import Hub
+
 from bench import machine, soak_hublog, soak_report, soak_verdict
 from bench.django_publish import plan_cpus
 from bench.peers_servers import VARIANTS, sb_config
 from bench.soak_params import SoakParams, parse
 from bench.soak_rss import Sampler, router_worker_pid
-from router import settings as S
-from router.testing import Hub
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_OUT = ROOT / "test-results" / "bench"

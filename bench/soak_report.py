@@ -163,7 +163,7 @@ def chart(data: dict, out_dir: Path, log) -> list[str]:
     except ImportError:
         if os.environ.get("CI"):
             raise
-        log("matplotlib is not installed: no chart (pip install -e '.[bench]')")
+        log("matplotlib is not installed: no chart (make bench installs it)")
         return []
     fig, (ax_rss, ax_lat) = plt.subplots(1, 2, figsize=(13, 4.5))
     for name in PHASES:

@@ -13,8 +13,9 @@ import psutil
 
 
 def router_worker_pid(node, worker_id: str) -> int:
-    """The router worker's pid: the node's worker titled with its id (router.node.worker_pids), else the
-    `crossbar.worker.main` child whose command line names the worker id (an untitled worker)."""
+    """The router worker's pid: the node's worker titled with its id
+    (switchboard.router.node.process.worker_pids), else the `crossbar.worker.main` child whose
+    command line names the worker id (an untitled worker)."""
     pid = node.worker_pids().get(worker_id)
     if pid:
         return pid

@@ -1,5 +1,5 @@
 """What one delivery's write costs the router: the `send()` alone, Twisted's write path, and
-router.turnflush's (docs/benchmarks.md, Tuning, item 10). End-to-end runs on this VM swing by more
+switchboard.router.patches.turnflush's (docs/benchmarks.md, Tuning, item 10). End-to-end runs on this VM swing by more
 than the difference, so this measures the write path alone, in one process: N accepted loopback
 connections, a reader process on another CPU draining them, and rounds of one frame to every
 connection, each round written and flushed as a reactor turn would, timed in CPU time
@@ -21,16 +21,16 @@ import sys
 import time
 from pathlib import Path
 
+from switchboard.router.patches import turnflush
 from twisted.internet import protocol, reactor
 
 from bench import machine
-from router import turnflush
 
 FRAME = b"\x82\x7e\x00\x82" + b"x" * 130  # a binary frame about the size of a fan-out event
 OUT = Path(__file__).resolve().parent / "results" / "writepath.json"
 
 
-#: what router.turnflush ships, put back after the run
+#: what switchboard.router.patches.turnflush ships, put back after the run
 SHIPPED = (turnflush.send_buffer, turnflush.write)
 
 

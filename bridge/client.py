@@ -1,6 +1,6 @@
 """A synchronous client for the hub's HTTP bridge (docs/http-bridge.md): Django publishes and calls with it.
 
-    from bridge.client import HubClient
+    from switchboard.bridge.client import HubClient
 
     with HubClient(url="http://127.0.0.1:8080/bridge/", key="django", secret=SECRET) as hub:
         hub.publish("notes.created", {"id": 7})
@@ -9,7 +9,7 @@
 Plain blocking code on urllib3 (keep-alive connection pool, thread-safe: share one client per
 process). No Twisted, no event loop, no crossbar. Every request is signed afresh, retries included,
 because the hub accepts each nonce once. Publishing is retried on transient failures (events carry
-ids, the hub drops repeats); calls only when the hub certainly did not run them (bridge.retry).
+ids, the hub drops repeats); calls only when the hub certainly did not run them (switchboard.bridge.retry).
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 import urllib3
+from switchboard.bridge import protocol
+from switchboard.bridge.errors import BadRequest, HubUnavailable, SwitchboardError, interpret
+from switchboard.bridge.payload import PayloadError, check_value
+from switchboard.bridge.retry import backoff_delays, should_retry
+from switchboard.bridge.signing import sign_request
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
 from urllib3.util import parse_url
-
-from bridge import protocol
-from bridge.errors import BadRequest, HubUnavailable, SwitchboardError, interpret
-from bridge.payload import PayloadError, check_value
-from bridge.retry import backoff_delays, should_retry
-from bridge.signing import sign_request
 
 log = logging.getLogger(__name__)
 

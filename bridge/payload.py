@@ -9,7 +9,7 @@ it enters, with one error URI. Nesting is bounded too: Autobahn decodes JSON wit
 pure-Python scanner, so depth is checked on the text before it is decoded (`check_json_nesting`),
 and on the decoded value for every serializer (`check_value`).
 
-Used by the router's ingress (router/ingress.py) and the HTTP bridge (bridge/protocol.py).
+Used by the router's ingress (router/patches/ingress.py) and the HTTP bridge (bridge/protocol.py).
 """
 
 from __future__ import annotations

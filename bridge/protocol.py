@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.limits import LIMITS
-from bridge.payload import PayloadError, check_json_nesting, check_value
+from switchboard.bridge.limits import LIMITS
+from switchboard.bridge.payload import PayloadError, check_json_nesting, check_value
 
 #: Largest request body a hub accepts by default, in bytes (SWITCHBOARD_MAX_MESSAGE_SIZE; the
 #: WebSocket/RawSocket message limit too): what clients split their batches by.

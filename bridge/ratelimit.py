@@ -1,7 +1,7 @@
 """Rate limiting as pure logic: a token bucket with an injected clock, and per-address connection limits.
 
 Sans-I/O (no sockets, no reactor, no crossbar) so the same bucket serves every limit that counts
-events over time — new connections per client address (router/connlimit.py), calls and publishes
+events over time — new connections per client address (router/patches/connlimit.py), calls and publishes
 per session — and unit tests drive it with a fake clock instead of sleeping.
 """
 

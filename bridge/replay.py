@@ -3,7 +3,7 @@
 The decisions — what counts as seen, when to purge, what a full cache does — live here once. Where the
 keys are kept is a `ReplayStore`, always answered from memory so a check costs microseconds:
 `MemoryStore` below (a process's memory, for Django and the unit tests), or the router's
-`WriteBehindStore` (router/replay_store.py: a MemoryStore loaded from the hub's SQLite file at start,
+`WriteBehindStore` (router/services/replay_store.py: a MemoryStore loaded from the hub's SQLite file at start,
 each new key written there behind, off the reactor thread), so a hub restart forgets nothing.
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Callable, Iterator
 
-from bridge.errors import HubUnavailable, SwitchboardError
+from switchboard.bridge.errors import HubUnavailable, SwitchboardError
 
 #: Statuses after which a publish is sent again: router trouble, bridge not joined, timeout.
 PUBLISH_RETRY_STATUSES = frozenset({502, 503, 504})

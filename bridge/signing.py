@@ -21,7 +21,7 @@ import secrets
 import time
 from typing import Callable, Mapping
 
-from bridge.replay import NonceCache
+from switchboard.bridge.replay import NonceCache
 
 SCHEME = "SB1-HMAC-SHA256"
 HEADER_KEY = "X-Switchboard-Key"

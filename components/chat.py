@@ -3,12 +3,11 @@
 import uuid
 
 from autobahn.wamp.types import PublishOptions, RegisterOptions
+from switchboard.bridge import limits
+from switchboard.components import messages, validation
+from switchboard.components.base import BackendSession, run_standalone
+from switchboard.components.rooms import Rooms
 from twisted.logger import Logger
-
-from bridge import limits
-from components import messages, validation
-from components.base import BackendSession, run_standalone
-from components.rooms import Rooms
 
 log = Logger()
 

@@ -1,10 +1,9 @@
 """clock.tick: server push without polling; retained, so a new subscriber sees the last tick at once."""
 
 from autobahn.wamp.types import PublishOptions
+from switchboard.components import messages
+from switchboard.components.base import BackendSession, run_standalone
 from twisted.internet.task import LoopingCall
-
-from components import messages
-from components.base import BackendSession, run_standalone
 
 TOPIC = "clock.tick"
 #: Seconds between ticks.

@@ -1,7 +1,7 @@
 """demo.add2: the smallest useful RPC, for trying the hub from a browser or a script."""
 
-from components import validation
-from components.base import BackendSession, run_standalone
+from switchboard.components import validation
+from switchboard.components.base import BackendSession, run_standalone
 
 
 def add2(a=None, b=None):

@@ -8,10 +8,10 @@ pages join again.
 
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions
-
-from components import errors, messages, validation
-from components.base import BackendSession, run_standalone
-from components.roster import Roster, member_id
+from switchboard.components import messages, validation
+from switchboard.components.base import BackendSession, run_standalone
+from switchboard.components.roster import Roster, member_id
+from switchboard.router.services import errors
 
 SYNC_TOPIC = "presence.sync"
 

@@ -16,7 +16,7 @@ ROOM_IDLE_SECONDS = 3600.0
 
 
 class Rooms:
-    """At most `max_rooms` rooms (bridge.limits "chat_max_rooms"); a message to a new room beyond it
+    """At most `max_rooms` rooms (switchboard.bridge.limits "chat_max_rooms"); a message to a new room beyond it
     drops the least recently active room, so the list always shows where people talk now."""
 
     def __init__(self, clock: Callable[[], float] = time.time, *, max_rooms: int,

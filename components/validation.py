@@ -11,8 +11,7 @@ import re
 import unicodedata
 
 from autobahn.wamp.exception import ApplicationError
-
-from components import errors
+from switchboard.router.services import errors
 
 #: Room names become the last URI component of chat.room.<room> / presence.room.<room>.
 ROOM_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")

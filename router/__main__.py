@@ -1,3 +1,3 @@
-from router.cli import main
+from switchboard.router.node.cli import main
 
 raise SystemExit(main())

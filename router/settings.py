@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge import limits
+from switchboard.bridge import limits
 
 #: Repository root (the folder holding router/, components/, web/ and .crossbar/).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -39,23 +39,23 @@ ENV_URL = "SWITCHBOARD_URL"
 #: read their rules from it, so a test or bench config applies to them too).
 ENV_NODE_CONFIG = "SWITCHBOARD_NODE_CONFIG"
 ENV_REALM = "SWITCHBOARD_REALM"
-#: "0" keeps Crossbar's and Autobahn's debug-log arguments eager (router/fastlog.py), e.g. to measure them
+#: "0" keeps Crossbar's and Autobahn's debug-log arguments eager (router/patches/fastlog.py), e.g. to measure them
 ENV_LAZY_LOG_ARGS = "SWITCHBOARD_LAZY_LOG_ARGS"
-#: "0" leaves each worker's startup heap in the garbage collector's full passes (router/gcfreeze.py)
+#: "0" leaves each worker's startup heap in the garbage collector's full passes (router/patches/gcfreeze.py)
 ENV_GC_FREEZE = "SWITCHBOARD_GC_FREEZE"
 #: seconds between a worker's full garbage-collection passes over its frozen objects too; "0" freezes
-#: nothing after the startup heap (router/gcfreeze.py)
+#: nothing after the startup heap (router/patches/gcfreeze.py)
 ENV_GC_FULL_EVERY = "SWITCHBOARD_GC_FULL_EVERY"
-#: "0" keeps Twisted's own write path: send a turn later, after a writability poll (router/turnflush.py)
+#: "0" keeps Twisted's own write path: send a turn later, after a writability poll (router/patches/turnflush.py)
 ENV_TURN_FLUSH = "SWITCHBOARD_TURN_FLUSH"
-#: "0" sends WAMP messages to WebSocket peers through Autobahn's sendMessage (router/fastsend.py)
+#: "0" sends WAMP messages to WebSocket peers through Autobahn's sendMessage (router/patches/fastsend.py)
 ENV_FAST_SEND = "SWITCHBOARD_FAST_SEND"
 #: "0" keeps Crossbar's worker log path: every record its own pipe write, connection chatter at info
-#: (router/workerlog.py)
+#: (router/patches/workerlog.py)
 ENV_WORKER_LOG = "SWITCHBOARD_WORKER_LOG"
 
-#: "0" leaves out the guards against hostile clients (router/ingress.py, router/sendlimit.py,
-#: router/httplimit.py, router/connlimit.py): only to measure what they cost (bench variant
+#: "0" leaves out the guards against hostile clients (router/patches/ingress.py, router/patches/sendlimit.py,
+#: router/patches/httplimit.py, router/patches/connlimit.py): only to measure what they cost (bench variant
 #: sb_unguarded), never on a hub that faces clients
 ENV_GUARDS = "SWITCHBOARD_GUARDS"
 
@@ -180,7 +180,7 @@ class Settings:
         loglevel = env.get(ENV_LOGLEVEL) or DEFAULT_LOGLEVEL
         if loglevel not in LOGLEVELS:
             raise SettingsError(f"{ENV_LOGLEVEL}={loglevel!r} is not one of {', '.join(LOGLEVELS)}")
-        gc_full_every(env)  # read by every worker (router/gcfreeze.py): refused here, before the node starts
+        gc_full_every(env)  # read by every worker (router/patches/gcfreeze.py): refused here, before the node starts
         check_limits(env)
         return cls(
             host=env.get(ENV_HOST) or web["interface"],

@@ -1,4 +1,5 @@
-"""Shared test setup. `switchboard_hub` / `switchboard_client` come from router.pytest_plugin (pytest11).
+"""Shared test setup. `switchboard_hub` / `switchboard_client` come from
+switchboard.router.testing.pytest_plugin (pytest11).
 
 The browser fixtures live here, at the top, so tests/browser and tests/django share ONE Playwright
 instance: its sync API keeps an event loop in the test thread, and a second one would refuse to start.

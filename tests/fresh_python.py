@@ -1,5 +1,5 @@
 """Checks that need a Python process of their own: patches that last for the life of a process
-(router/fastlog.py, turnflush.py, fastsend.py, gcfreeze.py), and Crossbar, which selects Twisted for
+(router/patches/fastlog.py, turnflush.py, fastsend.py, gcfreeze.py), and Crossbar, which selects Twisted for
 txaio when imported while the test process runs the asyncio client."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 
-from router import settings as S
+from switchboard.router import settings as S
 
 
 def run_python(args: list[str], *, unset: tuple[str, ...] = (), timeout: float = 120, **env: str) -> None:

@@ -1,6 +1,6 @@
 """A raw WebSocket and RawSocket client for hostile-input tests: it sends exactly the bytes a test
 gives, reads only when told to (a slow consumer is one that never does), and reports how the hub
-closed the connection. Real clients (router.client) cannot send malformed or deep frames.
+closed the connection. Real clients (switchboard.router.client) cannot send malformed or deep frames.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils import timezone
-
-from bridge.django import delivery
-from bridge.django.models import OutboxEvent
+from switchboard.bridge.django import delivery
+from switchboard.bridge.django.models import OutboxEvent
 
 
 class StateFilter(admin.SimpleListFilter):

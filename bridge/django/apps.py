@@ -4,7 +4,7 @@ from django.apps import AppConfig
 class SwitchboardConfig(AppConfig):
     """Django app `switchboard`: the outbox, the hub's endpoints, the template tag and the admin."""
 
-    name = "bridge.django"
+    name = "switchboard.bridge.django"
     label = "switchboard"
     verbose_name = "Switchboard"
     default_auto_field = "django.db.models.BigAutoField"
@@ -12,8 +12,7 @@ class SwitchboardConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_started
         from django.utils.module_loading import autodiscover_modules
-
-        from bridge.django import checks  # noqa: F401  (registers the system checks)
+        from switchboard.bridge.django import checks  # noqa: F401  (registers the system checks)
 
         # Procedures live in <app>/procedures.py by convention; import them so the hub can call them.
         autodiscover_modules("procedures")
@@ -21,6 +20,6 @@ class SwitchboardConfig(AppConfig):
 
 
 def _start_sender(**kwargs) -> None:
-    from bridge.django import sender
+    from switchboard.bridge.django import sender
 
     sender.ensure_started()

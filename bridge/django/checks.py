@@ -2,8 +2,7 @@
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-
-from bridge.django.conf import parse
+from switchboard.bridge.django.conf import parse
 
 
 @checks.register()

@@ -22,9 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-
-from bridge import tickets
-from bridge.envfile import load_env_file
+from switchboard.bridge import tickets
+from switchboard.bridge.envfile import load_env_file
 
 SETTING = "SWITCHBOARD"
 

@@ -23,12 +23,11 @@ from typing import Any, Iterable
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import F
 from django.utils import timezone
+from switchboard.bridge.django.conf import switchboard
+from switchboard.bridge.django.models import OutboxEvent
+from switchboard.bridge.errors import BadRequest, SwitchboardError
 
-from bridge.django.conf import switchboard
-from bridge.django.models import OutboxEvent
-from bridge.errors import BadRequest, SwitchboardError
-
-log = logging.getLogger("bridge.django.delivery")
+log = logging.getLogger("switchboard.bridge.django.delivery")
 
 #: Answers that refuse one event (it would be refused again as it is); anything else stops the run.
 REFUSAL_STATUSES = frozenset({400, 403, 413, 422})
@@ -63,7 +62,7 @@ def make_client(*, immediate: bool = False) -> Any:
     One client per distinct settings, shared by the process's threads (HubClient is thread-safe), so
     its keep-alive connections are reused from one commit to the next.
     """
-    from bridge.client import HubClient
+    from switchboard.bridge.client import HubClient
 
     cfg = switchboard()
     timeout, retries = (cfg.outbox.on_commit_timeout, 0) if immediate else (cfg.timeout, min(cfg.retries, 1))

@@ -14,8 +14,7 @@ from typing import Any, Callable, Iterable
 from django.db import models
 from django.db.models.signals import post_delete, post_save
 from django.forms.models import model_to_dict
-
-from bridge.django.outbox import publish_event
+from switchboard.bridge.django.outbox import publish_event
 
 ACTIONS = ("created", "updated", "deleted")
 

@@ -12,12 +12,11 @@ from typing import Any, Iterable, Mapping
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, transaction
+from switchboard.bridge import protocol
+from switchboard.bridge.django.conf import switchboard
+from switchboard.bridge.django.models import OutboxEvent, new_event_id
 
-from bridge import protocol
-from bridge.django.conf import switchboard
-from bridge.django.models import OutboxEvent, new_event_id
-
-log = logging.getLogger("bridge.django.outbox")
+log = logging.getLogger("switchboard.bridge.django.outbox")
 
 #: Largest event (JSON bytes) the outbox takes: a batch of one must fit the hub's 1 MiB body limit.
 MAX_EVENT_BYTES = protocol.MAX_BODY - 1024
@@ -87,7 +86,7 @@ class _AfterCommit:
     def __call__(self) -> None:
         outbox = switchboard().outbox
         if outbox.send_on_commit:
-            from bridge.django import delivery
+            from switchboard.bridge.django import delivery
 
             try:
                 # The topic's older pending events go first, so a fresh event never overtakes them;
@@ -97,7 +96,7 @@ class _AfterCommit:
             except Exception:  # the event is safe in the outbox; the delivery loop retries it
                 log.exception("delivering %s after commit failed; it stays in the outbox", self.topic)
         if outbox.sender_thread:
-            from bridge.django import sender
+            from switchboard.bridge.django import sender
 
             if outbox.send_on_commit:
                 sender.ensure_started()  # retries, at its interval, what could not go now

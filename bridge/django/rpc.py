@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
 
-#: Names the hub forwards (router/django_link.py): django.<name>.
+#: Names the hub forwards (router/services/django_link.py): django.<name>.
 NAME = re.compile(r"[a-z0-9_][a-z0-9_.-]{0,99}")
 PREFIX = "django."
 #: The role the hub gives sessions that signed in with a Django ticket.

@@ -11,11 +11,10 @@ import threading
 from typing import Callable
 
 from django.db import close_old_connections, connections
+from switchboard.bridge.django import delivery
+from switchboard.bridge.django.conf import switchboard
 
-from bridge.django import delivery
-from bridge.django.conf import switchboard
-
-log = logging.getLogger("bridge.django.sender")
+log = logging.getLogger("switchboard.bridge.django.sender")
 
 
 def run_round(using: str | None = None) -> delivery.Report:

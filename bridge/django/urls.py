@@ -1,11 +1,10 @@
 """Mount under the path the hub is told (SWITCHBOARD_DJANGO_URL), e.g.
 
-    path("switchboard/", include("bridge.django.urls"))   # hub: SWITCHBOARD_DJANGO_URL=http://host/switchboard
+    path("switchboard/", include("switchboard.bridge.django.urls"))   # hub: SWITCHBOARD_DJANGO_URL=http://host/switchboard
 """
 
 from django.urls import path
-
-from bridge.django import views
+from switchboard.bridge.django import views
 
 app_name = "switchboard"
 

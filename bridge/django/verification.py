@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 
 from django.http import HttpRequest
-
-from bridge.django.conf import switchboard
-from bridge.signing import SignatureError, Verifier
+from switchboard.bridge.django.conf import switchboard
+from switchboard.bridge.signing import SignatureError, Verifier
 
 _verifiers: dict[tuple[str, str], Verifier] = {}
 _lock = threading.Lock()

@@ -16,14 +16,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from switchboard.bridge import tickets
+from switchboard.bridge.django import rpc, verification
+from switchboard.bridge.django.conf import switchboard
+from switchboard.bridge.django.signals import HUB, event_received
+from switchboard.bridge.signing import SignatureError
 
-from bridge import tickets
-from bridge.django import rpc, verification
-from bridge.django.conf import switchboard
-from bridge.django.signals import HUB, event_received
-from bridge.signing import SignatureError
-
-log = logging.getLogger("bridge.django.views")
+log = logging.getLogger("switchboard.bridge.django.views")
 
 BAD_REQUEST = "switchboard.error.bad_request"
 UNAUTHORIZED = "switchboard.error.unauthorized"
@@ -31,7 +30,7 @@ METHOD_NOT_ALLOWED = "switchboard.error.method_not_allowed"
 NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
 INVALID_ARGUMENT = "wamp.error.invalid_argument"
 RUNTIME_ERROR = "wamp.error.runtime_error"
-#: The signed-in user's pk is not one URI component (bridge.tickets.SUB_PATTERN): no ticket can name it.
+#: The signed-in user's pk is not one URI component (switchboard.bridge.tickets.SUB_PATTERN): no ticket can name it.
 INVALID_AUTHID = "switchboard.error.invalid_authid"
 
 

@@ -32,7 +32,7 @@ HUB_START_TIMEOUT = 120
 
 def hub_http_url() -> str:
     sys.path.insert(0, str(REPO))
-    from router.settings import Settings
+    from switchboard.router.settings import Settings
 
     return Settings.from_env().http_url
 

@@ -4,8 +4,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-
-from router.testing import Hub
+from switchboard.router.testing.hub import Hub
 
 pytestmark = pytest.mark.browser
 

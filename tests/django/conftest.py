@@ -21,9 +21,9 @@ try:
     import pytest_django  # noqa: F401
 except ImportError as e:  # pragma: no cover - depends on the environment
     if os.environ.get("CI"):
-        raise ImportError(f"Django tests need the test extra (pip install -e '.[test]'): {e}") from e
+        raise ImportError(f"Django tests need the test extra (make test installs it): {e}") from e
     collect_ignore_glob = ["test_*.py"]
-    print(f"tests/django: not collected, {e} (pip install -e '.[test]')", file=sys.stderr)
+    print(f"tests/django: not collected, {e} (make test installs it)", file=sys.stderr)
 else:
     if str(EXAMPLE) not in sys.path:
         sys.path.insert(0, str(EXAMPLE))
@@ -51,7 +51,7 @@ else:
 @pytest.fixture
 def fake_hub(monkeypatch):
     """Delivery goes to an in-memory FakeClient instead of HTTP (unit tests of the outbox)."""
-    from bridge.django import delivery
+    from switchboard.bridge.django import delivery
 
     client = FakeClient()
     monkeypatch.setattr(delivery, "make_client", lambda **kwargs: client)
@@ -68,7 +68,7 @@ def hub(live_server, tmp_path_factory):
 
     Package-scoped: it stops once this directory's tests are done (pytest-django runs them first).
     """
-    from router.testing import Hub
+    from switchboard.router.testing.hub import Hub
 
     env = {"SWITCHBOARD_DJANGO_URL": live_server.url + "/switchboard", "SWITCHBOARD_FORWARD_TOPICS": FORWARD_TOPICS}
     with Hub.started(tmp_path_factory.mktemp("django-hub"), env=env) as hub:
@@ -78,8 +78,8 @@ def hub(live_server, tmp_path_factory):
 
 def wait_for_hub(hub) -> None:
     """Until the bridge is joined and Django's procedures and forwarded topics are routed."""
-    from bridge.client import HubClient
-    from router.testing import wait_until
+    from switchboard.bridge.client import HubClient
+    from switchboard.router.testing.hub import wait_until
 
     with HubClient(hub.bridge_url, hub.bridge_key, hub.bridge_secret, retries=0) as client:
         wait_until(client.health, timeout=30, what="bridge health")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from bridge.client import PublishResult
-from bridge.errors import BadRequest, HubUnavailable, NotAuthorized, SwitchboardError
-from bridge.signing import sign_request
+from switchboard.bridge.client import PublishResult
+from switchboard.bridge.errors import BadRequest, HubUnavailable, NotAuthorized, SwitchboardError
+from switchboard.bridge.signing import sign_request
 
 
 class FakeClient:

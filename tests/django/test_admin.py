@@ -3,8 +3,7 @@
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-
-from bridge.django.models import OutboxEvent
+from switchboard.bridge.django.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHANGELIST = reverse("admin:switchboard_outboxevent_changelist")

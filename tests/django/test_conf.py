@@ -3,8 +3,7 @@
 import pytest
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-
-from bridge.django import conf
+from switchboard.bridge.django import conf
 
 MINIMAL = {"SECRET": "s"}
 

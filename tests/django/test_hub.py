@@ -14,14 +14,14 @@ from autobahn.wamp.exception import ApplicationError
 from django.core.management import call_command
 from django.db import transaction
 from notes.models import Note
+from switchboard.bridge import tickets
+from switchboard.bridge.client import HubClient
+from switchboard.bridge.django import publish
+from switchboard.bridge.django.models import OutboxEvent
+from switchboard.bridge.django.signals import event_received
+from switchboard.bridge.signing import sign_request
+from switchboard.router.client import Client, JoinError
 
-from bridge import tickets
-from bridge.client import HubClient
-from bridge.django import publish
-from bridge.django.models import OutboxEvent
-from bridge.django.signals import event_received
-from bridge.signing import sign_request
-from router.client import Client, JoinError
 from tests.django.conftest import wait_for_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,9 +3,8 @@
 import pytest
 from django.db import models, transaction
 from notes.models import Note
-
-from bridge.django.live import default_serializer, publish_changes, stop_publishing_changes
-from bridge.django.models import OutboxEvent
+from switchboard.bridge.django.live import default_serializer, publish_changes, stop_publishing_changes
+from switchboard.bridge.django.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,9 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
-
-from bridge.django import delivery, publish, publish_event, sender
-from bridge.django.models import OutboxEvent
+from switchboard.bridge.django import delivery, publish, publish_event, sender
+from switchboard.bridge.django.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

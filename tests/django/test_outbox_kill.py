@@ -1,6 +1,6 @@
 """The outbox against a real hub whose router is killed -9 while Django publishes to a history topic:
 after the restart the outbox delivers the rest, and every event is in history (nothing the hub
-answered 200 for is lost: router/durable_ack.py), once (a replay of what it published but could not
+answered 200 for is lost: router/patches/durable_ack.py), once (a replay of what it published but could not
 answer is dropped by the bridge's event ids, when it remembers them: not after a kill in the middle
 of a batch, see below)."""
 
@@ -11,9 +11,9 @@ import signal
 import threading
 
 import pytest
+from switchboard.bridge.django import delivery, publish
+from switchboard.bridge.django.models import OutboxEvent
 
-from bridge.django import delivery, publish
-from bridge.django.models import OutboxEvent
 from tests.django.conftest import wait_for_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 from django.db import connection
+from switchboard.bridge.django import publish
+from switchboard.bridge.django.models import OutboxEvent
 
-from bridge.django import publish
-from bridge.django.models import OutboxEvent
 from tests.django.conftest import EXAMPLE
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,11 +7,11 @@ import time
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
+from switchboard.bridge import tickets
+from switchboard.bridge.django import RPCError, procedure, rpc
+from switchboard.bridge.django.models import OutboxEvent
+from switchboard.bridge.django.signals import event_received
 
-from bridge import tickets
-from bridge.django import RPCError, procedure, rpc
-from bridge.django.models import OutboxEvent
-from bridge.django.signals import event_received
 from tests.django.helpers import signed_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,7 +102,7 @@ def test_wrong_secret_is_401(client):
 
 def test_a_replayed_request_is_401(client, received):
     body = json.dumps({"topic": "django.events.x"}).encode()
-    from bridge.signing import sign_request
+    from switchboard.bridge.signing import sign_request
 
     headers = sign_request(KEY, SECRET, "POST", EVENTS, body)
     first = client.post(EVENTS, data=body, content_type="application/json", headers=headers)
@@ -114,7 +114,7 @@ def test_a_replayed_request_is_401(client, received):
 
 def test_body_for_another_path_does_not_verify(client):
     body = json.dumps({"topic": "django.events.x"}).encode()
-    from bridge.signing import sign_request
+    from switchboard.bridge.signing import sign_request
 
     headers = sign_request(KEY, SECRET, "POST", RPC.format("test.whoami"), body)
     response = client.post(EVENTS, data=body, content_type="application/json", headers=headers)
@@ -256,7 +256,7 @@ class _EmailKeyedUser:
 
 
 def test_a_user_whose_pk_cannot_be_an_authid_gets_a_clear_422(caplog):
-    from bridge.django import views
+    from switchboard.bridge.django import views
 
     request = RequestFactory().get("/switchboard/ticket/")
     request.user = _EmailKeyedUser()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import cbor2
 import msgpack
 from autobahn.wamp import auth
+from switchboard.router import settings as S
 
-from router import settings as S
 from tests.hostile import strategies as H
 from tests.wsraw import Closed, RawRawSocket, RawWebSocket
 

@@ -10,10 +10,9 @@ from contextlib import contextmanager
 
 import psutil
 from hypothesis import HealthCheck, given, seed, settings
-
-from router.client import Client
-from router.node import worker_id_of
-from router.testing import Hub, wait_until
+from switchboard.router.client import Client
+from switchboard.router.node.process import worker_id_of
+from switchboard.router.testing.hub import Hub, wait_until
 
 #: examples per test; `make fuzz` sets it large. The default keeps tests/hostile at about two minutes.
 EXAMPLES = int(os.environ.get("SWITCHBOARD_FUZZ_EXAMPLES", "60"))
@@ -52,7 +51,7 @@ FUZZ_ENV = {
 def router_pid(hub: Hub) -> int:
     """PID of the router worker: the node's child running crossbar.worker.main with `--worker router`.
 
-    Workers retitle themselves (router.node.WORKER_TITLE, `switchboard-worker router`, as `ps`
+    Workers retitle themselves (switchboard.router.node.process.WORKER_TITLE, `switchboard-worker router`, as `ps`
     shows it), so the title is recognised too."""
     node = psutil.Process(hub.node.process.pid)
     for child in node.children():

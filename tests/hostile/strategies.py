@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import cbor2
 import msgpack
 from hypothesis import strategies as st
+from switchboard.bridge import limits
+from switchboard.router import settings as S
 
-from bridge import limits
-from router import settings as S
 from tests.wsraw import _mask_fast
 
 REALM = S.realm_name(S.load_config(S.CONFIG_FILE))

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import strategies as st
+from switchboard.bridge import signing
 
-from bridge import signing
 from tests.hostile import strategies as H
 from tests.hostile.clients import ANSWER_TIMEOUT, GONE, Hang, wait_eof
 from tests.hostile.health import fuzz, fuzzed_hub

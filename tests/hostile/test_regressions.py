@@ -6,8 +6,8 @@ import http.client
 import socket
 
 import pytest
+from switchboard.bridge import signing
 
-from bridge import signing
 from tests.hostile import strategies as H
 from tests.hostile.clients import ANSWER_TIMEOUT, decode, rs_open, ws_wait_closed
 from tests.hostile.health import fuzzed_hub

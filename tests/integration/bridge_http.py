@@ -4,7 +4,7 @@ import json
 import urllib.error
 import urllib.request
 
-from bridge.signing import sign_request
+from switchboard.bridge.signing import sign_request
 
 
 def request(hub, path, body=None, *, method="POST", secret=None, key=None, headers=None, raw=None, sign=True):

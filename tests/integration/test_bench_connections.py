@@ -9,11 +9,11 @@ import sys
 import time
 
 import psutil
+from switchboard.router import settings as S
+from switchboard.router.testing.hub import Hub
 
 from bench.peers_servers import LOADGEN_LIMITS
 from bench.procstat import established
-from router import settings as S
-from router.testing import Hub
 
 #: pings this often (ms), and drops a session whose pong is this late (Crossbar's least: 1000)
 PING_MS = 1000

@@ -1,4 +1,4 @@
-"""bridge.client.HubClient against a real hub's HTTP bridge (docs/http-bridge.md), end to end over WAMP.
+"""switchboard.bridge.client.HubClient against a real hub's HTTP bridge (docs/http-bridge.md), end to end over WAMP.
 
 Subscribers and test callees are backend sessions (the anonymous role may only subscribe to the
 app's own topics), except where a browser's view is the point. Every test uses its own topic.
@@ -10,10 +10,9 @@ import time
 import uuid
 
 import pytest
-
-from bridge import errors
-from bridge.client import CALL_TIMEOUT_MARGIN, CallResult, HubClient, PublishResult
-from router.testing import Hub, wait_until
+from switchboard.bridge import errors
+from switchboard.bridge.client import CALL_TIMEOUT_MARGIN, CallResult, HubClient, PublishResult
+from switchboard.router.testing.hub import Hub, wait_until
 
 
 def unique(prefix: str = "test.bridge") -> str:

@@ -5,8 +5,8 @@ import json
 import time
 
 import pytest
+from switchboard.bridge.signing import HEADER_TIMESTAMP, sign_request
 
-from bridge.signing import HEADER_TIMESTAMP, sign_request
 from tests.integration.bridge_http import request
 
 

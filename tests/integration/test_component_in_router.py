@@ -1,11 +1,11 @@
-"""A container component moved into the router worker (router.settings.move_into_router) serves as before."""
+"""A container component moved into the router worker
+(switchboard.router.settings.move_into_router) serves as before."""
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from components import errors
-from router import settings as S
-from router.testing import Hub
+from switchboard.router import settings as S
+from switchboard.router.services import errors
+from switchboard.router.testing.hub import Hub
 
 
 @pytest.fixture(scope="module")

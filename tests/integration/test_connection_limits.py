@@ -1,4 +1,4 @@
-"""Per-address connection limits on the web transport (router/connlimit.py), on a real hub: a
+"""Per-address connection limits on the web transport (router/patches/connlimit.py), on a real hub: a
 connection over the open limit or the connect rate is closed at once while the others keep
 working, other addresses are unaffected (127.0.0.2 is loopback too, a second source address), a
 refused address is let in again once it is under the limit, and a burst of refusals is one log line."""
@@ -7,8 +7,7 @@ import re
 import socket
 
 import pytest
-
-from router.testing import Hub, wait_until
+from switchboard.router.testing.hub import Hub, wait_until
 
 #: the rate test's client address (any 127.x.y.z is loopback on Linux)
 BURSTY = "127.0.0.3"

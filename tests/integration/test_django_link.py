@@ -1,7 +1,7 @@
 """WAMP into Django, router side: forwarded topics and django.<name> calls become signed POSTs.
 
 The Django end here is a small real HTTP server speaking the documented contract and verifying
-signatures with bridge.signing; tests/django/ runs the same flows against real Django.
+signatures with switchboard.bridge.signing; tests/django/ runs the same flows against real Django.
 """
 
 import json
@@ -11,12 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from bridge import tickets
-from bridge.signing import SignatureError, Verifier
-from router.client import Client
-from router.node import free_port
-from router.testing import Hub
+from switchboard.bridge import tickets
+from switchboard.bridge.signing import SignatureError, Verifier
+from switchboard.router.client import Client
+from switchboard.router.node.process import free_port
+from switchboard.router.testing.hub import Hub
 
 
 class FakeDjango:

@@ -1,5 +1,5 @@
 """An acknowledged publish to a history topic is on disk: kill -9 of the router right after the last
-acknowledgement loses none of them (router/durable_ack.py holds PUBLISHED until the history commit).
+acknowledgement loses none of them (router/patches/durable_ack.py holds PUBLISHED until the history commit).
 
 Each round posts as fast as a few concurrent publishers can, kills the router worker the moment the
 last acknowledgement is back, restarts the hub and counts the acknowledged events history lacks.
@@ -12,9 +12,8 @@ import signal
 import threading
 
 import pytest
-
-from bridge.client import HubClient
-from router.testing import Hub
+from switchboard.bridge.client import HubClient
+from switchboard.router.testing.hub import Hub
 
 #: Rounds per publisher kind, concurrent publishers per round, events per publisher.
 ROUNDS, PUBLISHERS, PER_PUBLISHER = 3, 4, 15

@@ -4,12 +4,11 @@ import threading
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from bridge import tickets
-from bridge.client import HubClient
-from router import settings as S
-from router.client import Client
-from router.testing import Hub
+from switchboard.bridge import tickets
+from switchboard.bridge.client import HubClient
+from switchboard.router import settings as S
+from switchboard.router.client import Client
+from switchboard.router.testing.hub import Hub
 
 
 def texts(result):

@@ -5,8 +5,7 @@ import sqlite3
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from router.testing import Hub, wait_until
+from switchboard.router.testing.hub import Hub, wait_until
 
 MAX_TOPICS, MAX_BYTES, MAX_ROOMS = 40, 128 * 1024, 10
 CAP_LINE = "history: store at its cap"

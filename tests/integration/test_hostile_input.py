@@ -11,10 +11,10 @@ import socket
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
+from switchboard.bridge import limits
+from switchboard.bridge.payload import NOT_PORTABLE
+from switchboard.router.testing.hub import Hub, wait_until
 
-from bridge import limits
-from bridge.payload import NOT_PORTABLE
-from router.testing import Hub, wait_until
 from tests.integration.bridge_http import request
 from tests.wsraw import Closed, RawRawSocket, RawWebSocket
 

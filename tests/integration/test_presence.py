@@ -8,10 +8,9 @@ import textwrap
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from bridge.limits import LIMITS
-from components import errors
-from router.testing import Hub
+from switchboard.bridge.limits import LIMITS
+from switchboard.router.services import errors
+from switchboard.router.testing.hub import Hub
 
 
 def test_join_list_and_leave_on_close(switchboard_hub):
@@ -42,7 +41,7 @@ def test_explicit_leave(switchboard_hub):
 def test_killed_client_leaves(switchboard_hub):
     script = textwrap.dedent(f"""
         import sys, time
-        from router.client import Client
+        from switchboard.router.client import Client
         c = Client({switchboard_hub.url!r}, {switchboard_hub.realm!r})
         c.call("presence.join", "p3", "doomed")
         print(c.session_id, flush=True)
@@ -85,8 +84,8 @@ def test_tabs_of_one_browser_count_once(switchboard_hub):
 
 
 def test_a_signed_in_user_counts_once_across_sessions(switchboard_hub):
-    from bridge import tickets
-    from router.client import Client
+    from switchboard.bridge import tickets
+    from switchboard.router.client import Client
 
     def login():
         ticket = tickets.mint(switchboard_hub.ticket_secret, "77")

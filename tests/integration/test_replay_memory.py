@@ -9,11 +9,11 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from switchboard.bridge import tickets
+from switchboard.bridge.signing import sign_request
+from switchboard.router.client import Client, JoinError
+from switchboard.router.testing.hub import Hub
 
-from bridge import tickets
-from bridge.signing import sign_request
-from router.client import Client, JoinError
-from router.testing import Hub
 from tests.integration.bridge_http import request
 
 TOPIC = "chat.room.replay-restart"

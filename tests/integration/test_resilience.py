@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-from router.testing import Hub, wait_until
+from switchboard.router.testing.hub import Hub, wait_until
 
 # A clean start: nothing at warn level or above, no tracebacks, no deprecation chatter.
 UNCLEAN = re.compile(r"traceback|warn|error|exception|deprecat|fail", re.IGNORECASE)
@@ -52,7 +52,7 @@ def test_a_dead_component_process_stops_the_node_until_restarted(tmp_path):
 
 def test_standalone_component_reconnects_after_hub_restart(tmp_path):
     with Hub.started(tmp_path, with_components=False) as hub:
-        proc = subprocess.Popen([sys.executable, "-m", "components.demo"], env=hub.backend_env,
+        proc = subprocess.Popen([sys.executable, "-m", "switchboard.components.demo"], env=hub.backend_env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             def add2_works():

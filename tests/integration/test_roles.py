@@ -3,8 +3,7 @@ topics, nothing else; the backend role is only reachable on the RawSocket transp
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from router.client import Client, JoinError
+from switchboard.router.client import Client, JoinError
 
 NOT_AUTHORIZED = "wamp.error.not_authorized"
 
@@ -21,7 +20,7 @@ def test_anonymous_cannot_register(switchboard_client, procedure):
 
 
 def test_anonymous_cannot_take_over_a_component_procedure(switchboard_client):
-    # not "already exists": a refusal must not tell which procedures there are (router/dealer_order.py)
+    # not "already exists": a refusal must not tell which procedures there are (router/patches/dealer_order.py)
     assert denied(switchboard_client.register, "demo.add2", lambda: None) == NOT_AUTHORIZED
 
 

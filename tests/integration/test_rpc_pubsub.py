@@ -2,8 +2,7 @@
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from components import errors
+from switchboard.router.services import errors
 
 
 @pytest.mark.parametrize("serializer", ["json", "msgpack", "cbor"])

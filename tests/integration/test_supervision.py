@@ -1,4 +1,4 @@
-"""Supervision: `switchboard run` (router/supervisor.py) brings the hub back, with no person, after a
+"""Supervision: `switchboard run` (router/node/supervisor.py) brings the hub back, with no person, after a
 kill -9 of the router worker, of each container worker and of the node controller; it says so in
 one line; acknowledged chat history survives a router kill; Ctrl-C still stops everything."""
 
@@ -12,13 +12,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from router import settings as S
-from router.client import Client
-from router.node import free_port, group_processes, worker_id_of
-from router.secrets import ensure_secrets
-from router.supervisor import ENV_RESTART_LIMIT
-from router.testing import wait_until
+from switchboard.router import settings as S
+from switchboard.router.client import Client
+from switchboard.router.node.process import free_port, group_processes, worker_id_of
+from switchboard.router.node.secrets import ensure_secrets
+from switchboard.router.node.supervisor import ENV_RESTART_LIMIT
+from switchboard.router.testing.hub import wait_until
 
 #: Starting a node takes 4 s on an idle machine, far longer on a busy shared one.
 START_TIMEOUT = 180
@@ -26,8 +25,8 @@ SERVING_AGAIN = "hub is serving again"
 
 
 class Supervised:
-    """One `python -m router run` process in a temp dir on free ports; crossbar's output and the
-    supervisor's own lines (stderr) kept in separate files."""
+    """One `python -m switchboard.router run` process in a temp dir on free ports; crossbar's output
+    and the supervisor's own lines (stderr) kept in separate files."""
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
@@ -40,8 +39,8 @@ class Supervised:
         for name in (S.ENV_BACKEND_SECRET, S.ENV_BRIDGE_SECRET, S.ENV_TICKET_SECRET):
             env.pop(name, None)  # the hub generates its own into secrets_file
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", "router", "run", "--dir", str(workdir / "node")],
-                                            cwd=S.PROJECT_ROOT, env=env, stdout=out, stderr=err,
+            command = [sys.executable, "-m", "switchboard.router", "run", "--dir", str(workdir / "node")]
+            self.process = subprocess.Popen(command, cwd=S.PROJECT_ROOT, env=env, stdout=out, stderr=err,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         wait_until(lambda: self._alive() and "hub is up" in self.out_path.read_text(errors="replace"),
                    timeout=START_TIMEOUT, interval=0.2, what="switchboard run up")

@@ -5,9 +5,8 @@ import time
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from bridge import tickets
-from router.client import Client, JoinError
+from switchboard.bridge import tickets
+from switchboard.router.client import Client, JoinError
 
 
 def login(hub, authid, **kwargs):

@@ -1,8 +1,8 @@
 """A real hub's log at info shows each session joining and leaving, once each, without Crossbar's
-per-connection chatter, which is still there at debug (router/workerlog.py)."""
+per-connection chatter, which is still there at debug (router/patches/workerlog.py)."""
 
-from router.testing import Hub, wait_until
-from router.workerlog import CHATTER
+from switchboard.router.patches.workerlog import CHATTER
+from switchboard.router.testing.hub import Hub, wait_until
 
 #: what Crossbar's chatter reads like in the log, one per record of CHATTER
 CHATTER_TEXT = ("cookie tracking disabled on WebSocket connection", "PendingAuthAnonymous.hello>(realm=")

@@ -1,9 +1,9 @@
 """Every worker of a real hub applies Switchboard's per-worker tuning at start: its startup heap
 leaves the garbage collector's full passes, and so does what survives each full collection between
-periodic full passes (router/gcfreeze.py), its accepted connections send at
-the end of each reactor turn (router/turnflush.py), and it sends WAMP messages to WebSocket peers as
-ready-made frames (router/fastsend.py), and it hands its log records to the node controller one write
-per turn (router/workerlog.py); and a browser's WebSocket, whose transport keeps the HTTP
+periodic full passes (router/patches/gcfreeze.py), its accepted connections send at
+the end of each reactor turn (router/patches/turnflush.py), and it sends WAMP messages to WebSocket peers as
+ready-made frames (router/patches/fastsend.py), and it hands its log records to the node controller one write
+per turn (router/patches/workerlog.py); and a browser's WebSocket, whose transport keeps the HTTP
 channel it was upgraded from as its producer, gets its events through the turn flush's direct send
 (Tuning, item 10), not Twisted's doWrite. Seen from inside each process by a `sitecustomize` probe
 on the node's PYTHONPATH, which reports its process's state to a file."""
@@ -11,14 +11,14 @@ on the node's PYTHONPATH, which reports its process's state to a file."""
 import json
 import time
 
-from router import settings as S
-from router.testing import Hub
-from router.workerproc import WORKER_MAIN
+from switchboard.router import settings as S
+from switchboard.router.patches.workerproc import WORKER_MAIN
+from switchboard.router.testing.hub import Hub
 
 PROBE = '''
 import gc, json, os, sys, threading, time
 
-#: the producer types of the connections whose buffers router.turnflush sent itself
+#: the producer types of the connections whose buffers switchboard.router.patches.turnflush sent itself
 _direct = set()
 
 def _count_direct_sends(flush):
@@ -41,8 +41,8 @@ def _report():
     path = os.path.join(os.environ["SWITCHBOARD_TEST_PROBE_DIR"], f"{os.getpid()}.json")
     while True:
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-        flush, fast = sys.modules.get("router.turnflush"), sys.modules.get("router.fastsend")
-        worker_log, freeze = sys.modules.get("router.workerlog"), sys.modules.get("router.gcfreeze")
+        flush, fast, worker_log, freeze = (sys.modules.get(f"switchboard.router.patches.{name}")
+                                          for name in ("turnflush", "fastsend", "workerlog", "gcfreeze"))
         _count_direct_sends(flush)
         with open(path + ".tmp", "w") as f:
             json.dump({"main": spec.name if spec else None, "frozen": gc.get_freeze_count(),

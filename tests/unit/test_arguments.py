@@ -1,11 +1,11 @@
-"""components.arguments: a call that does not bind to the signature is invalid_argument, before the call."""
+"""switchboard.router.services.arguments: a call that does not bind to the signature is invalid_argument,
+before the call."""
 
 import inspect
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from components.arguments import checked
+from switchboard.router.services.arguments import checked
 
 
 def add2(a=None, b=None):

@@ -1,6 +1,6 @@
 """TicketAuth.authenticate answers every input with an accept or an ApplicationError: anything else
 would leave the session hanging in Crossbar (no WELCOME, no ABORT). Run in a fresh interpreter on
-Twisted, as the router worker does (router.auth imports autobahn.twisted)."""
+Twisted, as the router worker does (switchboard.router.services.auth imports autobahn.twisted)."""
 
 from tests.fresh_python import run_code
 
@@ -9,9 +9,9 @@ import txaio
 txaio.use_twisted()
 from autobahn.wamp.exception import ApplicationError
 
-from bridge import tickets
-from bridge.replay import MemoryStore, NonceCache
-from router import auth as A
+from switchboard.bridge import tickets
+from switchboard.bridge.replay import MemoryStore, NonceCache
+from switchboard.router.services import auth as A
 
 
 class Exploding(MemoryStore):
@@ -56,7 +56,7 @@ for store, details in [(Exploding(), {"ticket": tickets.mint("k", "5")}), (None,
 # With a replay database the acceptance waits for the ticket's use to be committed (a Deferred), and a
 # use that cannot be recorded is refused as ticket_invalid, never left hanging.
 from twisted.internet import defer
-from router.replay_store import ReplayStoreError
+from switchboard.router.services.replay_store import ReplayStoreError
 
 durable = auth._writer = object()
 outcomes = []

@@ -1,6 +1,6 @@
-"""router/authcache.py: the router's authorization cache holds at most its limit, oldest out first."""
+"""router/patches/authcache.py: the router's authorization cache holds at most its limit, oldest out first."""
 
-from router.authcache import BoundedCache
+from switchboard.router.patches.authcache import BoundedCache
 
 
 def test_the_cache_never_holds_more_than_its_limit_and_drops_the_oldest():

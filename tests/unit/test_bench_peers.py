@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
+from switchboard.router import settings as S
+from switchboard.router.node.process import render_config
+
 from bench import peers
 from bench.peers_params import DEFAULT_SYSTEMS, QUICK, TUNING, parse
 from bench.peers_servers import VARIANTS, Variant, sb_config
-from router import settings as S
-from router.node import render_config
 from tests.fresh_python import run_code
 
 
@@ -111,7 +112,7 @@ def test_proxy_layout_gives_the_router_a_unix_socket_for_anonymous_proxy_and_kee
     assert router["realms"] == S.router_worker(plain)["realms"]
     containers = [w for w in config["workers"] if w["type"] == "container"]
     assert containers == [w for w in plain["workers"] if w["type"] == "container"]
-    assert any(c["components"][0]["classname"] == "components.demo.Demo" for c in containers)
+    assert any(c["components"][0]["classname"] == "switchboard.components.demo.Demo" for c in containers)
     # the router still serves the web app, /info, the bridge and /ws on its own web transport
     assert S.transport(config, S.WEB_TRANSPORT_ID)["paths"] == S.transport(plain, S.WEB_TRANSPORT_ID)["paths"]
     assert VARIANTS["sb_proxy"].all_cpus and VARIANTS["sb_proxy"].connections
@@ -133,7 +134,9 @@ def test_the_proxies_load_lazy_log_arguments_and_read_the_node_key_once(tmp_path
         from crossbar.common.key import _maybe_generate_node_key
         from twisted.web.resource import NoResource
         from bench import peers_proxy
-        from router import fastlog
+        from switchboard.router import patches
+        from switchboard.router.patches import fastlog
+        patches.install("proxy")
         _maybe_generate_node_key(sys.argv[1])
         assert isinstance(peers_proxy.resource({}), NoResource)
         assert isinstance(proxy.hltype(fastlog.install), fastlog.Lazy)

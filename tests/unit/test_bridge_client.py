@@ -1,4 +1,4 @@
-"""bridge.client / bridge.errors / bridge.retry without a hub.
+"""switchboard.bridge.client / switchboard.bridge.errors / switchboard.bridge.retry without a hub.
 
 The pure parts (status mapping, backoff schedule, retry policy, argument checks) are tested
 directly. Request and retry behaviour is tested against a real tiny HTTP server on 127.0.0.1 that
@@ -18,13 +18,12 @@ from dataclasses import FrozenInstanceError
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from bridge import client as client_module
-from bridge import errors
-from bridge.client import CallResult, HubClient, PublishResult
-from bridge.errors import interpret
-from bridge.retry import backoff_delays, should_retry
-from bridge.signing import HEADER_NONCE, HEADER_SIGNATURE, Verifier
+from switchboard.bridge import client as client_module
+from switchboard.bridge import errors
+from switchboard.bridge.client import CallResult, HubClient, PublishResult
+from switchboard.bridge.errors import interpret
+from switchboard.bridge.retry import backoff_delays, should_retry
+from switchboard.bridge.signing import HEADER_NONCE, HEADER_SIGNATURE, Verifier
 
 KEY, SECRET = "django", "s3cret"
 

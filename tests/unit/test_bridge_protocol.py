@@ -1,8 +1,7 @@
 import json
 
 import pytest
-
-from bridge import protocol as P
+from switchboard.bridge import protocol as P
 
 
 def bad(fn, *args):

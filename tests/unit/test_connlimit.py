@@ -1,30 +1,15 @@
-"""router.connlimit: only a router worker installs it, only the web transport's listening factory is
-limited, a refused connection is aborted before anything is read, and every close gives its place
-back. Each install runs in a fresh interpreter: it lasts for the life of the process."""
+"""switchboard.router.patches.connlimit: only the web transport's listening factory is limited, a
+refused connection is aborted before anything is read, and every close gives its place back.
+Each install runs in a fresh interpreter: it lasts for the life of the process."""
 
-from router import connlimit
+from switchboard.router.patches import connlimit
+
 from tests.fresh_python import run_code
 
-AS_WORKER = """
-import importlib.machinery, sys
-sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("crossbar.worker.main", None)
-"""
 
-
-def test_only_a_router_worker_installs_it():
-    run_code(AS_WORKER + """
-import sys
-from router import connlimit
-assert connlimit.in_router_worker(["x", "--klass", "crossbar.worker.router.RouterController"])
-assert connlimit.in_router_worker(["x", "--klass=crossbar.worker.router.RouterController"])
-assert not connlimit.in_router_worker(["x", "-k", "crossbar.worker.container.ContainerController"])
-assert not connlimit.in_router_worker(["x"])
-sys.argv = ["x", "-k", "crossbar.worker.container.ContainerController"]
-assert connlimit.install() is None
-""")
+def test_only_a_crossbar_worker_or_force_installs_it():
     run_code("""
-from router import connlimit
-assert not connlimit.in_router_worker(["x", "--klass", "crossbar.worker.router.RouterController"])
+from switchboard.router.patches import connlimit
 assert connlimit.install() is None
 """)
 
@@ -32,7 +17,7 @@ assert connlimit.install() is None
 def test_both_limits_off_or_the_guards_off_installs_nothing():
     run_code("""
 from crossbar.common.twisted import endpoint
-from router import connlimit
+from switchboard.router.patches import connlimit
 stock = endpoint.MaxConnectionsFactory
 assert connlimit.install(force=True, env={"SWITCHBOARD_GUARDS": "0"}) is None
 assert connlimit.install(force=True, env={"SWITCHBOARD_CONNECTIONS_PER_IP": "0",
@@ -51,7 +36,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.internet.error import ConnectionDone
 from txaio import make_logger
-from router import connlimit
+from switchboard.router.patches import connlimit
 
 stock = endpoint.MaxConnectionsFactory
 clock = Clock()

@@ -1,9 +1,9 @@
-"""router.dealer_order: an unauthorized REGISTER is refused before Crossbar's code can say it exists."""
+"""switchboard.router.patches.dealer_order: an unauthorized REGISTER is refused before Crossbar's code
+can say it exists."""
 
 from autobahn.wamp import message
+from switchboard.router.patches import dealer_order
 from twisted.internet import defer
-
-from router import dealer_order
 
 
 class FakeRouter:
@@ -48,10 +48,5 @@ def test_an_allowed_register_goes_on_to_crossbars_code(monkeypatch):
     assert len(stock) == 1 and router.sent == []
 
 
-def test_installed_only_in_the_router_worker():
-    assert dealer_order._worker_class(["main", "--klass", dealer_order.ROUTER_WORKER_CLASS]) == \
-        dealer_order.ROUTER_WORKER_CLASS
-    assert dealer_order._worker_class(["main", "--klass=crossbar.worker.container.ContainerController"]) == \
-        "crossbar.worker.container.ContainerController"
-    assert dealer_order._worker_class(["pytest"]) is None
-    assert dealer_order.install() is False  # not a Crossbar worker
+def test_not_installed_outside_a_crossbar_worker():
+    assert dealer_order.install() is False

@@ -1,4 +1,4 @@
-"""The table of held PUBLISHED replies (router/durable_ack.py): release, timeout, unknown ids, and
+"""The table of held PUBLISHED replies (router/patches/durable_ack.py): release, timeout, unknown ids, and
 the patched filter deciding what is held. Pure: clock and timer injected, no reactor, no crossbar."""
 
 from __future__ import annotations
@@ -6,9 +6,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-
-from router import durable_ack
-from router.durable_ack import DurableAcks, PendingAcks
+from switchboard.router.patches import durable_ack
+from switchboard.router.patches.durable_ack import DurableAcks, PendingAcks
 
 
 def test_release_returns_held_items_in_the_order_asked_and_skips_unknown_ids():

@@ -1,13 +1,14 @@
-"""router.fastlog: Crossbar's and Autobahn's log arguments are built only when a message is logged,
+"""switchboard.router.patches.fastlog: Crossbar's and Autobahn's log arguments are built only when a message is logged,
 and read exactly as before when it is.
 
 Crossbar selects Twisted for txaio when imported, and this test process already runs the asyncio
-client (router.client), so each check runs in a fresh interpreter, as a Crossbar worker would.
+client (switchboard.router.client), so each check runs in a fresh interpreter, as a Crossbar worker would.
 """
 
 import textwrap
 
-from router import settings as S
+from switchboard.router import settings as S
+
 from tests.fresh_python import run_code
 
 PRELUDE = """
@@ -15,7 +16,7 @@ import io, pprint
 import autobahn.util, crossbar._util
 import crossbar.router.dealer as dealer, crossbar.router.router as router, crossbar.router.session as session
 from twisted.logger import FilteringLogObserver, Logger, LogLevel, LogLevelFilterPredicate, formatEvent
-from router import fastlog
+from switchboard.router.patches import fastlog
 """
 
 

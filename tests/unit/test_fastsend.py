@@ -1,4 +1,4 @@
-"""router.fastsend: a WAMP message reaches a WebSocket peer as the same bytes, with the same traffic
+"""switchboard.router.patches.fastsend: a WAMP message reaches a WebSocket peer as the same bytes, with the same traffic
 counters and the same errors, as through Autobahn's own send; what the ready frame cannot do still
 goes through Autobahn. Each check runs in a fresh interpreter on Twisted, as a Crossbar worker does
 (the change lasts for the life of a process)."""
@@ -6,8 +6,8 @@ goes through Autobahn. Each check runs in a fresh interpreter on Twisted, as a C
 import textwrap
 
 import pytest
+from switchboard.router import settings as S
 
-from router import settings as S
 from tests.fresh_python import run_code
 
 PRELUDE = """
@@ -17,7 +17,7 @@ from twisted.internet.testing import StringTransport
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
 from autobahn.wamp import message, serializer
 from autobahn.websocket.protocol import WebSocketProtocol
-from router import fastsend
+from switchboard.router.patches import fastsend
 
 STOCK_SEND = WampWebSocketServerProtocol.send
 assert fastsend.install(force=True)
@@ -165,7 +165,7 @@ def test_off_outside_a_worker_and_by_the_environment():
     for env in ({}, {S.ENV_FAST_SEND: "0"}):
         run_code(f"""
             from autobahn.wamp.websocket import WampWebSocketProtocol
-            from router import fastsend
+            from switchboard.router.patches import fastsend
             stock = WampWebSocketProtocol.send
             assert not fastsend.install(force={bool(env)})
             assert WampWebSocketProtocol.send is stock

@@ -1,9 +1,10 @@
-"""router.gcfreeze: a Crossbar worker's startup heap leaves the garbage collector's full passes, once,
-and only in a worker; what survives a full collection later is frozen too, and a periodic full pass
+"""switchboard.router.patches.gcfreeze: a Crossbar worker's startup heap leaves the garbage collector's full
+passes, once, and only in a worker; what survives a full collection later is frozen too, and a periodic full pass
 over everything reclaims cyclic garbage that was frozen while alive. Each check runs in a fresh
 interpreter: freezing is for the life of a process."""
 
-from router import settings as S
+from switchboard.router import settings as S
+
 from tests.fresh_python import run_code
 
 AS_WORKER = """
@@ -19,7 +20,7 @@ def run(code: str, **env) -> None:
 KEPT_FROZEN = AS_WORKER + """
 import gc, weakref
 from twisted.internet.task import Clock
-from router import gcfreeze
+from switchboard.router.patches import gcfreeze
 
 class Node:
     pass
@@ -37,8 +38,8 @@ def in_collected_generations(obj) -> bool:
 def test_a_worker_freezes_its_heap_once():
     run(AS_WORKER + """
 import gc
-from router import gcfreeze
-from router.workerproc import in_crossbar_worker
+from switchboard.router.patches import gcfreeze
+from switchboard.router.patches.workerproc import in_crossbar_worker
 assert in_crossbar_worker()
 frozen = gcfreeze.freeze_startup_heap()
 assert frozen > 10_000 and gc.get_freeze_count() == frozen, frozen
@@ -50,8 +51,8 @@ assert gc.isenabled()  # later objects are still collected
 def test_outside_a_worker_nothing_is_frozen():
     run("""
 import gc
-from router import gcfreeze
-from router.workerproc import in_crossbar_worker
+from switchboard.router.patches import gcfreeze
+from switchboard.router.patches.workerproc import in_crossbar_worker
 assert not in_crossbar_worker()
 assert gcfreeze.freeze_startup_heap() == 0 and gc.get_freeze_count() == 0
 """)
@@ -60,7 +61,7 @@ assert gcfreeze.freeze_startup_heap() == 0 and gc.get_freeze_count() == 0
 def test_the_environment_turns_it_off():
     run(AS_WORKER + """
 import gc
-from router import gcfreeze
+from switchboard.router.patches import gcfreeze
 assert gcfreeze.freeze_startup_heap() == 0 and gc.get_freeze_count() == 0
 """, **{S.ENV_GC_FREEZE: "0"})
 
@@ -106,7 +107,7 @@ def test_full_passes_off_or_misconfigured():
         run(AS_WORKER + f"""
 import gc
 from twisted.internet.task import Clock
-from router import gcfreeze
+from switchboard.router.patches import gcfreeze
 gcfreeze.freeze_startup_heap()
 try:
     assert gcfreeze.keep_long_lived_frozen(Clock()) is None
@@ -122,7 +123,7 @@ def test_outside_a_worker_nothing_is_kept_frozen():
     run("""
 import gc
 from twisted.internet.task import Clock
-from router import gcfreeze
+from switchboard.router.patches import gcfreeze
 assert gcfreeze.freeze_startup_heap() == 0
 assert gcfreeze.keep_long_lived_frozen(Clock(), seconds=60) is None
 assert gcfreeze._freeze_checks is None

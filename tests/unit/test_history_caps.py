@@ -2,7 +2,7 @@
 
 import sqlite3
 
-from router.history_store import BYTES_LOW_WATER, HistoryStore
+from switchboard.router.services.history_store import BYTES_LOW_WATER, HistoryStore
 
 
 def fill(store, topics, start=0.0, text="x"):

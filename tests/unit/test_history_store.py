@@ -1,7 +1,6 @@
 import pytest
-
-from router.history_policy import HistoryPolicy, Retention
-from router.history_store import HistoryStore
+from switchboard.router.services.history_policy import HistoryPolicy, Retention
+from switchboard.router.services.history_store import HistoryStore
 
 
 def test_positions_are_per_topic_and_survive_reopening(tmp_path):

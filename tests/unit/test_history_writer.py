@@ -1,6 +1,6 @@
-"""The history component's writer loop (router/history.py), without a router: group commits, and
+"""The history component's writer loop (router/services/history.py), without a router: group commits, and
 acknowledgements let go once their batch is committed, or has failed. Run in a fresh interpreter on
-Twisted, as the router worker does (router.history imports autobahn.twisted)."""
+Twisted, as the router worker does (switchboard.router.services.history imports autobahn.twisted)."""
 
 from tests.fresh_python import run_code
 
@@ -10,10 +10,10 @@ txaio.use_twisted()
 import threading
 from types import SimpleNamespace
 
-from router import history
-from router.history import History
-from router.history_policy import HistoryPolicy
-from router.history_store import HistoryStore
+from switchboard.router.services import history
+from switchboard.router.services.history import History
+from switchboard.router.services.history_policy import HistoryPolicy
+from switchboard.router.services.history_store import HistoryStore
 
 
 class Store(HistoryStore):

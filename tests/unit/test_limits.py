@@ -4,8 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from bridge import limits
+from switchboard.bridge import limits
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 

@@ -3,8 +3,15 @@
 import math
 
 import pytest
-
-from bridge.payload import INT_MAX, INT_MIN, NOT_PORTABLE, TOO_DEEP, PayloadError, check_json_nesting, check_value
+from switchboard.bridge.payload import (
+    INT_MAX,
+    INT_MIN,
+    NOT_PORTABLE,
+    TOO_DEEP,
+    PayloadError,
+    check_json_nesting,
+    check_value,
+)
 
 
 def nested(depth):

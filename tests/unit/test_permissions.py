@@ -1,5 +1,5 @@
-from router.dedupe import PublishedIds
-from router.permissions import Decision, Rules, decide_for_user, public_rules
+from switchboard.router.services.dedupe import PublishedIds
+from switchboard.router.services.permissions import Decision, Rules, decide_for_user, public_rules
 
 
 def test_exact_beats_prefix_and_longest_prefix_wins():

@@ -1,10 +1,9 @@
-"""bridge.ratelimit: the token bucket and the per-address table, driven by a fake clock (no sleeps)."""
+"""switchboard.bridge.ratelimit: the token bucket and the per-address table, driven by a fake clock (no sleeps)."""
 
 import math
 
 import pytest
-
-from bridge.ratelimit import OVER_OPEN, OVER_RATE, AddressTable, TokenBucket
+from switchboard.bridge.ratelimit import OVER_OPEN, OVER_RATE, AddressTable, TokenBucket
 
 
 class FakeClock:

@@ -5,14 +5,13 @@ tests/unit/test_replay_writer.py."""
 import sqlite3
 
 import pytest
-
-from bridge import replay
-from bridge.replay import MemoryStore, NonceCache, ReplayCacheFull
-from router import replay_store
-from router import settings as S
-from router.dedupe import PublishedIds
-from router.node import render_config
-from router.replay_store import ReplayStoreError, WriteBehindStore, Writer
+from switchboard.bridge import replay
+from switchboard.bridge.replay import MemoryStore, NonceCache, ReplayCacheFull
+from switchboard.router import settings as S
+from switchboard.router.node.process import render_config
+from switchboard.router.services import replay_store
+from switchboard.router.services.dedupe import PublishedIds
+from switchboard.router.services.replay_store import ReplayStoreError, WriteBehindStore, Writer
 
 
 class Clock:

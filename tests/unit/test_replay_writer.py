@@ -5,8 +5,8 @@ import queue
 import sqlite3
 import threading
 
-from bridge.replay import NonceCache
-from router.replay_store import WriteBehindStore, Writer
+from switchboard.bridge.replay import NonceCache
+from switchboard.router.services.replay_store import WriteBehindStore, Writer
 
 WAIT = 10.0  # seconds an event may take before the test fails (a commit takes milliseconds)
 FOREVER = 3600.0  # a batch delay no test waits out

@@ -1,9 +1,8 @@
 import pytest
-
-from bridge.envfile import parse_env_file
-from router import settings as S
-from router.node import render_config
-from router.secrets import ensure_secrets
+from switchboard.bridge.envfile import parse_env_file
+from switchboard.router import settings as S
+from switchboard.router.node.process import render_config
+from switchboard.router.node.secrets import ensure_secrets
 
 
 def test_defaults_come_from_config_json():

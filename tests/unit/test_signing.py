@@ -1,7 +1,13 @@
 import pytest
-
-from bridge.replay import NonceCache, ReplayCacheFull
-from bridge.signing import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignatureError, Verifier, sign_request
+from switchboard.bridge.replay import NonceCache, ReplayCacheFull
+from switchboard.bridge.signing import (
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    SignatureError,
+    Verifier,
+    sign_request,
+)
 
 
 class Clock:

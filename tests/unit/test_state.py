@@ -1,10 +1,9 @@
 from datetime import datetime, timezone
 
 import pytest
-
-from components import messages
-from components.rooms import Rooms
-from components.roster import Roster, member_id
+from switchboard.components import messages
+from switchboard.components.rooms import Rooms
+from switchboard.components.roster import Roster, member_id
 
 
 class FakeClock:

@@ -15,7 +15,7 @@ def test_ruff_is_clean():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if not ruff:
         if os.environ.get("CI"):
-            pytest.fail("ruff is not installed (pip install -e '.[test]')")
+            pytest.fail("ruff is not installed (make test installs it)")
         pytest.skip("ruff is not installed")
     result = subprocess.run([ruff, "check", "--output-format", "concise", "."], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)

@@ -1,8 +1,7 @@
 """The supervisor's restart policy: growing backoff, a reset after a stable run, a crash loop named."""
 
 import pytest
-
-from router.supervisor import CrashLoop, RestartPolicy, describe_exit
+from switchboard.router.node.supervisor import CrashLoop, RestartPolicy, describe_exit
 
 
 def test_backoff_doubles_up_to_its_cap():

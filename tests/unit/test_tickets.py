@@ -1,8 +1,7 @@
 import json
 
 import pytest
-
-from bridge import tickets
+from switchboard.bridge import tickets
 
 
 def reason(secret, ticket, now):

@@ -1,11 +1,11 @@
-"""router.turnflush: a Crossbar worker sends what one reactor turn wrote to a client at the end of
+"""switchboard.router.patches.turnflush: a Crossbar worker sends what one reactor turn wrote to a client at the end of
 that turn, with Twisted's own handling of full sockets, closes and failed sends kept. The socket cases
 (tests/unit/turnflush_cases.py) run over real loopback TCP, each in a fresh interpreter, because the
 change lasts for the life of a process."""
 
 import pytest
+from switchboard.router import settings as S
 
-from router import settings as S
 from tests.fresh_python import run_code, run_python
 from tests.unit.turnflush_cases import CASES
 
@@ -20,7 +20,7 @@ def test_installed_in_a_worker():
         import importlib.machinery, sys
         sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("crossbar.worker.main", None)
         from twisted.internet import tcp, unix
-        from router import turnflush
+        from switchboard.router.patches import turnflush
         assert turnflush.install() and turnflush.install()  # once; a second call changes nothing
         assert tcp.Server.startWriting is turnflush._start_writing
         assert unix.Server.startWriting is turnflush._start_writing  # the router's unix-socket transports
@@ -31,7 +31,7 @@ def test_installed_in_a_worker():
 def test_outside_a_worker_twisted_is_untouched():
     run_code("""
         from twisted.internet import abstract, tcp
-        from router import turnflush
+        from switchboard.router.patches import turnflush
         assert not turnflush.install()
         assert tcp.Server.startWriting is abstract.FileDescriptor.startWriting
         """, unset=(S.ENV_TURN_FLUSH,))
@@ -40,7 +40,7 @@ def test_outside_a_worker_twisted_is_untouched():
 def test_the_environment_turns_it_off():
     run_code("""
         from twisted.internet import abstract, tcp
-        from router import turnflush
+        from switchboard.router.patches import turnflush
         assert not turnflush.install(force=True)
         assert tcp.Server.startWriting is abstract.FileDescriptor.startWriting
         """, **{S.ENV_TURN_FLUSH: "0"})

@@ -2,8 +2,8 @@ import math
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-
-from components import errors, validation
+from switchboard.components import validation
+from switchboard.router.services import errors
 
 
 def uri_of(fn, *args):

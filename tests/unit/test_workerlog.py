@@ -1,4 +1,4 @@
-"""router.workerlog: a worker's records reach the node controller one pipe write per reactor turn,
+"""switchboard.router.patches.workerlog: a worker's records reach the node controller one pipe write per reactor turn,
 warnings and errors at once and in order, and Crossbar's per-connection chatter only at debug.
 
 The pipe is a real one; the reactor is Twisted's Clock (a turn ends at `advance(0)`). Installing
@@ -10,12 +10,12 @@ import os
 import threading
 
 import pytest
+from switchboard.router import settings as S
+from switchboard.router.patches import workerlog
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.python import threadable
 
-from router import settings as S
-from router import workerlog
 from tests.fresh_python import run_code
 
 
@@ -135,7 +135,7 @@ from crossbar._logging import make_JSON_observer, set_global_log_level
 from twisted.internet.task import Clock
 from twisted.logger import Logger, globalLogPublisher
 from twisted.python import threadable
-from router import workerlog
+from switchboard.router.patches import workerlog
 
 class Reactor(Clock):
     running = True
@@ -191,7 +191,7 @@ def test_written_against_this_crossbar():
         import inspect, pathlib
         import crossbar, crossbar.worker.main
         from crossbar._logging import make_JSON_observer
-        from router import workerlog
+        from switchboard.router.patches import workerlog
         assert make_JSON_observer(None).__qualname__ == workerlog._JSON_OBSERVER
         assert "make_JSON_observer(sys.__stderr__)" in inspect.getsource(crossbar.worker.main)
         source = "".join(p.read_text() for p in pathlib.Path(crossbar.__file__).parent.rglob("*.py"))
@@ -203,6 +203,6 @@ def test_written_against_this_crossbar():
 def test_off_outside_a_worker_and_by_the_environment():
     for env in ({}, {S.ENV_WORKER_LOG: "0"}):
         run_code(f"""
-            from router import workerlog
+            from switchboard.router.patches import workerlog
             assert not workerlog.install(force={bool(env)})
             """, unset=(S.ENV_WORKER_LOG,), **env)

@@ -1,5 +1,5 @@
 """Cases for tests/unit/test_turnflush.py over real loopback TCP, each run in a fresh interpreter
-(`python -m tests.unit.turnflush_cases <case>`): router.turnflush patches Twisted's accepted
+(`python -m tests.unit.turnflush_cases <case>`): switchboard.router.patches.turnflush patches Twisted's accepted
 connections for the life of a process. A case exits 0 when its checks pass."""
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ import os
 import socket
 import sys
 
+from switchboard.router.patches import turnflush
 from twisted.internet import defer, error, protocol, reactor, task
 from twisted.python import log
-
-from router import turnflush
 
 TIMEOUT = 30
 

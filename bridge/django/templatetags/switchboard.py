@@ -6,8 +6,7 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html, json_script
 from django.utils.safestring import SafeString
-
-from bridge.django.conf import switchboard
+from switchboard.bridge.django.conf import switchboard
 
 register = template.Library()
 

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.db import models
-
-from bridge.django.live import publish_changes
+from switchboard.bridge.django.live import publish_changes
 
 
 def note_json(note: "Note") -> dict:

@@ -1,6 +1,7 @@
-"""Procedures browsers call over WAMP (django.<name>); autodiscovered by bridge.django."""
+"""Procedures browsers call over WAMP (django.<name>); autodiscovered by switchboard.bridge.django."""
 
-from bridge.django import RPCError, procedure
+from switchboard.bridge.django import RPCError, procedure
+
 from notes.models import Note, note_json
 
 

@@ -4,9 +4,9 @@ import logging
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from switchboard.bridge.django import publish
+from switchboard.bridge.django.signals import event_received
 
-from bridge.django import publish
-from bridge.django.signals import event_received
 from notes.models import Note
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,14 @@
 """Settings of the example site: development only (DEBUG, SQLite, generated secret key).
 
 The hub's secrets come from its generated .switchboard/secrets.env (SWITCHBOARD_SECRETS_FILE);
-environment variables of the same names win (bridge.django.conf.from_env).
+environment variables of the same names win (switchboard.bridge.django.conf.from_env).
 """
 
 import os
 import secrets
 from pathlib import Path
 
-from bridge.django.conf import from_env
+from switchboard.bridge.django.conf import from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent.parent
@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "bridge.django",
+    "switchboard.bridge.django",
     "notes",
 ]
 
@@ -100,5 +100,5 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"bridge.django": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {"switchboard.bridge.django": {"handlers": ["console"], "level": "INFO"}},
 }

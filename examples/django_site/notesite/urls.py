@@ -7,5 +7,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # The hub is started with SWITCHBOARD_DJANGO_URL=http://127.0.0.1:8000/switchboard
-    path("switchboard/", include("bridge.django.urls")),
+    path("switchboard/", include("switchboard.bridge.django.urls")),
 ]

@@ -6,10 +6,9 @@ import signal
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
-
-from bridge.django import delivery, sender
-from bridge.django.conf import switchboard
-from bridge.django.models import OutboxEvent
+from switchboard.bridge.django import delivery, sender
+from switchboard.bridge.django.conf import switchboard
+from switchboard.bridge.django.models import OutboxEvent
 
 
 class Command(BaseCommand):

@@ -1,0 +1,59 @@
+"""Patches of Crossbar's, Autobahn's and Twisted's internals, each measured and tested on its own.
+
+`install(role)` is the one call that applies them, made by Switchboard's worker classes when a
+Crossbar worker process starts (router/node/workers.py); importing a module here changes nothing.
+
+Every worker: lazy debug-log arguments (fastlog), what clients send checked before Crossbar acts on
+it with the recursion limit back at CPython's (ingress), a bounded cache of authorization decisions
+(authcache), HTTP bodies over the message size limit refused before they are read (httplimit), sends
+at the end of each reactor turn (turnflush) as ready-made frames (fastsend), a WebSocket peer dropped
+when its unsent bytes pass the send buffer (sendlimit), log records to the node controller one write
+per turn (workerlog), and the startup heap and later long-lived objects kept out of full garbage
+collections between periodic full passes (gcfreeze).
+
+The router worker also: connections limited per client address (connlimit), a REGISTER authorized
+before Crossbar looks at what is registered (dealer_order), and a history topic's PUBLISHED held
+until the event is committed (durable_ack).
+"""
+
+from __future__ import annotations
+
+ROUTER = "router"
+CONTAINER = "container"
+PROXY = "proxy"
+
+
+def install(role: str, reactor=None) -> None:
+    """Apply every patch for a worker of `role` ("router", "container" or "proxy"). Each patch is
+    installed once and honours its own switch (docs/benchmarks.md, "Tuning"; SWITCHBOARD_GUARDS)."""
+    if role not in (ROUTER, CONTAINER, PROXY):
+        raise ValueError(f"unknown worker role {role!r}")
+    from switchboard.router.patches import (
+        authcache,
+        connlimit,
+        dealer_order,
+        durable_ack,
+        fastlog,
+        fastsend,
+        gcfreeze,
+        httplimit,
+        ingress,
+        sendlimit,
+        turnflush,
+        workerlog,
+    )
+
+    fastlog.install()
+    ingress.install(force=True)
+    authcache.install(force=True)
+    httplimit.install(force=True)
+    turnflush.install(force=True)
+    fastsend.install(force=True)
+    sendlimit.install(force=True)
+    workerlog.install(reactor=reactor, force=True)
+    if role == ROUTER:
+        connlimit.install(reactor=reactor, force=True)
+        dealer_order.install(force=True)
+        durable_ack.install(force=True)
+    gcfreeze.freeze_startup_heap(force=True)
+    gcfreeze.keep_long_lived_frozen(reactor=reactor)

@@ -1,0 +1,67 @@
+"""Refuse an HTTP request body over the message size limit as soon as it is announced or passed.
+
+Twisted's HTTP server reads any request body whole (into memory, or a temporary file past 100 KB)
+before a resource sees it: a request announcing `Content-Length: 99999999999` with a tiny body got
+no status line at all (the server waited for the rest), and a client could trickle gigabytes onto
+the router's disk, or stream them with chunked encoding. The hub's web transport serves the page,
+/info, /ws (an upgrade, no body) and the HTTP bridge (bodies up to SWITCHBOARD_MAX_MESSAGE_SIZE), so
+no request has a use for a larger body: one announced larger is answered 413 before it is read, and
+one that grows past the limit (chunked) is answered 413 when it does; the connection is then closed.
+"""
+
+from __future__ import annotations
+
+import json
+
+from switchboard.bridge import limits
+from switchboard.bridge import protocol as P
+from switchboard.router import settings as S
+from switchboard.router.patches.workerproc import in_crossbar_worker
+from twisted.web import http
+
+_limit = 0
+_stock_all_headers_received = http.HTTPChannel.allHeadersReceived
+_stock_handle_content_chunk = http.Request.handleContentChunk
+_installed = False
+
+
+def refuse_too_large(channel, size: int | None) -> None:
+    """Answer 413 on `channel` and close it; the rest of the body is never read."""
+    told = f"{size} bytes" if size is not None else "a body"
+    body = json.dumps({"error": P.TOO_LARGE, "message": f"{told} over the limit of {_limit} bytes "
+                       f"({limits.LIMITS['max_message_size'].env})"}).encode()
+    channel.transport.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+                            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    channel.loseConnection()
+
+
+def _all_headers_received(self) -> None:
+    if self.length is not None and self.length > _limit:
+        refuse_too_large(self, self.length)
+        return
+    _stock_all_headers_received(self)
+
+
+def _handle_content_chunk(self, data: bytes) -> None:
+    received = self.__dict__.get("_sb_received", 0) + len(data)
+    self._sb_received = received
+    if received > _limit:
+        if not self.__dict__.get("_sb_refused"):
+            self._sb_refused = True
+            refuse_too_large(self.channel, None)
+        return
+    _stock_handle_content_chunk(self, data)
+
+
+def install(force: bool = False) -> bool:
+    """In a Crossbar worker (or with `force`), bound every HTTP request body by the message size limit."""
+    global _installed, _limit
+    if _installed:
+        return True
+    if not (force or in_crossbar_worker()) or not S.guards_on():
+        return False
+    _limit = int(limits.value("max_message_size"))
+    http.HTTPChannel.allHeadersReceived = _all_headers_received
+    http.Request.handleContentChunk = _handle_content_chunk
+    _installed = True
+    return True

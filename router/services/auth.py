@@ -1,0 +1,85 @@
+"""Browser sign-in: the dynamic authenticator for Django tickets and the authorizer of role `user`.
+
+Runs as a router component (in the router worker, started before any transport listens). Used
+ticket ids are checked in memory and written behind to the hub's replay database (config extra
+"database", router/services/replay_store.py); the WELCOME waits until the ticket's use is committed (without
+blocking the reactor), so a ticket that signed a session in is still refused after any restart or crash.
+"""
+
+from __future__ import annotations
+
+import os
+
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp.exception import ApplicationError
+from switchboard.bridge import tickets
+from switchboard.bridge.replay import MAX_NONCES, NonceCache, ReplayCacheFull
+from switchboard.router import settings as S
+from switchboard.router.services import replay_store
+from switchboard.router.services.permissions import decide_for_user, public_rules
+from switchboard.router.services.session import QuietApplicationErrors
+from twisted.logger import Logger
+
+log = Logger()
+
+AUTHENTICATE = "switchboard.auth.ticket"
+AUTHORIZE = "switchboard.auth.authorize"
+USER_ROLE = "user"
+
+
+class TicketAuth(QuietApplicationErrors, ApplicationSession):
+    """Registers the ticket authenticator and the `user` role's authorizer."""
+
+    async def onJoin(self, details):
+        self._secret = os.environ.get(S.ENV_TICKET_SECRET)
+        if not self._secret:
+            raise RuntimeError(f"{S.ENV_TICKET_SECRET} is not set")
+        database = (self.config.extra or {}).get("database", replay_store.DEFAULT_DATABASE)
+        store = replay_store.open_store(database, replay_store.TICKETS, MAX_NONCES)
+        self._used = NonceCache(tickets.MAX_TTL + 2 * tickets.LEEWAY, store=store)
+        self._writer = store.writer
+        replay_store.stop_at_shutdown()
+        self._rules = public_rules()
+        await self.register(self.authenticate, AUTHENTICATE)
+        await self.register(self.authorize, AUTHORIZE)
+
+    _writer = None  # the replay database's writer; None: the used tickets live in memory only
+
+    def authenticate(self, realm, authid, details):
+        """Accept or refuse with an ApplicationError; never anything else, which Crossbar would leave
+        hanging (no WELCOME, no ABORT). With a replay database, the acceptance is a Deferred that fires
+        once the ticket's use is committed."""
+        try:
+            accepted = self._check(authid, details)
+        except ApplicationError:
+            raise
+        except Exception as e:
+            log.warn("ticket sign-in refused on an unexpected error: {error}", error=f"{type(e).__name__}: {e}")
+            raise ApplicationError(tickets.INVALID, "ticket could not be checked") from None
+        if self._writer is None:
+            return accepted
+        return replay_store.durable(self._writer).addCallbacks(lambda _: accepted, self._not_recorded)
+
+    @staticmethod
+    def _not_recorded(failure):
+        log.warn("ticket sign-in refused: its use could not be recorded: {error}", error=failure.getErrorMessage())
+        raise ApplicationError(tickets.INVALID, "ticket use could not be recorded; fetch a fresh one")
+
+    def _check(self, authid, details):
+        try:
+            payload = tickets.verify(self._secret, details.get("ticket"))
+        except tickets.TicketError as e:
+            raise ApplicationError(e.uri, str(e)) from None
+        if authid and authid != payload["sub"]:
+            raise ApplicationError(tickets.INVALID, "authid does not match the ticket")
+        try:
+            first_use = self._used.check_and_add(payload["jti"])
+        except ReplayCacheFull as e:
+            raise ApplicationError(tickets.INVALID, f"ticket reuse cannot be checked: {e}") from None
+        if not first_use:
+            raise ApplicationError(tickets.REPLAYED, "ticket already used; fetch a fresh one")
+        return {"authid": payload["sub"], "role": USER_ROLE, "extra": payload["extra"]}
+
+    def authorize(self, session, uri, action, options):
+        match = (options or {}).get("match")
+        return decide_for_user(self._rules, session["authid"], uri, action, match).as_wamp()
