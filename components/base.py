@@ -21,7 +21,8 @@ from switchboard.router.services.session import CheckedArguments, QuietApplicati
 class BackendSession(QuietApplicationErrors, CheckedArguments, ApplicationSession):
     """Joins the realm as authid `backend` (role backend), secret from SWITCHBOARD_BACKEND_SECRET.
 
-    Subclasses put their registrations and subscriptions in `async def setup(self, details)`.
+    Subclasses put their registrations and subscriptions in `async def setup(self, details)`; once
+    it returns, the session subscribes to READY_TOPIC, and the hub counts it as ready.
     """
 
     async def setup(self, details) -> None:
@@ -30,6 +31,8 @@ class BackendSession(QuietApplicationErrors, CheckedArguments, ApplicationSessio
     async def onJoin(self, details):
         try:
             await self.setup(details)
+            # counted by the hub's readiness (router/node/process.py, Node.wait_ready)
+            await self.subscribe(_ready, S.READY_TOPIC)
         except ApplicationError as e:
             if e.error != "wamp.close.transport_lost":
                 raise
@@ -50,6 +53,10 @@ class BackendSession(QuietApplicationErrors, CheckedArguments, ApplicationSessio
     def onDisconnect(self):
         # Standalone the runner reconnects; in a container, Crossbar restarts the component.
         pass
+
+
+def _ready(*args, **kwargs) -> None:
+    """Nothing is published on the readiness topic; the subscription itself is the signal."""
 
 
 def run_standalone(component: type[ApplicationSession], argv: list[str] | None = None) -> None:

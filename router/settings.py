@@ -7,6 +7,7 @@ standalone component can read the same settings.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -15,18 +16,34 @@ from pathlib import Path
 
 from switchboard.bridge import limits
 
-#: Repository root (the folder holding router/, components/, web/ and .crossbar/).
+
+def package_folder(package: str) -> Path:
+    """The folder a data package (switchboard.web, switchboard.crossbar) is loaded from: the
+    repository's folder in a checkout (editable install), site-packages' copy in a wheel install."""
+    spec = importlib.util.find_spec(package)
+    for location in spec.submodule_search_locations or ():
+        if Path(location).is_dir():
+            return Path(location)
+    raise RuntimeError(f"{package} has no folder: is switchboard-hub installed whole?")
+
+
+#: The folder holding router/, components/, bridge/ and web/: the repository root in a checkout
+#: (bench/ and tests/ are imported from there), site-packages in a wheel install.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: The node directory shipped with the project; holds the committed config.json.
-CONFIG_DIR = PROJECT_ROOT / ".crossbar"
+#: The default node config (the repository's .crossbar/config.json, shipped as package data).
+CONFIG_DIR = package_folder("switchboard.crossbar")
 CONFIG_FILE = CONFIG_DIR / "config.json"
-WEB_DIR = PROJECT_ROOT / "web"
+#: The page and its JavaScript (the repository's web/, shipped as package data).
+WEB_DIR = package_folder("switchboard.web")
 
 # Environment variable names (documented in README "Configuration").
 ENV_HOST = "SWITCHBOARD_HOST"
 ENV_PORT = "SWITCHBOARD_PORT"
 ENV_BACKEND_PORT = "SWITCHBOARD_BACKEND_PORT"
 ENV_LOGLEVEL = "SWITCHBOARD_LOGLEVEL"
+#: The hub's own directory: its config.json if it has one (`switchboard init`), secrets.env, and node/
+#: (the rendered config, node key and databases). `switchboard run --dir` sets it.
+ENV_DIR = "SWITCHBOARD_DIR"
 ENV_SECRETS_FILE = "SWITCHBOARD_SECRETS_FILE"
 ENV_BACKEND_SECRET = "SWITCHBOARD_BACKEND_SECRET"
 ENV_BRIDGE_KEY = "SWITCHBOARD_BRIDGE_KEY"
@@ -68,14 +85,40 @@ BACKEND_AUTHID = "backend"
 #: subscribe under every URI.
 BACKEND_ROLE = "backend"
 
+#: Every backend component subscribes here once its setup is done (components/base.py): a hub is
+#: ready when as many sessions are subscribed as its config has container components. Nothing is
+#: published on it.
+READY_TOPIC = "switchboard.component.ready"
+
 #: Key id of the HTTP bridge's signing secret when SWITCHBOARD_BRIDGE_KEY is not set.
 DEFAULT_BRIDGE_KEY = "django"
 DEFAULT_LOGLEVEL = "info"
 LOGLEVELS = ("none", "error", "warn", "info", "debug", "trace")
 #: Seconds between a worker's full garbage-collection passes when SWITCHBOARD_GC_FULL_EVERY is not set.
 DEFAULT_GC_FULL_EVERY = 300.0
-#: Where dev secrets are generated on first run (kept out of git by .gitignore).
-DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".switchboard" / "secrets.env"
+#: The hub directory when SWITCHBOARD_DIR is not set, relative to the current directory (in a
+#: checkout, `make run` runs from its root; .gitignore keeps it out of git).
+DEFAULT_HUB_DIR = Path(".switchboard")
+#: Inside the hub directory: its own config (optional), the dev secrets and the node directory.
+HUB_CONFIG_NAME = "config.json"
+SECRETS_NAME = "secrets.env"
+NODE_DIR_NAME = "node"
+
+
+def hub_dir(env=None) -> Path:
+    """SWITCHBOARD_DIR, absolute, else .switchboard in the current directory."""
+    env = os.environ if env is None else env
+    return Path(env.get(ENV_DIR) or DEFAULT_HUB_DIR).resolve()
+
+
+def config_file(env=None) -> Path:
+    """The config a hub runs: the running node's (inside a node), else its hub directory's own
+    config.json (`switchboard init`), else the default one shipped with the package."""
+    env = os.environ if env is None else env
+    if env.get(ENV_NODE_CONFIG):
+        return Path(env[ENV_NODE_CONFIG])
+    own = hub_dir(env) / HUB_CONFIG_NAME
+    return own if own.is_file() else CONFIG_FILE
 
 
 class SettingsError(ValueError):
@@ -109,8 +152,8 @@ def check_limits(env) -> None:
 
 
 def load_config(path: Path | None = None) -> dict:
-    """The node config: `path`, else the running node's (inside a node), else the committed one."""
-    path = path or os.environ.get(ENV_NODE_CONFIG) or CONFIG_FILE
+    """The node config: `path`, else the one this hub runs (config_file)."""
+    path = path or config_file()
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
@@ -143,6 +186,11 @@ def move_into_router(config: dict, worker_id: str) -> None:
                      for c in worker["components"])
 
 
+def container_components(config: dict) -> int:
+    """How many components the config runs in container workers (each one backend session)."""
+    return sum(len(w.get("components", [])) for w in config["workers"] if w["type"] == "container")
+
+
 def realm_name(config: dict) -> str:
     return router_worker(config)["realms"][0]["name"]
 
@@ -169,12 +217,14 @@ class Settings:
     backend_port: int
     realm: str
     loglevel: str = DEFAULT_LOGLEVEL
-    secrets_file: Path = field(default=DEFAULT_SECRETS_FILE)
+    #: the hub directory (SWITCHBOARD_DIR): secrets and node directory live under it
+    home: Path = field(default_factory=lambda: hub_dir({}))
+    secrets_file: Path = field(default_factory=lambda: hub_dir({}) / SECRETS_NAME)
 
     @classmethod
     def from_env(cls, env: dict | None = None, config: dict | None = None) -> "Settings":
         env = os.environ if env is None else env
-        config = load_config() if config is None else config
+        config = load_config(config_file(env)) if config is None else config
         web = transport(config, WEB_TRANSPORT_ID)["endpoint"]
         backend = transport(config, BACKEND_TRANSPORT_ID)["endpoint"]
         loglevel = env.get(ENV_LOGLEVEL) or DEFAULT_LOGLEVEL
@@ -182,14 +232,27 @@ class Settings:
             raise SettingsError(f"{ENV_LOGLEVEL}={loglevel!r} is not one of {', '.join(LOGLEVELS)}")
         gc_full_every(env)  # read by every worker (router/patches/gcfreeze.py): refused here, before the node starts
         check_limits(env)
+        home = hub_dir(env)
         return cls(
             host=env.get(ENV_HOST) or web["interface"],
             port=_port(env, ENV_PORT, web["port"]),
             backend_port=_port(env, ENV_BACKEND_PORT, backend["port"]),
             realm=realm_name(config),
             loglevel=loglevel,
-            secrets_file=Path(env.get(ENV_SECRETS_FILE) or DEFAULT_SECRETS_FILE),
+            home=home,
+            secrets_file=Path(env.get(ENV_SECRETS_FILE) or home / SECRETS_NAME).resolve(),
         )
+
+    @property
+    def config_file(self) -> Path:
+        """The hub directory's own config.json (`switchboard init`), else the default one."""
+        own = self.home / HUB_CONFIG_NAME
+        return own if own.is_file() else CONFIG_FILE
+
+    @property
+    def node_dir(self) -> Path:
+        """The Crossbar node directory `switchboard run` uses: rendered config, node key, databases."""
+        return self.home / NODE_DIR_NAME
 
     @property
     def http_url(self) -> str:

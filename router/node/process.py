@@ -22,16 +22,6 @@ from switchboard.bridge import limits
 from switchboard.router import settings as S
 from switchboard.router.node.secrets import ensure_secrets
 
-#: Procedures the demo components register; the node is ready when all are registered.
-COMPONENT_PROCEDURES = (
-    "demo.add2",
-    "chat.post",
-    "chat.rooms",
-    "presence.join",
-    "presence.leave",
-    "presence.list",
-)
-
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 #: Seconds to wait for the processes of a SIGKILLed node to be gone (their ports released).
@@ -73,7 +63,8 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
                 _database_in(service, data_dir)
     for worker in config["workers"]:
         if worker["type"] in NATIVE_WORKER_TYPES:
-            worker.setdefault("options", {})["pythonpath"] = [str(S.PROJECT_ROOT)]
+            # the hub directory first: components of a `switchboard init` directory import from it
+            worker.setdefault("options", {})["pythonpath"] = [str(settings.home), str(S.PROJECT_ROOT)]
             worker["options"].setdefault("title", f"{WORKER_TITLE} {worker['id']}")
     containers = [w for w in config["workers"] if w["type"] == "container"]
     for worker in containers:
@@ -121,6 +112,17 @@ def crossbar_command() -> list[str]:
     if importlib.util.find_spec("crossbar") is None:
         raise RuntimeError("crossbar is not installed: pip install 'switchboard-hub[hub]' (make run does this)")
     return [sys.executable, "-m", "switchboard.router.node.launch"]
+
+
+def running_node_pid(cbdir: Path) -> int | None:
+    """The pid of a live node in `cbdir`, else None: its node.pid names a process that still runs
+    Crossbar (a stale file of a killed node, or a reused pid, does not count)."""
+    try:
+        pid = int(json.loads((Path(cbdir) / "node.pid").read_text(encoding="utf-8"))["pid"])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if b"crossbar" in cmdline or b"switchboard.router.node.launch" in cmdline else None
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -184,6 +186,7 @@ class Node:
         self.secrets: dict[str, str] = {}
         self.secrets_created = False
         self._native_workers: set[str] = set()
+        self._components = 0
 
     @property
     def backend_secret(self) -> str:
@@ -192,21 +195,27 @@ class Node:
     def prepare(self) -> None:
         """Write the rendered config and make sure the secrets exist."""
         self.cbdir.mkdir(parents=True, exist_ok=True)
-        config = render_config(self.config or S.load_config(S.CONFIG_FILE), self.settings,
+        config = render_config(self.config or S.load_config(self.settings.config_file), self.settings,
                                with_components=self.with_components,
                                data_dir=self.cbdir, env={**os.environ, **self.extra_env})
         (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         self._native_workers = {w["id"] for w in config["workers"] if w["type"] in NATIVE_WORKER_TYPES}
+        self._components = S.container_components(config)
         self.secrets, self.secrets_created = ensure_secrets(self.settings.secrets_file)
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         if self.process and self.process.poll() is None:
             raise NodeError("node already running")
-        self.prepare()
+        # refused before prepare() writes anything: a running hub's config is never overwritten
+        running = running_node_pid(self.cbdir)
+        if running is not None:
+            raise NodeError(f"another hub (pid {running}) runs in {self.cbdir}: give this one a directory "
+                            f"of its own (switchboard run --dir, {S.ENV_DIR})")
         for port in (self.settings.port, self.settings.backend_port):
             if port_open(self.settings.host if port == self.settings.port else "127.0.0.1", port):
                 raise NodeError(f"port {port} is already in use: is another hub running? "
                                 f"(set {S.ENV_PORT} / {S.ENV_BACKEND_PORT})")
+        self.prepare()
         env = {**os.environ, **self.extra_env, **self.secrets, "PYTHONUNBUFFERED": "1",
                S.ENV_NODE_CONFIG: str(self.cbdir / "config.json")}
         cmd = [
@@ -234,22 +243,25 @@ class Node:
             raise
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """Block until both transports listen and (with components) every demo procedure is registered."""
+        """Block until both transports listen, every worker runs and every component of the config has
+        done its setup (subscribed to READY_TOPIC: components/base.py)."""
         deadline = time.monotonic() + timeout
         self._wait(lambda: port_open(self.settings.host, self.settings.port), deadline, "web transport")
         self._wait(lambda: port_open("127.0.0.1", self.settings.backend_port), deadline, "backend transport")
         self._wait(lambda: self._native_workers <= set(self.worker_pids()), deadline, "worker processes")
-        if not self.with_components:
+        if not self._components:
             return
         from switchboard.router.client import Client
 
         backend = Client(self.settings.backend_url, self.settings.realm, authid=S.BACKEND_AUTHID,
                          secret=self.backend_secret)
         with backend as c:
-            def registered():
-                return all(c.call("wamp.registration.lookup", p) is not None for p in COMPONENT_PROCEDURES)
+            def components_ready():
+                subscription = c.call("wamp.subscription.lookup", S.READY_TOPIC)
+                return (subscription is not None
+                        and c.call("wamp.subscription.count_subscribers", subscription) >= self._components)
 
-            self._wait(registered, deadline, "component registrations")
+            self._wait(components_ready, deadline, "components")
 
     def _wait(self, check, deadline: float, what: str) -> None:
         while True:

@@ -6,7 +6,10 @@ no status line at all (the server waited for the rest), and a client could trick
 the router's disk, or stream them with chunked encoding. The hub's web transport serves the page,
 /info, /ws (an upgrade, no body) and the HTTP bridge (bodies up to SWITCHBOARD_MAX_MESSAGE_SIZE), so
 no request has a use for a larger body: one announced larger is answered 413 before it is read, and
-one that grows past the limit (chunked) is answered 413 when it does; the connection is then closed.
+one that grows past the limit (chunked) is answered 413 when it does. The connection is then read,
+and what arrives dropped, for LINGER_SECONDS before it is closed (nginx's lingering close): closed at
+once, with the client still sending its body, the unread bytes made the kernel reset the connection,
+and the client often lost the 413 it had been sent.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from switchboard.router import settings as S
 from switchboard.router.patches.workerproc import in_crossbar_worker
 from twisted.web import http
 
+#: seconds a refused connection is still read (and what arrives dropped) before it is closed
+LINGER_SECONDS = 2.0
+
 _limit = 0
 _stock_all_headers_received = http.HTTPChannel.allHeadersReceived
 _stock_handle_content_chunk = http.Request.handleContentChunk
@@ -26,13 +32,21 @@ _installed = False
 
 
 def refuse_too_large(channel, size: int | None) -> None:
-    """Answer 413 on `channel` and close it; the rest of the body is never read."""
+    """Answer 413 on `channel` and close it after LINGER_SECONDS; the rest of the body is dropped."""
     told = f"{size} bytes" if size is not None else "a body"
     body = json.dumps({"error": P.TOO_LARGE, "message": f"{told} over the limit of {_limit} bytes "
                        f"({limits.LIMITS['max_message_size'].env})"}).encode()
     channel.transport.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
                             b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-    channel.loseConnection()
+    # the rest of the body is read and dropped, never parsed (the line parser may be mid-buffer)
+    channel.dataReceived = channel.rawDataReceived = channel.lineReceived = _drop
+    from twisted.internet import reactor
+
+    reactor.callLater(LINGER_SECONDS, channel.transport.loseConnection)
+
+
+def _drop(data: bytes) -> None:
+    """A refused connection's further bytes: read, so the client can finish sending and read the 413."""
 
 
 def _all_headers_received(self) -> None:

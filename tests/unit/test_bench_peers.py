@@ -95,7 +95,7 @@ def test_proxy_layout_puts_two_proxies_on_the_shared_public_port():
     assert ports == {1234}
     router_web = S.transport(rendered, S.WEB_TRANSPORT_ID)["endpoint"]
     assert router_web["port"] not in (1234, 1235) and router_web["interface"] == "127.0.0.1"
-    assert all(w["options"]["pythonpath"] == [str(S.PROJECT_ROOT)] for w in rendered["workers"])
+    assert all(w["options"]["pythonpath"] == [str(settings.home), str(S.PROJECT_ROOT)] for w in rendered["workers"])
 
 
 def test_proxy_layout_gives_the_router_a_unix_socket_for_anonymous_proxy_and_keeps_the_rest():

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from switchboard.bridge.envfile import parse_env_file
 from switchboard.router import settings as S
@@ -81,3 +83,28 @@ def test_move_into_router_runs_a_container_component_as_a_router_backend_session
         S.move_into_router(config, "demo")
     with pytest.raises(KeyError, match="'router'"):
         S.move_into_router(config, "router")  # the router worker is not a container
+
+
+def test_the_hub_directory_holds_secrets_node_and_its_own_config(tmp_path):
+    s = S.Settings.from_env({"SWITCHBOARD_DIR": str(tmp_path)})
+    assert (s.home, s.secrets_file, s.node_dir) == (tmp_path, tmp_path / "secrets.env", tmp_path / "node")
+    assert s.config_file == S.CONFIG_FILE  # no config of its own: the default one
+    config = S.load_config(S.CONFIG_FILE)
+    S.transport(config, "web")["endpoint"]["port"] = 8111
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    s = S.Settings.from_env({"SWITCHBOARD_DIR": str(tmp_path)})
+    assert s.config_file == tmp_path / "config.json" and s.port == 8111
+    elsewhere = tmp_path / "elsewhere.env"
+    assert S.Settings.from_env({"SWITCHBOARD_DIR": str(tmp_path),
+                                "SWITCHBOARD_SECRETS_FILE": str(elsewhere)}).secrets_file == elsewhere
+
+
+def test_without_a_hub_directory_it_is_dot_switchboard_here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = S.Settings.from_env({})
+    assert s.home == tmp_path / ".switchboard" and s.secrets_file == tmp_path / ".switchboard" / "secrets.env"
+
+
+def test_the_page_and_the_default_config_are_found_as_package_data():
+    assert (S.WEB_DIR / "index.html").is_file() and (S.WEB_DIR / "switchboard.js").is_file()
+    assert S.CONFIG_FILE.name == "config.json" and S.realm_name(S.load_config(S.CONFIG_FILE)) == "switchboard"
