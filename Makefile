@@ -6,13 +6,18 @@ LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
 
-.PHONY: run test fuzz check bench bench-tuning bench-soak vendor chromium redis-server clean constraints
+.PHONY: run test bench-smoke fuzz check bench bench-tuning bench-soak vendor chromium redis-server clean constraints
 
 run: $(VENV)/.hub $(JS)
 	$(VENV)/bin/switchboard run
 
 test: $(VENV)/.test $(JS) chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
+
+# Small runs of the benchmarks (tests marked bench): they need the bench extras (the peers and their
+# load generator), which make test does not install. .ci/run runs both.
+bench-smoke: $(VENV)/.test $(VENV)/.bench $(JS) redis-server
+	$(PY) -m pytest -m bench $(PYTEST_ARGS)
 
 # The hostile-input suite (tests/hostile/) with many examples; make test runs it with a few.
 FUZZ_EXAMPLES ?= 2000
@@ -52,9 +57,8 @@ $(VENV)/.hub: setup.cfg pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) -e '.[hub]'
 	touch $@
 
-# Tests include a small run of the benchmark (tests/integration/test_bench_peers.py): bench extras too.
 $(VENV)/.test: $(VENV)/.hub
-	$(PIP) -e '.[hub,test,bench]'
+	$(PIP) -e '.[hub,test]'
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.hub

@@ -9,11 +9,15 @@ import sys
 import time
 
 import psutil
+import pytest
 from switchboard.router import settings as S
 from switchboard.router.testing.hub import Hub
 
 from bench.peers_servers import LOADGEN_LIMITS
 from bench.procstat import established
+
+#: needs the bench extras (the peers, their load generator): `make bench-smoke`, not `make test`
+pytestmark = pytest.mark.bench
 
 #: pings this often (ms), and drops a session whose pong is this late (Crossbar's least: 1000)
 PING_MS = 1000

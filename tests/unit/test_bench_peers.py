@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from switchboard.router import settings as S
 from switchboard.router.node.process import render_config
 
@@ -9,6 +10,9 @@ from bench import peers
 from bench.peers_params import DEFAULT_SYSTEMS, QUICK, TUNING, parse
 from bench.peers_servers import VARIANTS, Variant, sb_config
 from tests.fresh_python import run_code
+
+#: needs the bench extras (the peers, their load generator): `make bench-smoke`, not `make test`
+pytestmark = pytest.mark.bench
 
 
 def test_defaults_compare_switchboard_before_and_after_with_every_peer():
