@@ -33,7 +33,9 @@ OUTBOX_DEFAULTS: dict[str, Any] = {
     # Run a delivery thread in each process that serves a request or publishes: it delivers what
     # could not go at once. With SEND_ON_COMMIT False, a commit only wakes it, so requests never
     # wait for the hub (but a short-lived process may exit before its thread delivered).
-    "SENDER_THREAD": False,
+    # None: on when settings.DEBUG (in development held events go out once the hub is back), off
+    # otherwise (production runs `manage.py switchboard_outbox`, or sets it True).
+    "SENDER_THREAD": None,
     # Seconds between delivery rounds of the sender thread and `manage.py switchboard_outbox`.
     "INTERVAL": 2.0,
     # Events per bridge request (the hub takes at most 1000).
@@ -180,7 +182,7 @@ def parse(raw: Mapping | None) -> Settings:
 
     outbox = Outbox(
         send_on_commit=_bool("OUTBOX.SEND_ON_COMMIT", ob["SEND_ON_COMMIT"]),
-        sender_thread=_bool("OUTBOX.SENDER_THREAD", ob["SENDER_THREAD"]),
+        sender_thread=_sender_thread(ob["SENDER_THREAD"]),
         interval=_number("OUTBOX.INTERVAL", ob["INTERVAL"]),
         batch_size=_int("OUTBOX.BATCH_SIZE", ob["BATCH_SIZE"], 1, 1000),
         on_commit_timeout=_number("OUTBOX.ON_COMMIT_TIMEOUT", ob["ON_COMMIT_TIMEOUT"]),
@@ -233,6 +235,15 @@ ENV_NAMES = {
     "HUB_WS_URL": "SWITCHBOARD_HUB_WS_URL",
     "REALM": "SWITCHBOARD_REALM",
 }
+
+
+def _sender_thread(value: Any) -> bool:
+    """OUTBOX["SENDER_THREAD"]: a bool, or None for settings.DEBUG."""
+    if value is None:
+        from django.conf import settings
+
+        return bool(getattr(settings, "DEBUG", False))
+    return _bool("OUTBOX.SENDER_THREAD", value)
 
 
 def from_env(secrets_file: str | Path | None = None, env: Mapping[str, str] | None = None,

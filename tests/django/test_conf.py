@@ -21,6 +21,14 @@ def test_defaults_and_derived_urls():
     assert cfg.outbox.batch_size == 100
 
 
+def test_the_sender_thread_is_on_by_default_only_in_debug(settings):
+    settings.DEBUG = True
+    assert conf.parse(MINIMAL).outbox.sender_thread
+    assert not conf.parse({**MINIMAL, "OUTBOX": {"SENDER_THREAD": False}}).outbox.sender_thread
+    settings.DEBUG = False
+    assert not conf.parse(MINIMAL).outbox.sender_thread
+
+
 def test_https_hub_behind_a_path_gets_wss():
     cfg = conf.parse({"SECRET": "s", "URL": "https://hub.example.com/rt/bridge"})
     assert cfg.url == "https://hub.example.com/rt/bridge/"

@@ -11,7 +11,7 @@ import time
 import pytest
 import urllib3
 from autobahn.wamp.exception import ApplicationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from notes.models import Note
 from switchboard.bridge import tickets
@@ -228,3 +228,27 @@ def test_requests_with_a_bad_signature_are_refused(live_server, settings, path):
     assert (unsigned.status, forged.status) == (401, 401)
     assert json.loads(unsigned.data)["reason"] == "unsigned"
     assert json.loads(forged.data)["reason"] == "bad_signature"
+
+
+def test_switchboard_status_says_ok_and_what_the_outbox_holds(hub_settings, capsys):
+    with transaction.atomic():
+        OutboxEvent.objects.create(topic="public.status", args=["held"])  # a row, not yet delivered
+    call_command("switchboard_status")
+    out = capsys.readouterr().out
+    assert f"hub {hub_settings.bridge_url} (key {hub_settings.bridge_key!r}): ok" in out
+    assert "outbox 1 pending, the oldest" in out
+
+
+def test_switchboard_status_names_a_refused_signature(hub_settings, settings):
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "SECRET": "not the hub's"}
+    with pytest.raises(CommandError, match=r"refused this project's signature \(bad_signature\)"):
+        call_command("switchboard_status")
+
+
+def test_switchboard_status_names_an_unreachable_hub(hub_settings, settings):
+    from switchboard.router.node.process import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/bridge/"
+    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "URL": url}
+    with pytest.raises(CommandError, match=f"the hub at {url} is unreachable"):
+        call_command("switchboard_status")

@@ -95,6 +95,7 @@ def test_the_installed_hub_serves_from_its_own_install(hub, outside):
 
 
 def test_a_fresh_django_project_on_the_base_install_publishes_to_it(hub, outside, wheel):
+    """docs/django.md, section 1, step by step (the hub of step 1 is the `hub` fixture)."""
     running, _ = hub
     python = venv(outside / "django-venv")
     run(python, "-m", "pip", "install", "--quiet", "-c", CONSTRAINTS, wheel, "Django", cwd=outside, env=clean_env())
@@ -110,10 +111,15 @@ from switchboard.bridge.django.conf import from_env
 INSTALLED_APPS += ["switchboard.bridge.django"]
 SWITCHBOARD = from_env({str(running.secrets_file)!r})
 """)
+    urls = outside / "mysite" / "mysite" / "urls.py"
+    urls.write_text(urls.read_text().replace("from django.urls import path", "from django.urls import include, path")
+                    + '\nurlpatterns += [path("switchboard/", include("switchboard.bridge.django.urls"))]\n')
     env = {**clean_env(), "SWITCHBOARD_BRIDGE_URL": f"http://127.0.0.1:{running.port}/bridge/"}
     manage = [python, outside / "mysite" / "manage.py"]
     run(*manage, "migrate", "--verbosity", "0", cwd=outside / "mysite", env=env, timeout=120)
     run(*manage, "check", cwd=outside / "mysite", env=env, timeout=120)
+    status = run(*manage, "switchboard_status", cwd=outside / "mysite", env=env, timeout=120)
+    assert f"hub http://127.0.0.1:{running.port}/bridge/ (key 'django'): ok" in status
     with running.client() as c:
         events = c.subscribe("public.wheel")
         run(*manage, "shell", "-c", "from switchboard.bridge.django import publish; publish('public.wheel', 'hi')",
