@@ -17,14 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
-#: URIs the bridge itself answers with (the rest are WAMP errors passed through).
-BAD_REQUEST = "switchboard.error.bad_request"
-UNAUTHORIZED = "switchboard.error.unauthorized"
-METHOD_NOT_ALLOWED = "switchboard.error.method_not_allowed"
-TOO_LARGE = "switchboard.error.too_large"
-UNAVAILABLE = "switchboard.error.unavailable"
-TIMEOUT = "switchboard.error.timeout"
+from switchboard.bridge.uris import NO_SUCH_PROCEDURE
 
 
 class SwitchboardError(Exception):

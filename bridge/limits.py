@@ -16,10 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-#: the error a call or publish over a session's rate gets
-RATE_LIMITED = "switchboard.error.rate_limited"
-#: the error a request past a count limit gets (subscriptions, rooms, ...)
-LIMIT_EXCEEDED = "switchboard.error.limit_exceeded"
+from switchboard.bridge.uris import LIMIT_EXCEEDED, RATE_LIMITED  # noqa: F401  (limits.<name> too)
 
 
 class LimitError(ValueError):

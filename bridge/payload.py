@@ -17,10 +17,8 @@ from __future__ import annotations
 import math
 import re
 
-#: a value one of the hub's serializers cannot carry to the others (or a browser cannot parse)
-NOT_PORTABLE = "switchboard.error.invalid_payload"
-#: nested deeper than the `max_depth` limit (bridge/limits.py)
-TOO_DEEP = "switchboard.error.too_deep"
+from switchboard.bridge.uris import INVALID_PAYLOAD as NOT_PORTABLE
+from switchboard.bridge.uris import TOO_DEEP
 
 #: MessagePack's integer range: what every serializer carries
 INT_MIN = -(2**63)

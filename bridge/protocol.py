@@ -13,6 +13,18 @@ from typing import Any
 
 from switchboard.bridge.limits import LIMITS
 from switchboard.bridge.payload import PayloadError, check_json_nesting, check_value
+from switchboard.bridge.uris import (  # noqa: F401  (the bridge's URIs, as P.<name> on the router side)
+    BAD_REQUEST,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    REFUSAL_STATUS,
+    TIMEOUT,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNSUPPORTED_MEDIA_TYPE,
+    status_for_error,
+)
 
 #: Largest request body a hub accepts by default, in bytes (SWITCHBOARD_MAX_MESSAGE_SIZE; the
 #: WebSocket/RawSocket message limit too): what clients split their batches by.
@@ -35,22 +47,13 @@ PUBLISH_OPTIONS = {"retain": bool, "exclude_authid": list, "eligible_authid": li
 # white space or '#'. `wamp.` is reserved for the router.
 URI_PATTERN = re.compile(r"[^\s.#]+(\.[^\s.#]+)*")
 
-BAD_REQUEST = "switchboard.error.bad_request"
-UNAUTHORIZED = "switchboard.error.unauthorized"
-TOO_LARGE = "switchboard.error.too_large"
-UNAVAILABLE = "switchboard.error.unavailable"
-TIMEOUT = "switchboard.error.timeout"
-METHOD_NOT_ALLOWED = "switchboard.error.method_not_allowed"
-UNSUPPORTED_MEDIA_TYPE = "switchboard.error.unsupported_media_type"
-NOT_FOUND = "switchboard.error.not_found"
-
-
 class BadRequest(ValueError):
-    """Answer 400 (or `status`) with this message."""
+    """Answer with this message, the error `uri` and its status (uris.REFUSAL_STATUS: 400 unless the
+    URI has its own)."""
 
-    def __init__(self, message: str, status: int = 400, uri: str = BAD_REQUEST, index: int | None = None):
+    def __init__(self, message: str, uri: str = BAD_REQUEST, index: int | None = None):
         super().__init__(message)
-        self.status, self.uri, self.index = status, uri, index
+        self.status, self.uri, self.index = REFUSAL_STATUS[uri], uri, index
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def check_content_type(value: str | None) -> None:
     """Bodies are JSON: anything else is refused (415) before it is read as JSON."""
     media_type = (value or "").split(";", 1)[0].strip().lower()
     if media_type != CONTENT_TYPE:
-        raise BadRequest(f"Content-Type must be {CONTENT_TYPE}, not {(value or 'missing')[:100]!r}", 415,
+        raise BadRequest(f"Content-Type must be {CONTENT_TYPE}, not {(value or 'missing')[:100]!r}",
                          UNSUPPORTED_MEDIA_TYPE)
 
 
@@ -96,7 +99,7 @@ def parse_json(body: bytes, max_body: int = MAX_BODY, max_depth: int = MAX_DEPTH
     """The body as a JSON object, refused (4xx) if over `max_body` bytes, nested deeper than
     `max_depth`, or holding what not every subscriber's serializer can carry (bridge/payload.py)."""
     if len(body) > max_body:
-        raise BadRequest(f"body is {len(body)} bytes; the limit is {max_body}", 413, TOO_LARGE)
+        raise BadRequest(f"body is {len(body)} bytes; the limit is {max_body}", TOO_LARGE)
     try:
         check_json_nesting(body, max_depth)
         data = json.loads(body, parse_constant=_no_constant)
@@ -153,13 +156,13 @@ def parse_batch(data: dict) -> list[PublishRequest]:
     if not isinstance(events, list) or not events:
         raise BadRequest("events must be a non-empty list")
     if len(events) > MAX_BATCH:
-        raise BadRequest(f"{len(events)} events; a batch holds at most {MAX_BATCH}", 413, TOO_LARGE)
+        raise BadRequest(f"{len(events)} events; a batch holds at most {MAX_BATCH}", TOO_LARGE)
     parsed = []
     for i, event in enumerate(events):
         try:
             parsed.append(parse_publish(event, f"events[{i}]."))
         except BadRequest as e:
-            raise BadRequest(str(e), e.status, e.uri, index=i) from None
+            raise BadRequest(str(e), e.uri, index=i) from None
     return parsed
 
 
@@ -172,28 +175,6 @@ def parse_call(data: dict) -> CallRequest:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_CALL_TIMEOUT:
         raise BadRequest(f"timeout must be a number of seconds in (0, {MAX_CALL_TIMEOUT:.0f}]")
     return CallRequest(procedure, args, kwargs, float(timeout))
-
-
-_STATUS_BY_URI = {
-    "wamp.error.invalid_uri": 400,
-    "wamp.error.invalid_argument": 400,
-    "wamp.error.not_authorized": 403,
-    "wamp.error.authorization_failed": 403,
-    "wamp.error.no_such_procedure": 404,
-    "wamp.error.no_such_registration": 404,
-    "wamp.error.runtime_error": 500,
-    "wamp.error.canceled": 504,
-    "wamp.error.timeout": 504,
-    TIMEOUT: 504,
-    UNAVAILABLE: 503,
-}
-
-
-def status_for_error(uri: str) -> int:
-    """The HTTP status a WAMP error maps to (docs/http-bridge.md, "Status codes")."""
-    if uri in _STATUS_BY_URI:
-        return _STATUS_BY_URI[uri]
-    return 502 if uri.startswith("wamp.") else 422
 
 
 def error_body(uri: str, args: list | tuple = (), kwargs: dict | None = None, **extra: Any) -> dict:

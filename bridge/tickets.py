@@ -21,6 +21,8 @@ import re
 import secrets
 import time
 
+from switchboard.bridge import uris
+
 VERSION = 1
 #: Seconds a ticket is valid; a page fetches a fresh one on every (re)connect.
 DEFAULT_TTL = 60
@@ -34,9 +36,7 @@ SUB_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_JTI_LENGTH = 128
 _DOMAIN = b"switchboard-ticket."
 
-INVALID = "switchboard.error.ticket_invalid"
-EXPIRED = "switchboard.error.ticket_expired"
-REPLAYED = "switchboard.error.ticket_replayed"
+INVALID, EXPIRED, REPLAYED = uris.TICKET_INVALID, uris.TICKET_EXPIRED, uris.TICKET_REPLAYED
 
 
 class TicketError(ValueError):

@@ -8,10 +8,10 @@ pages join again.
 
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions
+from switchboard.bridge import uris
 from switchboard.components import messages, validation
 from switchboard.components.base import BackendSession, run_standalone
 from switchboard.components.roster import Roster, member_id
-from switchboard.router.services import errors
 
 SYNC_TOPIC = "presence.sync"
 
@@ -34,14 +34,14 @@ class Presence(BackendSession):
     def join_room(self, room=None, nick=None, client=None, details=None):
         room, nick, client = validation.room(room), validation.nick(nick), validation.client_id(client)
         if not details or details.caller is None:
-            raise ApplicationError(errors.NOT_ALLOWED, "presence needs the caller's session (disclose caller)")
+            raise ApplicationError(uris.NOT_ALLOWED, "presence needs the caller's session (disclose caller)")
         member = member_id(details.caller, details.caller_authrole, details.caller_authid, client)
         # Only a signed-in user's authid names a person; an anonymous authid is per session.
         authid = details.caller_authid if details.caller_authrole == "user" else None
         try:
             member, changed = self.roster.join(room, details.caller, member, nick, authid)
         except OverflowError as e:
-            raise ApplicationError(errors.NOT_ALLOWED, str(e)) from None
+            raise ApplicationError(uris.NOT_ALLOWED, str(e)) from None
         if changed:
             self._publish(room, "join", member)
         return self.roster.members(room)

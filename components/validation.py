@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 from autobahn.wamp.exception import ApplicationError
-from switchboard.router.services import errors
+from switchboard.bridge import uris
 
 #: Room names become the last URI component of chat.room.<room> / presence.room.<room>.
 ROOM_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -29,16 +29,16 @@ def _has_control_chars(value: str, allowed: str = "") -> bool:
 def number(value, name: str) -> int | float:
     """An int or float (bool is not a number here), finite."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ApplicationError(errors.INVALID_ARGUMENT, f"{name} must be a number, got {type(value).__name__}")
+        raise ApplicationError(uris.INVALID_ARGUMENT, f"{name} must be a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ApplicationError(errors.INVALID_ARGUMENT, f"{name} must be a finite number")
+        raise ApplicationError(uris.INVALID_ARGUMENT, f"{name} must be a finite number")
     return value
 
 
 def room(value) -> str:
     if not isinstance(value, str) or not ROOM_PATTERN.fullmatch(value):
         raise ApplicationError(
-            errors.INVALID_ROOM,
+            uris.INVALID_ROOM,
             "room must be 1-32 characters of a-z, 0-9, '_' or '-', starting with a letter or digit",
         )
     return value
@@ -46,26 +46,26 @@ def room(value) -> str:
 
 def nick(value) -> str:
     if not isinstance(value, str):
-        raise ApplicationError(errors.INVALID_NICK, "nick must be a string")
+        raise ApplicationError(uris.INVALID_NICK, "nick must be a string")
     value = value.strip()
     if not value or len(value) > MAX_NICK_LENGTH or _has_control_chars(value):
         raise ApplicationError(
-            errors.INVALID_NICK, f"nick must be 1-{MAX_NICK_LENGTH} printable characters"
+            uris.INVALID_NICK, f"nick must be 1-{MAX_NICK_LENGTH} printable characters"
         )
     return value
 
 
 def text(value) -> str:
     if not isinstance(value, str):
-        raise ApplicationError(errors.INVALID_TEXT, "text must be a string")
+        raise ApplicationError(uris.INVALID_TEXT, "text must be a string")
     value = value.strip()
     if not value:
-        raise ApplicationError(errors.INVALID_TEXT, "text must not be empty")
+        raise ApplicationError(uris.INVALID_TEXT, "text must not be empty")
     if _has_control_chars(value, allowed="\n\t"):
-        raise ApplicationError(errors.INVALID_TEXT, "text must not contain control characters")
+        raise ApplicationError(uris.INVALID_TEXT, "text must not contain control characters")
     if len(value) > MAX_TEXT_LENGTH:
         raise ApplicationError(
-            errors.TEXT_TOO_LONG, f"text is {len(value)} characters; the limit is {MAX_TEXT_LENGTH}"
+            uris.TEXT_TOO_LONG, f"text is {len(value)} characters; the limit is {MAX_TEXT_LENGTH}"
         )
     return value
 
@@ -74,5 +74,5 @@ def client_id(value) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not CLIENT_ID_PATTERN.fullmatch(value):
-        raise ApplicationError(errors.INVALID_ARGUMENT, "client must be 8-64 characters of A-Z a-z 0-9 _ -")
+        raise ApplicationError(uris.INVALID_ARGUMENT, "client must be 8-64 characters of A-Z a-z 0-9 _ -")
     return value

@@ -21,17 +21,18 @@ from switchboard.bridge.django import rpc, verification
 from switchboard.bridge.django.conf import switchboard
 from switchboard.bridge.django.signals import HUB, event_received
 from switchboard.bridge.signing import SignatureError
+from switchboard.bridge.uris import (
+    BAD_REQUEST,
+    INVALID_AUTHID,
+    METHOD_NOT_ALLOWED,
+    NO_SUCH_PROCEDURE,
+    RUNTIME_ERROR,
+    UNAUTHORIZED,
+)
+from switchboard.bridge.uris import WAMP_INVALID_ARGUMENT as INVALID_ARGUMENT
 
 log = logging.getLogger("switchboard.bridge.django.views")
 
-BAD_REQUEST = "switchboard.error.bad_request"
-UNAUTHORIZED = "switchboard.error.unauthorized"
-METHOD_NOT_ALLOWED = "switchboard.error.method_not_allowed"
-NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
-INVALID_ARGUMENT = "wamp.error.invalid_argument"
-RUNTIME_ERROR = "wamp.error.runtime_error"
-#: The signed-in user's pk is not one URI component (switchboard.bridge.tickets.SUB_PATTERN): no ticket can name it.
-INVALID_AUTHID = "switchboard.error.invalid_authid"
 
 
 def _error(status: int, uri: str, *args: Any, **extra: Any) -> JsonResponse:

@@ -24,7 +24,7 @@ list them in ../config.json (a container worker each, like this one's)."""
 from autobahn.wamp.exception import ApplicationError
 
 from switchboard.components.base import BackendSession, run_standalone
-from switchboard.router.services import errors
+from switchboard.bridge import uris
 
 
 class Greeter(BackendSession):
@@ -35,7 +35,7 @@ class Greeter(BackendSession):
 
     def hello(self, name: str) -> str:
         if not isinstance(name, str) or not 0 < len(name) <= 100:
-            raise ApplicationError(errors.INVALID_ARGUMENT, "name must be a string of 1 to 100 characters")
+            raise ApplicationError(uris.INVALID_ARGUMENT, "name must be a string of 1 to 100 characters")
         return f"hello {name}"
 
 

@@ -15,7 +15,7 @@ import inspect
 from typing import Any, Callable
 
 from autobahn.wamp.exception import ApplicationError
-from switchboard.router.services import errors
+from switchboard.bridge import uris
 
 
 def checked(endpoint: Callable[..., Any], procedure: str, details_arg: str | None = None) -> Callable[..., Any]:
@@ -30,7 +30,7 @@ def checked(endpoint: Callable[..., Any], procedure: str, details_arg: str | Non
         try:
             signature.bind(*args, **kwargs)
         except TypeError as e:
-            raise ApplicationError(errors.INVALID_ARGUMENT, f"{procedure} takes {shown}: {e}") from None
+            raise ApplicationError(uris.INVALID_ARGUMENT, f"{procedure} takes {shown}: {e}") from None
 
     if inspect.iscoroutinefunction(endpoint):
         @functools.wraps(endpoint)

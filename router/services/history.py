@@ -28,9 +28,8 @@ from pathlib import Path
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions, SubscribeOptions
-from switchboard.bridge import limits
+from switchboard.bridge import limits, uris
 from switchboard.router.patches import durable_ack
-from switchboard.router.services import errors
 from switchboard.router.services.history_policy import HistoryPolicy
 from switchboard.router.services.history_store import HistoryStore
 from switchboard.router.services.permissions import decide_for_user, public_rules
@@ -221,16 +220,16 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         Without since/after_publication: the newest `limit` events, oldest first.
         """
         if not isinstance(topic, str) or not topic:
-            raise ApplicationError(errors.INVALID_ARGUMENT, "topic must be a non-empty string")
+            raise ApplicationError(uris.INVALID_ARGUMENT, "topic must be a non-empty string")
         if since is not None and after_publication is not None:
-            raise ApplicationError(errors.INVALID_ARGUMENT, "give since or after_publication, not both")
+            raise ApplicationError(uris.INVALID_ARGUMENT, "give since or after_publication, not both")
         for name, value in (("since", since), ("after_publication", after_publication)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ApplicationError(errors.INVALID_ARGUMENT, f"{name} must be an integer >= 0")
+                raise ApplicationError(uris.INVALID_ARGUMENT, f"{name} must be an integer >= 0")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise ApplicationError(errors.INVALID_ARGUMENT, f"limit must be an integer in 1..{MAX_LIMIT}")
+            raise ApplicationError(uris.INVALID_ARGUMENT, f"limit must be an integer in 1..{MAX_LIMIT}")
         if self._policy.retention(topic) is None:
-            raise ApplicationError(errors.NO_HISTORY, f"topic {topic!r} has no history")
+            raise ApplicationError(uris.NO_HISTORY, f"topic {topic!r} has no history")
         if details is None or not self._may_read(details, topic):
             raise ApplicationError("wamp.error.not_authorized", f"not authorized to read the history of {topic!r}")
         return await self._run(self._read, topic, since, after_publication, limit)

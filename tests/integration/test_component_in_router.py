@@ -3,8 +3,8 @@
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
+from switchboard.bridge import uris
 from switchboard.router import settings as S
-from switchboard.router.services import errors
 from switchboard.router.testing.hub import Hub
 
 
@@ -22,7 +22,7 @@ def test_the_moved_component_answers_calls_and_rejects_bad_input(hub_with_demo_i
         assert c.call("demo.add2", 40, 2) == 42
         with pytest.raises(ApplicationError) as info:
             c.call("demo.add2", "x", 2)
-        assert info.value.error == errors.INVALID_ARGUMENT
+        assert info.value.error == uris.INVALID_ARGUMENT
         assert c.call("demo.add2", 1, 2) == 3, "a rejected call leaves the component serving"
 
 

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
+from switchboard.bridge import uris
 from switchboard.bridge.limits import LIMITS
-from switchboard.router.services import errors
 from switchboard.router.testing.hub import Hub
 
 
@@ -97,8 +97,8 @@ def test_a_signed_in_user_counts_once_across_sessions(switchboard_hub):
         assert watcher.call("presence.list", "p5") == [{"id": "user:77", "nick": "ann", "authid": "77"}]
 
 
-@pytest.mark.parametrize("args, uri", [(("Bad Room", "x"), errors.INVALID_ROOM), (("ok", ""), errors.INVALID_NICK),
-                                       (("ok", "x", "short"), errors.INVALID_ARGUMENT)])
+@pytest.mark.parametrize("args, uri", [(("Bad Room", "x"), uris.INVALID_ROOM), (("ok", ""), uris.INVALID_NICK),
+                                       (("ok", "x", "short"), uris.INVALID_ARGUMENT)])
 def test_presence_bad_input(switchboard_client, args, uri):
     with pytest.raises(ApplicationError) as info:
         switchboard_client.call("presence.join", *args)

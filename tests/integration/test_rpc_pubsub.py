@@ -2,7 +2,7 @@
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-from switchboard.router.services import errors
+from switchboard.bridge import uris
 
 
 @pytest.mark.parametrize("serializer", ["json", "msgpack", "cbor"])
@@ -16,7 +16,7 @@ def test_add2_over_every_websocket_serializer(switchboard_hub, serializer):
 def test_add2_rejects_non_numbers(switchboard_client, args):
     with pytest.raises(ApplicationError) as info:
         switchboard_client.call("demo.add2", *args)
-    assert info.value.error == errors.INVALID_ARGUMENT
+    assert info.value.error == uris.INVALID_ARGUMENT
 
 
 def test_clock_tick_is_retained_so_a_new_subscriber_sees_it_at_once(switchboard_hub):
@@ -43,12 +43,12 @@ def test_chat_post_publishes_the_stamped_message(switchboard_hub):
 @pytest.mark.parametrize(
     "args, uri",
     [
-        (("Bad Room!", "hi", "ann"), errors.INVALID_ROOM),
-        (("lobby", "", "ann"), errors.INVALID_TEXT),
-        (("lobby", "x" * 2001, "ann"), errors.TEXT_TOO_LONG),
-        (("lobby", "hi", ""), errors.INVALID_NICK),
-        (("lobby", "hi", 12), errors.INVALID_NICK),
-        (("lobby",), errors.INVALID_TEXT),
+        (("Bad Room!", "hi", "ann"), uris.INVALID_ROOM),
+        (("lobby", "", "ann"), uris.INVALID_TEXT),
+        (("lobby", "x" * 2001, "ann"), uris.TEXT_TOO_LONG),
+        (("lobby", "hi", ""), uris.INVALID_NICK),
+        (("lobby", "hi", 12), uris.INVALID_NICK),
+        (("lobby",), uris.INVALID_TEXT),
     ],
 )
 def test_chat_post_bad_input_gets_a_specific_error_and_publishes_nothing(switchboard_hub, args, uri):

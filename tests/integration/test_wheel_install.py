@@ -8,6 +8,7 @@ Installs take the versions in constraints.txt, from the package registry (or pip
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -51,10 +52,16 @@ def outside(tmp_path_factory) -> Path:
     return where
 
 
+#: what a build from the repository must not see: a stale build/ would ship files deleted since
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache",
+                                    ".switchboard", "test-results")
+
+
 @pytest.fixture(scope="module")
 def wheel(outside) -> Path:
-    dist = outside / "dist"
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", dist, ROOT, cwd=outside)
+    source, dist = outside / "source", outside / "dist"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", dist, source, cwd=outside)
     (built,) = dist.glob("switchboard_hub-*.whl")
     return built
 
