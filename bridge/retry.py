@@ -21,6 +21,12 @@ CALL_RETRY_STATUSES = frozenset({503})
 MAX_DELAY = 10.0
 
 
+def backoff(attempt: int, base: float, cap: float = MAX_DELAY, factor: float = 2.0) -> float:
+    """The wait before retry `attempt` (0 for the first): base·factor^attempt, at most `cap`. The one
+    exponential backoff of the bridge client, the outbox, the Django link and the supervisor."""
+    return min(cap, base * factor ** attempt)
+
+
 def backoff_delays(retries: int, base: float, *, factor: float = 2.0, cap: float = MAX_DELAY,
                    rand: Callable[[], float] = random.random) -> Iterator[float]:
     """The waits before retry 1..`retries`: base·factor^i capped at `cap`, each scaled by a random 50–100 %.
@@ -29,8 +35,7 @@ def backoff_delays(retries: int, base: float, *, factor: float = 2.0, cap: float
     while the kept half still gives the hub time to come back.
     """
     for attempt in range(retries):
-        delay = min(cap, base * factor ** attempt)
-        yield delay * (0.5 + 0.5 * rand())
+        yield backoff(attempt, base, cap, factor) * (0.5 + 0.5 * rand())
 
 
 def should_retry(error: SwitchboardError, *, idempotent: bool) -> bool:

@@ -26,12 +26,15 @@ from django.utils import timezone
 from switchboard.bridge.django.conf import switchboard
 from switchboard.bridge.django.models import OutboxEvent
 from switchboard.bridge.errors import BadRequest, SwitchboardError
+from switchboard.bridge.retry import backoff
 
 log = logging.getLogger("switchboard.bridge.django.delivery")
 
 #: Answers that refuse one event (it would be refused again as it is); anything else stops the run.
 REFUSAL_STATUSES = frozenset({400, 403, 413, 422})
 MAX_ERROR_LENGTH = 2000
+#: seconds before an event the hub refused is offered again the first time; doubling up to MAX_BACKOFF
+REFUSED_FIRST_WAIT = 2.0
 
 
 @dataclass
@@ -118,7 +121,7 @@ def _mark_failed(using: str, events: list[OutboxEvent], error: BaseException) ->
 
 def _mark_refused(using: str, event: OutboxEvent, error: BaseException, max_backoff: float) -> None:
     now = timezone.now()
-    wait = min(max_backoff, 2.0 ** (event.attempts + 1))
+    wait = backoff(event.attempts, REFUSED_FIRST_WAIT, max_backoff)
     OutboxEvent.objects.using(using).filter(pk=event.pk, delivered_at__isnull=True).update(
         last_attempt=now, attempts=F("attempts") + 1, last_error=_error_text(error),
         retry_at=now + timedelta(seconds=wait))

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from switchboard.bridge.retry import backoff
 from switchboard.router.node.process import STOP_TIMEOUT, Node, NodeError
 
 ENV_RESTART_LIMIT = "SWITCHBOARD_RESTART_LIMIT"
@@ -57,7 +58,7 @@ class RestartPolicy:
         if self._quick > self.max_quick_crashes:
             raise CrashLoop(f"the hub died {self._quick} times in a row, each within {self.stable_after:g} s of "
                             f"starting (last: {reason}); giving up")
-        return min(self.first_delay * 2 ** (self._quick - 1), self.max_delay)
+        return backoff(self._quick - 1, self.first_delay, self.max_delay)
 
 
 def describe_exit(code: int) -> str:

@@ -17,6 +17,7 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions, SubscribeOptions
 from switchboard.bridge import protocol as P
+from switchboard.bridge.retry import backoff
 from switchboard.bridge.signing import sign_request
 from switchboard.router import settings as S
 from switchboard.router.services.session import QuietApplicationErrors
@@ -109,7 +110,6 @@ class DjangoLink(QuietApplicationErrors, ApplicationSession):
             "publisher": {"session": details.publisher, "authid": details.publisher_authid,
                           "authrole": details.publisher_authrole},
         }
-        delay = FORWARD_BACKOFF
         for attempt in range(1, FORWARD_TRIES + 1):
             try:
                 response = await self._post("events/", payload)
@@ -120,7 +120,6 @@ class DjangoLink(QuietApplicationErrors, ApplicationSession):
             except Exception as e:
                 problem = e.__class__.__name__
             if attempt < FORWARD_TRIES:
-                await deferLater(reactor, delay, lambda: None)
-                delay *= 2
+                await deferLater(reactor, backoff(attempt - 1, FORWARD_BACKOFF), lambda: None)
         log.warn("dropped event on {topic} for Django after {tries} tries ({problem})",
                  topic=details.topic, tries=FORWARD_TRIES, problem=problem)

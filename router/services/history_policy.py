@@ -1,12 +1,14 @@
 """Which topics keep history and for how long: pure, from the history component's config.
 
 Rules are {"uri", "match": "exact"|"prefix", "max_events", "max_age"}; like permissions, an exact
-rule beats a prefix rule and the longest prefix wins.
+rule beats a prefix rule and the longest prefix wins (router/services/uri_rules.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from switchboard.router.services.uri_rules import MATCHES, UriRules
 
 #: Defaults for a rule that does not say.
 DEFAULT_MAX_EVENTS = 1000
@@ -26,7 +28,7 @@ class HistoryPolicy:
         parsed = []
         for rule in rules:
             match = rule.get("match", "exact")
-            if match not in ("exact", "prefix"):
+            if match not in MATCHES:
                 raise ValueError(f"history rule {rule.get('uri')!r}: match must be exact or prefix")
             max_events = int(rule.get("max_events", DEFAULT_MAX_EVENTS))
             max_age = float(rule.get("max_age", DEFAULT_MAX_AGE))
@@ -34,10 +36,7 @@ class HistoryPolicy:
                 raise ValueError(f"history rule {rule!r}: needs a uri, max_events >= 1 and max_age > 0")
             parsed.append(Retention(rule["uri"], match, max_events, max_age))
         self.rules = parsed
-        self._exact = {r.uri: r for r in parsed if r.match == "exact"}
-        self._prefix = sorted((r for r in parsed if r.match == "prefix"), key=lambda r: len(r.uri), reverse=True)
+        self._rules = UriRules((r.uri, r.match, r) for r in parsed)
 
     def retention(self, topic: str) -> Retention | None:
-        if topic in self._exact:
-            return self._exact[topic]
-        return next((r for r in self._prefix if topic.startswith(r.uri)), None)
+        return self._rules.lookup(topic)

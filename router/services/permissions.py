@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from switchboard.bridge.tickets import SUB_PATTERN
 from switchboard.router import settings as S
+from switchboard.router.services.uri_rules import UriRules
 
 #: The role whose permissions a signed-in user also has (the public surface).
 PUBLIC_ROLE = "anonymous"
@@ -37,19 +38,13 @@ PRIVATE_DENY = Decision(False, cache=False)
 
 
 class Rules:
-    """Crossbar's matching: an exact rule beats any prefix rule; the longest prefix wins."""
+    """A role's permissions, matched as Crossbar does (router/services/uri_rules.py)."""
 
     def __init__(self, permissions: list[dict]):
-        self._exact = {p["uri"]: p for p in permissions if p.get("match", "exact") == "exact"}
-        self._prefix = sorted((p for p in permissions if p.get("match") == "prefix"),
-                              key=lambda p: len(p["uri"]), reverse=True)
-        if any(p.get("match") not in (None, "exact", "prefix") for p in permissions):
-            raise ValueError("only exact and prefix permission rules are supported here")
+        self._rules = UriRules((p["uri"], p.get("match", "exact"), p) for p in permissions)
 
     def rule_for(self, uri: str) -> dict | None:
-        if uri in self._exact:
-            return self._exact[uri]
-        return next((p for p in self._prefix if uri.startswith(p["uri"])), None)
+        return self._rules.lookup(uri)
 
     def decide(self, uri: str, action: str) -> Decision:
         rule = self.rule_for(uri)

@@ -1,0 +1,29 @@
+"""Crossbar's matching of URI rules, for the rules Switchboard reads itself (permissions of the
+dynamic authorizer, history retention): an exact rule beats any prefix rule; the longest prefix
+wins. Pure; one implementation for both."""
+
+from __future__ import annotations
+
+from typing import Generic, Iterable, TypeVar
+
+T = TypeVar("T")
+
+MATCHES = ("exact", "prefix")
+
+
+class UriRules(Generic[T]):
+    """Rules given as (uri, match, value); `lookup(uri)` is the value of the rule that applies."""
+
+    def __init__(self, rules: Iterable[tuple[str, str, T]]):
+        rules = list(rules)
+        unknown = sorted({match for _, match, _ in rules if match not in MATCHES})
+        if unknown:
+            raise ValueError(f"only exact and prefix rules are supported, not {', '.join(unknown)}")
+        self._exact = {uri: value for uri, match, value in rules if match == "exact"}
+        self._prefix = sorted(((uri, value) for uri, match, value in rules if match == "prefix"),
+                              key=lambda rule: len(rule[0]), reverse=True)
+
+    def lookup(self, uri: str) -> T | None:
+        if uri in self._exact:
+            return self._exact[uri]
+        return next((value for prefix, value in self._prefix if uri.startswith(prefix)), None)
