@@ -44,19 +44,36 @@ def plan_cpus(pin: bool) -> dict:
     usable = sorted(os.sched_getaffinity(0))
     if not pin or len(usable) < 2:
         why = "disabled (--no-pin)" if not pin else f"only {len(usable)} usable CPU"
-        return {"pinned": False, "server_cpu": None, "load_cpu": None, "usable": usable,
-                "description": f"not pinned: {why}"}
+        return {
+            "pinned": False,
+            "server_cpu": None,
+            "load_cpu": None,
+            "usable": usable,
+            "description": f"not pinned: {why}",
+        }
     load_cpu, server_cpu = usable[0], usable[-1]
-    return {"pinned": True, "server_cpu": server_cpu, "load_cpu": load_cpu, "usable": usable,
-            "description": (f"load generator pinned to CPU {load_cpu}; Crossbar node (controller and router "
-                            f"worker), redis-server and the receiver process pinned to CPU {server_cpu} "
-                            "(os.sched_setaffinity, inherited by child processes); other processes on the "
-                            "machine were not moved")}
+    return {
+        "pinned": True,
+        "server_cpu": server_cpu,
+        "load_cpu": load_cpu,
+        "usable": usable,
+        "description": (
+            f"load generator pinned to CPU {load_cpu}; Crossbar node (controller and router "
+            f"worker), redis-server and the receiver process pinned to CPU {server_cpu} "
+            "(os.sched_setaffinity, inherited by child processes); other processes on the "
+            "machine were not moved"
+        ),
+    }
 
 
 def _start_receiver(cfg: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "bench.receiver", json.dumps(cfg)], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.receiver", json.dumps(cfg)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = _read_line(proc, timeout=60)
     if line.strip() != "READY":
         proc.kill()
@@ -87,16 +104,21 @@ def _finish_receiver(proc: subprocess.Popen, timeout: float) -> dict:
         out, _ = proc.communicate()
     for line in (out or "").splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     raise RuntimeError(f"receiver gave no result (exit {proc.returncode})")
 
 
 def _run_loadgen(cfg: dict, timeout: float) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.loadgen", json.dumps(cfg)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", json.dumps(cfg)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
     raise RuntimeError(f"load generator exited {proc.returncode} without a result:\n{tail}")
 
@@ -113,31 +135,44 @@ def db_dir(workdir: Path) -> Path:
 
 def outbox_db_description(workdir: Path) -> str:
     where = db_dir(workdir)
-    return ("SQLite file on tmpfs (/dev/shm): commits cost no disk flush" if str(where).startswith("/dev/shm")
-            else f"SQLite file in {where} (disk): each commit waits for a flush")
+    return (
+        "SQLite file on tmpfs (/dev/shm): commits cost no disk flush"
+        if str(where).startswith("/dev/shm")
+        else f"SQLite file in {where} (disk): each commit waits for a flush"
+    )
 
 
 def run_scenario(scenario: Scenario, round_no: int, params: Params, cpus: dict, hub, redis, workdir: Path) -> dict:
     events = params.outbox_events if scenario.name == "sb_outbox" else params.events
     tag = f"r{round_no}-{scenario.name.replace('_', '-')}"
-    base = {"scenario": scenario.name, "events": events, "warmup": params.warmup,
-            "batch_size": params.batch_size, "payload_bytes": params.payload_bytes,
-            "drain_timeout": params.drain_timeout}
+    base = {
+        "scenario": scenario.name,
+        "events": events,
+        "warmup": params.warmup,
+        "batch_size": params.batch_size,
+        "payload_bytes": params.payload_bytes,
+        "drain_timeout": params.drain_timeout,
+    }
     recv_cfg = {**base, "receiver": scenario.receiver, "cpu": cpus["server_cpu"]}
     load_cfg = {**base, "cpu": cpus["load_cpu"]}
     if scenario.system == "switchboard":
         topic = f"chat.room.bench-{tag}"
         recv_cfg.update(ws_url=hub.url, realm=hub.realm, topic=topic)
-        load_cfg.update(topic=topic, hub={"bridge_url": hub.bridge_url, "key": hub.bridge_key,
-                                          "secret": hub.bridge_secret})
+        load_cfg.update(
+            topic=topic, hub={"bridge_url": hub.bridge_url, "key": hub.bridge_key, "secret": hub.bridge_secret}
+        )
         if scenario.name == "sb_outbox":
             load_cfg.update(outbox=True, db_path=str(db_dir(workdir) / f"outbox-{tag}.sqlite3"))
         server_pid = hub.node.process.pid
     else:
         group = f"bench-{tag}"
-        layer = {"layer": scenario.layer, "group": group, "redis": {"host": redis.host, "port": redis.port},
-                 # Room for every event: the layer drops (and logs) messages over capacity (default 100).
-                 "capacity": max(100, events + params.warmup)}
+        layer = {
+            "layer": scenario.layer,
+            "group": group,
+            "redis": {"host": redis.host, "port": redis.port},
+            # Room for every event: the layer drops (and logs) messages over capacity (default 100).
+            "capacity": max(100, events + params.warmup),
+        }
         recv_cfg.update(layer)
         load_cfg.update(layer)
         server_pid = redis.pid
@@ -155,19 +190,30 @@ def run_scenario(scenario: Scenario, round_no: int, params: Params, cpus: dict, 
     except BaseException:
         receiver.kill()
         raise
-    return summarize_run(load, result, server_cpu, scenario.unit,
-                         extra={"round": round_no, "loadgen_affinity": load.get("affinity")})
+    return summarize_run(
+        load, result, server_cpu, scenario.unit, extra={"round": round_no, "loadgen_affinity": load.get("affinity")}
+    )
 
 
-def _run_all(params: Params, scenarios: list[Scenario], cpus: dict, info: dict, workdir: Path, needs_redis: bool,
-             runs: dict, errors: dict) -> None:
+def _run_all(
+    params: Params,
+    scenarios: list[Scenario],
+    cpus: dict,
+    info: dict,
+    workdir: Path,
+    needs_redis: bool,
+    runs: dict,
+    errors: dict,
+) -> None:
     """Start Redis and the hub, then run every scenario once per round, appending to `runs`/`errors`."""
     from switchboard.bridge.client import HubClient
     from switchboard.router.testing.hub import Hub
 
     redis_ctx = redis_server.started(workdir / "redis") if needs_redis else _null()
-    with redis_ctx as redis, Hub.started(workdir / "hub", with_components=False, loglevel=params.hub_loglevel,
-                                         env=LOADGEN_LIMITS) as hub:
+    with (
+        redis_ctx as redis,
+        Hub.started(workdir / "hub", with_components=False, loglevel=params.hub_loglevel, env=LOADGEN_LIMITS) as hub,
+    ):
         with HubClient(hub.bridge_url, hub.bridge_key, hub.bridge_secret) as probe:
             deadline = time.monotonic() + 30
             while not probe.health():
@@ -187,9 +233,11 @@ def _run_all(params: Params, scenarios: list[Scenario], cpus: dict, info: dict, 
                     log(f"{scenario.name} round {round_no} FAILED: {e}")
                     continue
                 runs[scenario.name].append(run)
-                log(f"{scenario.name:<24} round {round_no}: {run['publishes_per_s']:>9,.0f}/s  "
+                log(
+                    f"{scenario.name:<24} round {round_no}: {run['publishes_per_s']:>9,.0f}/s  "
                     f"p50 {run['latency_ms']['p50']:.3f} ms  received {run.get('received')}/{run['sent']}  "
-                    f"({time.monotonic() - t0:.1f} s)")
+                    f"({time.monotonic() - t0:.1f} s)"
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,13 +290,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def build_results(params: Params, scenarios: list[Scenario], runs: dict, errors: dict, info: dict, cpus: dict,
-                  started: datetime) -> dict:
+def build_results(
+    params: Params, scenarios: list[Scenario], runs: dict, errors: dict, info: dict, cpus: dict, started: datetime
+) -> dict:
     rows, failed = [], []
     for s in scenarios:
-        row = {"scenario": s.name, "system": s.system, "label": label(s, params.batch_size),
-               "description": describe(s, params.batch_size), "core": s.core, "rounds": runs[s.name],
-               "errors": errors.get(s.name, [])}
+        row = {
+            "scenario": s.name,
+            "system": s.system,
+            "label": label(s, params.batch_size),
+            "description": describe(s, params.batch_size),
+            "core": s.core,
+            "rounds": runs[s.name],
+            "errors": errors.get(s.name, []),
+        }
         if runs[s.name]:
             row["median"] = median_run(runs[s.name])
             rates = [r["publishes_per_s"] for r in runs[s.name]]
@@ -266,11 +321,12 @@ def build_results(params: Params, scenarios: list[Scenario], runs: dict, errors:
         return row["median"]["publishes_per_s"] if row and row.get("median") else None
 
     ratios = {}
-    for key, (a, b) in {"sequential: sb_publish / ch_group_send": ("sb_publish", "ch_group_send"),
-                        "batched: sb_publish_many / ch_group_send": ("sb_publish_many", "ch_group_send"),
-                        "batched: sb_publish_many / ch_group_send_chunked": ("sb_publish_many",
-                                                                             "ch_group_send_chunked"),
-                        "outbox: sb_outbox / ch_group_send": ("sb_outbox", "ch_group_send")}.items():
+    for key, (a, b) in {
+        "sequential: sb_publish / ch_group_send": ("sb_publish", "ch_group_send"),
+        "batched: sb_publish_many / ch_group_send": ("sb_publish_many", "ch_group_send"),
+        "batched: sb_publish_many / ch_group_send_chunked": ("sb_publish_many", "ch_group_send_chunked"),
+        "outbox: sb_outbox / ch_group_send": ("sb_outbox", "ch_group_send"),
+    }.items():
         if rate(a) and rate(b):
             ratios[key] = round(rate(a) / rate(b), 2)
     return {

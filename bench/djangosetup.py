@@ -19,8 +19,12 @@ def configure(cfg: dict) -> None:
         extra["CHANNEL_LAYERS"] = {"default": {"BACKEND": cfg["layer"], "CONFIG": layer_config}}
     if cfg.get("hub"):
         hub = cfg["hub"]
-        extra["SWITCHBOARD"] = {"URL": hub["bridge_url"], "KEY": hub["key"], "SECRET": hub["secret"],
-                                "OUTBOX": {"SENDER_THREAD": False}}
+        extra["SWITCHBOARD"] = {
+            "URL": hub["bridge_url"],
+            "KEY": hub["key"],
+            "SECRET": hub["secret"],
+            "OUTBOX": {"SENDER_THREAD": False},
+        }
     if cfg.get("outbox"):
         apps.append("switchboard.bridge.django")
     settings.configure(

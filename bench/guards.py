@@ -62,9 +62,19 @@ def measure(rounds: int, number: int) -> dict:
     peer, msg = _Peer(), object()
     bucket = TokenBucket(1e9, 1e9)
     call = message.Call(1, "demo.add2", args=[2, 3])
-    event = message.Publish(2, "chat.room.lobby", args=[{"id": "a" * 32, "room": "lobby", "text": "x" * 100,
-                                                         "author": {"nick": "n", "session": 1, "authid": "a"},
-                                                         "time": "2026-12-01T00:00:00.000Z"}])
+    event = message.Publish(
+        2,
+        "chat.room.lobby",
+        args=[
+            {
+                "id": "a" * 32,
+                "room": "lobby",
+                "text": "x" * 100,
+                "author": {"nick": "n", "session": 1, "authid": "a"},
+                "time": "2026-12-01T00:00:00.000Z",
+            }
+        ],
+    )
     json_call = b'[48,1,{},"demo.add2",[2,3]]'
 
     def ingress(msg):
@@ -74,6 +84,7 @@ def measure(rounds: int, number: int) -> dict:
                 check_value(msg.args, 31, "args")
             if msg.kwargs:
                 check_value(msg.kwargs, 31, "kwargs")
+
         return run
 
     cases = {
@@ -89,9 +100,13 @@ def measure(rounds: int, number: int) -> dict:
             best_without = min(best_without, _time(without, number))
             best_with = min(best_with, _time(with_guard, number))
         added = max(0.0, best_with - best_without)
-        results[name] = {"without_us": round(best_without, 3), "with_us": round(best_with, 3),
-                         "added_us": round(added, 3), "router_us_per_op": per_op_us,
-                         "share": round(added / per_op_us, 4)}
+        results[name] = {
+            "without_us": round(best_without, 3),
+            "with_us": round(best_with, 3),
+            "added_us": round(added, 3),
+            "router_us_per_op": per_op_us,
+            "share": round(added / per_op_us, 4),
+        }
     return results
 
 
@@ -104,11 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     print("| guard | without, µs | with, µs | added, µs | router CPU per operation, µs | share |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
-        print(f"| {name} | {r['without_us']:.3f} | {r['with_us']:.3f} | {r['added_us']:.3f} | "
-              f"{r['router_us_per_op']:.0f} | {r['share']:.1%} |")
+        print(
+            f"| {name} | {r['without_us']:.3f} | {r['with_us']:.3f} | {r['added_us']:.3f} | "
+            f"{r['router_us_per_op']:.0f} | {r['share']:.1%} |"
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"machine": machine.info(),
-                               "rounds": args.rounds, "number": args.number, "results": results}, indent=2))
+    OUT.write_text(
+        json.dumps(
+            {"machine": machine.info(), "rounds": args.rounds, "number": args.number, "results": results}, indent=2
+        )
+    )
     return 0
 
 

@@ -64,8 +64,14 @@ def delivery_run(hub, topic: str, n: int) -> dict:
             while watcher.call("history.get", topic, limit=1)["last"] < n:
                 time.sleep(0.005)  # polling the store; bounded by the 60 s get() above having passed
             stored = time.perf_counter() - started
-    return {"topic": topic, "events": n, "delivered_per_s": round(n / delivered), "delivered_s": round(delivered, 3),
-            "stored_per_s": round(n / stored) if stored else None, "stored_s": round(stored, 3) if stored else None}
+    return {
+        "topic": topic,
+        "events": n,
+        "delivered_per_s": round(n / delivered),
+        "delivered_s": round(delivered, 3),
+        "stored_per_s": round(n / stored) if stored else None,
+        "stored_s": round(stored, 3) if stored else None,
+    }
 
 
 def recovery_run(hub, topic: str, missed: int) -> dict:
@@ -83,8 +89,13 @@ def recovery_run(hub, topic: str, missed: int) -> dict:
             got += len(page["events"])
             since = page["events"][-1]["position"]
         elapsed = time.perf_counter() - started
-    return {"missed": missed, "recovered": got, "seconds": round(elapsed, 3), "events_per_s": round(got / elapsed),
-            "pages": -(-missed // PAGE)}
+    return {
+        "missed": missed,
+        "recovered": got,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(got / elapsed),
+        "pages": -(-missed // PAGE),
+    }
 
 
 def main(argv=None) -> int:
@@ -98,22 +109,30 @@ def main(argv=None) -> int:
             on = delivery_run(hub, HISTORY_PREFIX + "live", n)
             recovery = recovery_run(hub, HISTORY_PREFIX + "missed", missed)
     ratio = round(on["delivered_per_s"] / off["delivered_per_s"], 2)
-    result = {"machine": machine.info(), "history_off": off, "history_on": on, "on_off_delivery_ratio": ratio,
-              "recovery": recovery, "quick": args.quick}
+    result = {
+        "machine": machine.info(),
+        "history_off": off,
+        "history_on": on,
+        "on_off_delivery_ratio": ratio,
+        "recovery": recovery,
+        "quick": args.quick,
+    }
     out = QUICK_RESULTS if args.quick else RESULTS
     out.mkdir(parents=True, exist_ok=True)
     (out / "history.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    table = "\n".join([
-        "| run | events | delivered/s | stored/s |",
-        "| --- | ---: | ---: | ---: |",
-        f"| history off ({off['topic']}) | {n} | {off['delivered_per_s']:,} | – |",
-        f"| history on ({on['topic']}) | {n} | {on['delivered_per_s']:,} | {on['stored_per_s']:,} |",
-        "",
-        f"History on / off, delivery: **{ratio}**.",
-        "",
-        f"Recovering {recovery['missed']:,} missed events with history.get ({recovery['pages']} pages of {PAGE}):"
-        f" **{recovery['seconds']} s** ({recovery['events_per_s']:,} events/s).",
-    ])
+    table = "\n".join(
+        [
+            "| run | events | delivered/s | stored/s |",
+            "| --- | ---: | ---: | ---: |",
+            f"| history off ({off['topic']}) | {n} | {off['delivered_per_s']:,} | – |",
+            f"| history on ({on['topic']}) | {n} | {on['delivered_per_s']:,} | {on['stored_per_s']:,} |",
+            "",
+            f"History on / off, delivery: **{ratio}**.",
+            "",
+            f"Recovering {recovery['missed']:,} missed events with history.get ({recovery['pages']} pages of {PAGE}):"
+            f" **{recovery['seconds']} s** ({recovery['events_per_s']:,} events/s).",
+        ]
+    )
     (out / "history.md").write_text(f"# History benchmark\n\n{table}\n", encoding="utf-8")
     print(table)
     return 0

@@ -25,8 +25,11 @@ def kinds(params_class) -> dict[str, type]:
 
 def from_env(params_class, env, prefix: str, skip=("quick",)) -> dict:
     """The fields set in the environment, converted."""
-    return {name: convert(env[prefix + name.upper()], kind) for name, kind in kinds(params_class).items()
-            if name not in skip and prefix + name.upper() in env}
+    return {
+        name: convert(env[prefix + name.upper()], kind)
+        for name, kind in kinds(params_class).items()
+        if name not in skip and prefix + name.upper() in env
+    }
 
 
 def from_flags(args, skip=("quick",)) -> dict:

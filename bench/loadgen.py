@@ -36,7 +36,7 @@ class _Counter(logging.Handler):
 
 
 def _chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _timed(calls, items) -> tuple[list[int], float, float, float]:
@@ -95,6 +95,7 @@ def run(cfg: dict) -> dict:
             sb = settings.SWITCHBOARD
             client = HubClient(sb["URL"], sb["KEY"], sb["SECRET"])
             if scenario.name == "sb_publish":
+
                 def one(data):
                     client.publish(topic, data)
 
@@ -102,6 +103,7 @@ def run(cfg: dict) -> dict:
                     one(data)
                 latencies, wall, cpu, start = _timed(one, measured)
             else:
+
                 def one(chunk):
                     client.publish_many([{"topic": topic, "args": [data]} for data in chunk])
 
@@ -122,6 +124,7 @@ def run(cfg: dict) -> dict:
             return {"type": "bench.event", "data": data}
 
         if scenario.name == "ch_group_send_chunked":
+
             async def send_all(chunk):
                 for data in chunk:
                     await layer.group_send(group, message(data))

@@ -7,8 +7,19 @@ import platform
 import subprocess
 from importlib import metadata
 
-PACKAGES = ("Django", "channels", "channels_redis", "redis", "asgiref", "msgpack", "crossbar", "autobahn",
-            "Twisted", "urllib3", "psutil")
+PACKAGES = (
+    "Django",
+    "channels",
+    "channels_redis",
+    "redis",
+    "asgiref",
+    "msgpack",
+    "crossbar",
+    "autobahn",
+    "Twisted",
+    "urllib3",
+    "psutil",
+)
 
 
 def cpu_model() -> str:

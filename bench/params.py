@@ -52,9 +52,10 @@ _ENV_PREFIX = "BENCH_"
 def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Params:
     """Defaults < BENCH_* environment (e.g. BENCH_EVENTS=2000) < flags; --quick applies QUICK first."""
     env = os.environ if env is None else env
-    parser = argparse.ArgumentParser(prog="python -m bench.django_publish",
-                                     description="Publish from Django: Switchboard's HTTP bridge vs "
-                                                 "Channels' group_send.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.django_publish",
+        description="Publish from Django: Switchboard's HTTP bridge vs Channels' group_send.",
+    )
     parser.add_argument("--quick", action="store_true", help=f"small run, results not saved ({QUICK})")
     parser.add_argument("--events", type=int)
     parser.add_argument("--warmup", type=int)

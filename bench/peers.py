@@ -41,14 +41,20 @@ def log(message: str) -> None:
 
 
 def _result(line: str) -> dict | None:
-    return json.loads(line[len("RESULT "):]) if line.startswith("RESULT ") else None
+    return json.loads(line[len("RESULT ") :]) if line.startswith("RESULT ") else None
 
 
 def run_loadgen(cfg: dict, server, timeout: float, hold=None) -> dict:
     """One load generator process; `hold(result)` runs while a connections run holds its sessions."""
     cpu0, t0 = tree_cpu(server.cpu_pids()), time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     result, extra = None, {}
     try:
         sel = selectors.DefaultSelector()
@@ -61,7 +67,7 @@ def run_loadgen(cfg: dict, server, timeout: float, hold=None) -> dict:
             if not line:
                 break
             if line.startswith("HOLDING ") and hold:
-                extra = hold(json.loads(line[len("HOLDING "):]))
+                extra = hold(json.loads(line[len("HOLDING ") :]))
                 proc.stdin.write("DONE\n")
                 proc.stdin.flush()
             result = _result(line)
@@ -103,38 +109,61 @@ def run_connections(name: str, server, base: dict, params: PeersParams) -> dict:
     def hold(opened: dict) -> dict:
         settle(server)  # buffers and handshakes done before reading its memory
         after, held = rss(pids), established(pids, port)
-        return {"rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
-                "held": held, "rss_per_session_kb": round((after - before) / max(held, 1) / 1024, 1),
-                "measured_process": server.rss_label}
+        return {
+            "rss_before_mb": round(before / 2**20, 1),
+            "rss_after_mb": round(after / 2**20, 1),
+            "held": held,
+            "rss_per_session_kb": round((after - before) / max(held, 1) / 1024, 1),
+            "measured_process": server.rss_label,
+        }
 
-    cfg = {**base, "workload": "connections", "connections": params.connections,
-           "parallel": params.connect_parallel, "timeout": 600}
+    cfg = {
+        **base,
+        "workload": "connections",
+        "connections": params.connections,
+        "parallel": params.connect_parallel,
+        "timeout": 600,
+    }
     r = run_loadgen(cfg, server, timeout=400, hold=hold)
     if "error" in r:
         log(f"{name} connections: ERROR {r['error']}")
     else:
-        log(f"{name:<17} connections {r['opened']:,}/{r['requested']:,} held {r.get('held', 0):,} "
+        log(
+            f"{name:<17} connections {r['opened']:,}/{r['requested']:,} held {r.get('held', 0):,} "
             f"{r['connects_per_s']:,.0f}/s  "
-            f"RSS/session {r.get('rss_per_session_kb')} KiB  failed {r['failed']}")
+            f"RSS/session {r.get('rss_per_session_kb')} KiB  failed {r['failed']}"
+        )
     return r
 
 
 def run_fanout(name: str, server, base: dict, params: PeersParams, n: int) -> dict:
-    cfg = {**base, "workload": "fanout", "subscribers": n, "events": params.fanout_events,
-           "seconds": params.fanout_seconds, "warmup": params.fanout_warmup,
-           "window": max(2, params.fanout_in_flight // n), "unloaded_events": params.fanout_unloaded_events,
-           "unloaded_seconds": params.fanout_unloaded_seconds, "paced_seconds": params.fanout_paced_seconds,
-           "paced_fraction": params.fanout_paced_fraction, "payload_bytes": params.payload_bytes,
-           "stall_timeout": params.stall_timeout, "timeout": 240}
+    cfg = {
+        **base,
+        "workload": "fanout",
+        "subscribers": n,
+        "events": params.fanout_events,
+        "seconds": params.fanout_seconds,
+        "warmup": params.fanout_warmup,
+        "window": max(2, params.fanout_in_flight // n),
+        "unloaded_events": params.fanout_unloaded_events,
+        "unloaded_seconds": params.fanout_unloaded_seconds,
+        "paced_seconds": params.fanout_paced_seconds,
+        "paced_fraction": params.fanout_paced_fraction,
+        "payload_bytes": params.payload_bytes,
+        "stall_timeout": params.stall_timeout,
+        "timeout": 240,
+    }
     r = run_loadgen(cfg, server, timeout=260)
     if "error" in r:
         log(f"{name} fanout N={n}: ERROR {r['error']}")
     else:
         u = (r.get("unloaded") or {}).get("latency_ms") or {}
         p = (r.get("paced") or {}).get("latency_ms") or {}
-        log(f"{name:<17} fanout N={n:<5} {r.get('deliveries_per_s') or 0:>9,} deliveries/s  "
+        log(
+            f"{name:<17} fanout N={n:<5} {r.get('deliveries_per_s') or 0:>9,} deliveries/s  "
             f"p50 {r['latency_ms'].get('p50')} p99 {r['latency_ms'].get('p99')} ms (unloaded p99 {u.get('p99')}, "
-            f"paced p99 {p.get('p99')})  lost {r.get('lost')}  loadgen CPU {r.get('loadgen_cpu_share') or 0:.0%}")
+            f"paced p99 {p.get('p99')})  lost {r.get('lost')}  loadgen CPU {r.get('loadgen_cpu_share') or 0:.0%}"
+        )
     return r
 
 
@@ -144,8 +173,10 @@ def run_rpc(name: str, server, base: dict, params: PeersParams, c: int) -> dict:
     if "error" in r:
         log(f"{name} rpc C={c}: ERROR {r['error']}")
     else:
-        log(f"{name:<17} rpc C={c:<4} {r['calls_per_s']:>9,.0f} calls/s  p50 {r['latency_ms']['p50']} "
-            f"p99 {r['latency_ms']['p99']} ms  errors {r['errors']}  loadgen CPU {r['loadgen_cpu_share']:.0%}")
+        log(
+            f"{name:<17} rpc C={c:<4} {r['calls_per_s']:>9,.0f} calls/s  p50 {r['latency_ms']['p50']} "
+            f"p99 {r['latency_ms']['p99']} ms  errors {r['errors']}  loadgen CPU {r['loadgen_cpu_share']:.0%}"
+        )
     return r
 
 
@@ -203,7 +234,7 @@ def merge_rounds(results: list[dict]) -> dict:
 
 
 def spread(r: dict, digits: int = 0) -> str:
-    """" (min–max over rounds)" when there were several."""
+    """ " (min–max over rounds)" when there were several."""
     values = [v for v in r.get("rounds") or () if v is not None]
     return f" ({_n(min(values), digits)}–{_n(max(values), digits)})" if len(values) > 1 else ""
 
@@ -221,10 +252,12 @@ def _ratio(a, b) -> str:
 
 def fanout_table(data: dict) -> str:
     systems = data["systems"]
-    lines = ["| system | N | deliveries/s | events/s | % of ceiling | 1 event in flight: p50 / p99 ms "
-             "| at half that rate: p50 / p99 ms | saturated: p50 / p99 / max ms | lost | server CPU "
-             "| load generator CPU |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| system | N | deliveries/s | events/s | % of ceiling | 1 event in flight: p50 / p99 ms "
+        "| at half that rate: p50 / p99 ms | saturated: p50 / p99 / max ms | lost | server CPU "
+        "| load generator CPU |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for n in data["params"]["fanout_subscribers"]:
         ceiling = (systems.get("ceiling", {}).get("fanout", {}).get(str(n)) or {}).get("deliveries_per_s")
         for name, res in systems.items():
@@ -240,20 +273,24 @@ def fanout_table(data: dict) -> str:
             lost = sum((phase or {}).get("lost") or 0 for phase in (r, r.get("unloaded"), r.get("paced")))
             frac = "–" if not ceiling or name == "ceiling" else f"{r['deliveries_per_s'] / ceiling:.0%}"
             srv = "–" if r.get("server_cpu_share") is None else f"{r['server_cpu_share']:.0%}"
-            lines.append(f"| {SHORT[name]} | {n:,} | **{_n(r['deliveries_per_s'])}**{spread(r)} "
-                         f"| {_n(r['events_per_s'], 1)} "
-                         f"| {frac} | {_n(u.get('p50'), 2)} / {_n(u.get('p99'), 2)} "
-                         f"| {_n(p.get('p50'), 2)} / **{_n(p.get('p99'), 2)}** "
-                         f"| {_n(lat['p50'], 1)} / {_n(lat['p99'], 1)} / {_n(lat['max'], 1)} | {lost:,} | {srv} "
-                         f"| {r['loadgen_cpu_share']:.0%} |")
+            lines.append(
+                f"| {SHORT[name]} | {n:,} | **{_n(r['deliveries_per_s'])}**{spread(r)} "
+                f"| {_n(r['events_per_s'], 1)} "
+                f"| {frac} | {_n(u.get('p50'), 2)} / {_n(u.get('p99'), 2)} "
+                f"| {_n(p.get('p50'), 2)} / **{_n(p.get('p99'), 2)}** "
+                f"| {_n(lat['p50'], 1)} / {_n(lat['p99'], 1)} / {_n(lat['max'], 1)} | {lost:,} | {srv} "
+                f"| {r['loadgen_cpu_share']:.0%} |"
+            )
     return "\n".join(lines)
 
 
 def rpc_table(data: dict) -> str:
     systems = data["systems"]
     cs = data["params"]["rpc_concurrency"]
-    lines = ["| system | " + " | ".join(f"C={c}: calls/s, p50 / p99 ms" for c in cs) + " | load generator CPU (max) |",
-             "| --- | " + " | ".join("---:" for _ in cs) + " | ---: |"]
+    lines = [
+        "| system | " + " | ".join(f"C={c}: calls/s, p50 / p99 ms" for c in cs) + " | load generator CPU (max) |",
+        "| --- | " + " | ".join("---:" for _ in cs) + " | ---: |",
+    ]
     for name, res in systems.items():
         if not res.get("rpc"):
             continue
@@ -266,17 +303,18 @@ def rpc_table(data: dict) -> str:
             shares.append(r["loadgen_cpu_share"])
             err = f" ({r['errors']} errors)" if r["errors"] else ""
             lat = r["latency_ms"]
-            cells.append(f"**{_n(r['calls_per_s'])}**{spread(r)}, {_n(lat['p50'], 2)} / {_n(lat['p99'], 2)}"
-                         f"{err}")
+            cells.append(f"**{_n(r['calls_per_s'])}**{spread(r)}, {_n(lat['p50'], 2)} / {_n(lat['p99'], 2)}{err}")
         share = f"{max(shares):.0%}" if shares else "–"
         lines.append(f"| {SHORT[name]} | " + " | ".join(cells) + f" | {share} |")
     return "\n".join(lines)
 
 
 def conn_table(data: dict) -> str:
-    lines = ["| system | sessions opened | held by the server | connects/s | server RSS before → holding (MiB) "
-             "| RSS per held session (KiB) | measured process | load generator CPU |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    lines = [
+        "| system | sessions opened | held by the server | connects/s | server RSS before → holding (MiB) "
+        "| RSS per held session (KiB) | measured process | load generator CPU |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
     for name, res in data["systems"].items():
         r = res.get("connections")
         if not r:
@@ -284,20 +322,24 @@ def conn_table(data: dict) -> str:
         if "error" in r:
             lines.append(f"| {SHORT[name]} | failed: {r['error'][:80]} | | | | | | |")
             continue
-        lines.append(f"| {SHORT[name]} | {r['opened']:,} / {r['requested']:,} | {_n(r.get('held'))} "
-                     f"| **{_n(r['connects_per_s'])}** "
-                     f"| {_n(r.get('rss_before_mb'), 0)} → {_n(r.get('rss_after_mb'), 0)} "
-                     f"| **{_n(r.get('rss_per_session_kb'), 1)}**{spread(r, 1)} "
-                     f"| {r.get('measured_process', '–')} | {r['loadgen_cpu_share']:.0%} |")
+        lines.append(
+            f"| {SHORT[name]} | {r['opened']:,} / {r['requested']:,} | {_n(r.get('held'))} "
+            f"| **{_n(r['connects_per_s'])}** "
+            f"| {_n(r.get('rss_before_mb'), 0)} → {_n(r.get('rss_after_mb'), 0)} "
+            f"| **{_n(r.get('rss_per_session_kb'), 1)}**{spread(r, 1)} "
+            f"| {r.get('measured_process', '–')} | {r['loadgen_cpu_share']:.0%} |"
+        )
     return "\n".join(lines)
 
 
 def ratios(data: dict) -> dict:
     """Each Switchboard variant's headline numbers divided by each peer's, where both have one."""
     p = data["params"]
-    metrics = ([(f"fanout N={n}", ("fanout", str(n), "deliveries_per_s")) for n in p["fanout_subscribers"]]
-               + [(f"rpc C={c}", ("rpc", str(c), "calls_per_s")) for c in p["rpc_concurrency"]]
-               + [("RSS per session", ("connections", "rss_per_session_kb"))])
+    metrics = (
+        [(f"fanout N={n}", ("fanout", str(n), "deliveries_per_s")) for n in p["fanout_subscribers"]]
+        + [(f"rpc C={c}", ("rpc", str(c), "calls_per_s")) for c in p["rpc_concurrency"]]
+        + [("RSS per session", ("connections", "rss_per_session_kb"))]
+    )
 
     def get(name, path):
         node = data["systems"].get(name)
@@ -319,12 +361,30 @@ def ratios(data: dict) -> dict:
 def machine_line(data: dict) -> str:
     mi = data["machine"]
     pk = {**mi["packages"], **mi.get("extra_packages", {})}
-    pkgs = ", ".join(f"{k} {v}" for k, v in pk.items() if v and k in (
-        "crossbar", "autobahn", "Twisted", "python-socketio", "python-engineio", "aiohttp", "Django", "channels",
-        "channels_redis", "daphne", "redis"))
-    return (f"{mi['cpu_model']}, {mi['cpus']} CPUs ({mi['cpus_usable']} usable), {mi['memory_gib']} GiB, {mi['os']}; "
-            f"Python {mi['python']}; {pkgs}; redis-server {mi.get('redis_server')}. "
-            f"Load average at start {mi['loadavg_start']}, at end {mi.get('loadavg_end')}.")
+    pkgs = ", ".join(
+        f"{k} {v}"
+        for k, v in pk.items()
+        if v
+        and k
+        in (
+            "crossbar",
+            "autobahn",
+            "Twisted",
+            "python-socketio",
+            "python-engineio",
+            "aiohttp",
+            "Django",
+            "channels",
+            "channels_redis",
+            "daphne",
+            "redis",
+        )
+    )
+    return (
+        f"{mi['cpu_model']}, {mi['cpus']} CPUs ({mi['cpus_usable']} usable), {mi['memory_gib']} GiB, {mi['os']}; "
+        f"Python {mi['python']}; {pkgs}; redis-server {mi.get('redis_server')}. "
+        f"Load average at start {mi['loadavg_start']}, at end {mi.get('loadavg_end')}."
+    )
 
 
 def systems_list(data: dict) -> str:
@@ -336,29 +396,32 @@ def tables(data: dict) -> str:
     rat = "\n".join(f"- {k}: **{v:.2f}×**" for k, v in data["ratios"].items()) or "(none)"
     parts = [f"Systems:\n\n{systems_list(data)}"]
     if "fanout" in p["workloads"]:
-        parts.append(f"""**Fan-out** (1 publisher → N subscribers, a {p['payload_bytes']}-byte JSON object as
+        parts.append(f"""**Fan-out** (1 publisher → N subscribers, a {p["payload_bytes"]}-byte JSON object as
 payload; deliveries/s = events received by all subscribers together, with at most
-max(2, {p['fanout_in_flight']:,} ÷ N) events in flight, up to {p['fanout_events']:,} events or {p['fanout_seconds']} s;
+max(2, {p["fanout_in_flight"]:,} ÷ N) events in flight, up to {p["fanout_events"]:,} events or {p["fanout_seconds"]} s;
 latency = subscriber's `time.time_ns()` − publisher's, over every delivery: with one event in flight, then at
-{p['fanout_paced_fraction']:.0%} of the saturated event rate for {p['fanout_paced_seconds']} s, then saturated
+{p["fanout_paced_fraction"]:.0%} of the saturated event rate for {p["fanout_paced_seconds"]} s, then saturated
 (measured in the order saturated, paced); CPU shares over the saturated phase, 100% = one core):
 
 {fanout_table(data)}""")
     if "rpc" in p["workloads"]:
-        parts.append(f"""**RPC** (C callers, each on its own WebSocket, one call at a time, {p['rpc_seconds']} s per run
+        parts.append(f"""**RPC** (C callers, each on its own WebSocket, one call at a time, {p["rpc_seconds"]} s per run
 after 0.5 s warm-up; Switchboard: `demo.add2` through the router to the demo component's process; python-socketio:
 an acknowledged emit answered by the server itself; Channels: a request/response message answered by the consumer
 itself; ceiling: answered by the server itself):
 
 {rpc_table(data)}""")
     if "connections" in p["workloads"]:
-        parts.append(f"""**Connections** ({p['connections']:,} idle WebSocket sessions,
-{p['connect_parallel']} handshakes in flight, on a fresh server; Switchboard sessions complete the WAMP
+        parts.append(f"""**Connections** ({p["connections"]:,} idle WebSocket sessions,
+{p["connect_parallel"]} handshakes in flight, on a fresh server; Switchboard sessions complete the WAMP
 HELLO/WELCOME, python-socketio the Engine.IO/Socket.IO connect):
 
 {conn_table(data)}""")
-    parts += [f"Ratios:\n\n{rat}", f"Machine: {machine_line(data)}",
-              f"CPU pinning: {data['cpu_pinning']['description']}."]
+    parts += [
+        f"Ratios:\n\n{rat}",
+        f"Machine: {machine_line(data)}",
+        f"CPU pinning: {data['cpu_pinning']['description']}.",
+    ]
     return "\n\n".join(parts)
 
 
@@ -366,7 +429,7 @@ def render(data: dict) -> str:
     quick = " (QUICK RUN: small numbers, not for comparison)" if data["params"]["quick"] else ""
     return f"""# Switchboard and its peers, side by side{quick}
 
-Generated by `{data['command']}` at {data['started_utc']} in {data['duration_s']} s.
+Generated by `{data["command"]}` at {data["started_utc"]} in {data["duration_s"]} s.
 How to read it: [docs/benchmarks.md](../../docs/benchmarks.md#switchboard-and-its-peers-side-by-side).
 
 {tables(data)}
@@ -379,8 +442,9 @@ Switchboard's config for this run: the committed `.crossbar/config.json` with it
 def update_docs(data: dict) -> bool:
     """Replace the run's section of docs/benchmarks.md (between its `bench:<name>` markers)."""
     name = data["params"]["name"]
-    return report.replace_docs_section(name, f"Latest full run: {data['started_utc']} (`bench/results/{name}.md`)."
-                                             f"\n\n{tables(data)}")
+    return report.replace_docs_section(
+        name, f"Latest full run: {data['started_utc']} (`bench/results/{name}.md`).\n\n{tables(data)}"
+    )
 
 
 def charts(data: dict, out_dir: Path) -> list[str]:
@@ -464,14 +528,18 @@ def main(argv: list[str] | None = None) -> int:
     cpus = plan_cpus(params.pin)
     if cpus["pinned"]:
         os.sched_setaffinity(0, {cpus["server_cpu"]})  # every server inherits it
-        cpus["description"] = ("every server process (Crossbar node and workers, the ceiling, python-socketio, "
-                               f"daphne, redis-server) pinned to CPU {cpus['server_cpu']}; each load generator process "
-                               f"pinned to CPU {cpus['load_cpu']} (os.sched_setaffinity); one server runs at a time; "
-                               "other processes on the machine were not moved")
+        cpus["description"] = (
+            "every server process (Crossbar node and workers, the ceiling, python-socketio, "
+            f"daphne, redis-server) pinned to CPU {cpus['server_cpu']}; each load generator process "
+            f"pinned to CPU {cpus['load_cpu']} (os.sched_setaffinity); one server runs at a time; "
+            "other processes on the machine were not moved"
+        )
         widened = [name for name in params.systems if name in VARIANTS and VARIANTS[name].all_cpus]
         if widened:
-            cpus["description"] += (f"; except {', '.join(widened)}, whose node and workers were allowed every "
-                                    "CPU once started (the load generator's too)")
+            cpus["description"] += (
+                f"; except {', '.join(widened)}, whose node and workers were allowed every "
+                "CPU once started (the load generator's too)"
+            )
     started = datetime.now(timezone.utc)
     log(f"systems {', '.join(params.systems)}; workloads {', '.join(params.workloads)}; {cpus['description']}")
     runs: dict[str, list] = {name: [] for name in params.systems}
@@ -485,11 +553,17 @@ def main(argv: list[str] | None = None) -> int:
                     runs[name].append({"error": str(e), "fanout": {}, "rpc": {}, "connections": None})
     systems = {name: merge_rounds(results) for name, results in runs.items()}
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    data = {"benchmark": "peers", "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "duration_s": round((datetime.now(timezone.utc) - started).total_seconds(), 1),
-            "command": " ".join(["python -m bench.peers", *(argv if argv is not None else sys.argv[1:])]),
-            "params": params.as_dict(), "machine": info, "cpu_pinning": cpus, "labels": LABELS,
-            "systems": systems}
+    data = {
+        "benchmark": "peers",
+        "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "duration_s": round((datetime.now(timezone.utc) - started).total_seconds(), 1),
+        "command": " ".join(["python -m bench.peers", *(argv if argv is not None else sys.argv[1:])]),
+        "params": params.as_dict(),
+        "machine": info,
+        "cpu_pinning": cpus,
+        "labels": LABELS,
+        "systems": systems,
+    }
     data["ratios"] = ratios(data)
     out_dir = QUICK_OUT if params.quick and params.out_dir == PeersParams().out_dir else ROOT / params.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -501,8 +575,10 @@ def main(argv: list[str] | None = None) -> int:
     if not params.quick and out_dir == ROOT / PeersParams().out_dir and complete:
         update_docs(data)
     print(markdown)
-    log(f"results: {out_dir}/{params.name}.md, .json" + (", charts " + ", ".join(data["charts"]) if data["charts"]
-                                                         else ""))
+    log(
+        f"results: {out_dir}/{params.name}.md, .json"
+        + (", charts " + ", ".join(data["charts"]) if data["charts"] else "")
+    )
     return 1 if any("error" in s for s in systems.values()) else 0
 
 

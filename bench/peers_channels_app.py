@@ -17,13 +17,21 @@ from django.conf import settings
 
 if not settings.configured:
     settings.configure(
-        DEBUG=False, SECRET_KEY="bench-only", ALLOWED_HOSTS=["*"], INSTALLED_APPS=["channels"],
-        CHANNEL_LAYERS={"default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [("127.0.0.1", int(os.environ.get("BENCH_REDIS_PORT", "6379")))],
-                       # the default capacity (100) drops messages to a busy process silently: room for all
-                       "capacity": 1_000_000, "expiry": 60},
-        }},
+        DEBUG=False,
+        SECRET_KEY="bench-only",
+        ALLOWED_HOSTS=["*"],
+        INSTALLED_APPS=["channels"],
+        CHANNEL_LAYERS={
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [("127.0.0.1", int(os.environ.get("BENCH_REDIS_PORT", "6379")))],
+                    # the default capacity (100) drops messages to a busy process silently: room for all
+                    "capacity": 1_000_000,
+                    "expiry": 60,
+                },
+            }
+        },
     )
     django.setup()
 

@@ -74,6 +74,7 @@ WAMP_HELLO_DETAILS = {"roles": {"subscriber": {}, "publisher": {}, "caller": {}}
 
 class Wamp(Protocol):
     """Switchboard: WAMP v2, JSON serializer over WebSocket, anonymous session."""
+
     name = "wamp"
 
     def __init__(self, cfg):
@@ -82,8 +83,9 @@ class Wamp(Protocol):
         self.req = 0
 
     async def open(self, session):
-        ws = await session.ws_connect(self.url, protocols=("wamp.2.json",), max_msg_size=0, autoping=True,
-                                    compress=self.compress)
+        ws = await session.ws_connect(
+            self.url, protocols=("wamp.2.json",), max_msg_size=0, autoping=True, compress=self.compress
+        )
         await ws.send_str(json.dumps([1, self.realm, WAMP_HELLO_DETAILS]))
         text = await _recv(ws, self)
         if not text.startswith("[2,"):
@@ -105,7 +107,7 @@ class Wamp(Protocol):
 
     def result_id(self, text: str) -> int | None:
         if text.startswith("[50,"):
-            return int(text[4:text.index(",", 4)])
+            return int(text[4 : text.index(",", 4)])
         if text.startswith("[8,"):
             raise ProtocolError(f"call failed: {text[:200]}")
         return None
@@ -113,11 +115,13 @@ class Wamp(Protocol):
 
 class WampMsgpack(Wamp):
     """Switchboard with the msgpack serializer (AutobahnJS and Python clients can choose it)."""
+
     name = "wamp_msgpack"
 
     async def open(self, session):
-        ws = await session.ws_connect(self.url, protocols=("wamp.2.msgpack",), max_msg_size=0, autoping=True,
-                                    compress=self.compress)
+        ws = await session.ws_connect(
+            self.url, protocols=("wamp.2.msgpack",), max_msg_size=0, autoping=True, compress=self.compress
+        )
         await ws.send_bytes(msgpack.packb([1, self.realm, WAMP_HELLO_DETAILS]))
         msg = msgpack.unpackb(await _recv(ws, self))
         if msg[0] != 2:
@@ -153,6 +157,7 @@ class WampMsgpack(Wamp):
 
 class SocketIO(Protocol):
     """python-socketio: Engine.IO v4 over WebSocket only (no polling), Socket.IO v5 packets."""
+
     name = "socketio"
 
     def __init__(self, cfg):
@@ -183,7 +188,7 @@ class SocketIO(Protocol):
 
     def result_id(self, text: str) -> int | None:
         if text.startswith("43"):
-            return int(text[2:text.index("[")])
+            return int(text[2 : text.index("[")])
         return None
 
     def pong(self, ws, text) -> bool:
@@ -195,6 +200,7 @@ class SocketIO(Protocol):
 
 class Plain(Protocol):
     """The ceiling server and the Channels consumer: S / P<payload> / C<id>:a,b -> R<id>:sum."""
+
     name = "plain"
 
     def __init__(self, cfg):
@@ -217,7 +223,7 @@ class Plain(Protocol):
 
     def result_id(self, text: str) -> int | None:
         if text.startswith("R"):
-            return int(text[1:text.index(":")])
+            return int(text[1 : text.index(":")])
         return None
 
 
@@ -250,12 +256,18 @@ def cpu_s() -> float:
 def lat_summary(values_ns) -> dict:
     ms = sorted(v / 1e6 for v in values_ns)
     pick = lambda q: None if not ms else round(percentile(ms, q), 3)  # noqa: E731
-    return {"p50": pick(50), "p90": pick(90), "p99": pick(99), "max": round(ms[-1], 3) if ms else None,
-            "count": len(ms)}
+    return {
+        "p50": pick(50),
+        "p90": pick(90),
+        "p99": pick(99),
+        "max": round(ms[-1], 3) if ms else None,
+        "count": len(ms),
+    }
 
 
-async def open_many(proto, sessions, count: int, parallel: int, subscribe: bool,
-                    on_open=None) -> tuple[list, list, int]:
+async def open_many(
+    proto, sessions, count: int, parallel: int, subscribe: bool, on_open=None
+) -> tuple[list, list, int]:
     """Open `count` sessions (round-robin over `sessions`, one per source address), `parallel` at a time;
     `on_open(ws)` as soon as each is open."""
     sem = asyncio.Semaphore(parallel)
@@ -280,9 +292,13 @@ async def open_many(proto, sessions, count: int, parallel: int, subscribe: bool,
 
 def make_sessions(n_addresses: int) -> list[aiohttp.ClientSession]:
     timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_connect=30)
-    return [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.0.{i + 1}", 0),
-                                                                force_close=True),
-                                  timeout=timeout) for i in range(n_addresses)]
+    return [
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.0.{i + 1}", 0), force_close=True),
+            timeout=timeout,
+        )
+        for i in range(n_addresses)
+    ]
 
 
 async def close_all(sockets, sessions) -> None:
@@ -308,9 +324,11 @@ async def fanout(cfg: dict, proto) -> dict:
     n, size, window = cfg["subscribers"], cfg["payload_bytes"], cfg["window"]
     warmup, stall = cfg["warmup"], cfg["stall_timeout"]
     # (name, events in flight at most, events at most, seconds at most, paced)
-    phases = [("warmup", 2, warmup, 60.0, False),
-              ("unloaded", 1, cfg["unloaded_events"], cfg["unloaded_seconds"], False),
-              ("loaded", window, cfg["events"], cfg["seconds"], False)]
+    phases = [
+        ("warmup", 2, warmup, 60.0, False),
+        ("unloaded", 1, cfg["unloaded_events"], cfg["unloaded_seconds"], False),
+        ("loaded", window, cfg["events"], cfg["seconds"], False),
+    ]
     if cfg.get("paced_seconds"):
         phases.append(("paced", window, 10**9, cfg["paced_seconds"], True))
     sessions = make_sessions(1)
@@ -390,23 +408,37 @@ async def fanout(cfg: dict, proto) -> dict:
         srv = tree_cpu(cfg.get("server_pids")) - srv0
         sent = seq - start_seq
         span_s = (last[ph] - first_ns) / 1e9 if last[ph] else None
-        out[name] = {"events_sent": sent, "expected": sent * need, "delivered": got[ph],
-                     "lost": sent * need - got[ph], "window": win, "span_s": round(span_s, 3) if span_s else None,
-                     "deliveries_per_s": round(got[ph] / span_s) if span_s else None,
-                     "events_per_s": round(sent / span_s, 1) if span_s else None,
-                     "target_events_per_s": round(rate, 1) if rate else None,
-                     "latency_ms": lat_summary(lats[ph]), "loadgen_cpu_s": round(cpu, 3),
-                     "loadgen_cpu_share": round(cpu / wall, 3) if wall > 0 else None,
-                     "server_cpu_share": round(srv / wall, 3) if wall > 0 and cfg.get("server_pids") else None}
+        out[name] = {
+            "events_sent": sent,
+            "expected": sent * need,
+            "delivered": got[ph],
+            "lost": sent * need - got[ph],
+            "window": win,
+            "span_s": round(span_s, 3) if span_s else None,
+            "deliveries_per_s": round(got[ph] / span_s) if span_s else None,
+            "events_per_s": round(sent / span_s, 1) if span_s else None,
+            "target_events_per_s": round(rate, 1) if rate else None,
+            "latency_ms": lat_summary(lats[ph]),
+            "loadgen_cpu_s": round(cpu, 3),
+            "loadgen_cpu_share": round(cpu / wall, 3) if wall > 0 else None,
+            "server_cpu_share": round(srv / wall, 3) if wall > 0 and cfg.get("server_pids") else None,
+        }
         if stalled:
             break
     for r in readers:
         r.cancel()
     await close_all(subs + [publisher], sessions)
     loaded = out.get("loaded") or {"error": "stalled before the measured phase", "latency_ms": {}}
-    return {**loaded, "subscribers": need, "setup_s": round(setup_s, 2), "stalled": stalled,
-            "unparsed": state["bad"], "unloaded": out.get("unloaded"), "paced": out.get("paced"),
-            "warmup": out.get("warmup")}
+    return {
+        **loaded,
+        "subscribers": need,
+        "setup_s": round(setup_s, 2),
+        "stalled": stalled,
+        "unparsed": state["bad"],
+        "unloaded": out.get("unloaded"),
+        "paced": out.get("paced"),
+        "warmup": out.get("warmup"),
+    }
 
 
 async def rpc(cfg: dict, proto) -> dict:
@@ -447,10 +479,17 @@ async def rpc(cfg: dict, proto) -> dict:
     state["stop"] = True
     await asyncio.wait(tasks, timeout=30)
     await close_all(callers, sessions)
-    return {"concurrency": c, "calls": state["calls"], "seconds": round(wall, 3),
-            "calls_per_s": round(state["calls"] / wall, 1), "latency_ms": lat_summary(lat),
-            "errors": state["errors"], "last_error": state.get("error"),
-            "loadgen_cpu_s": round(cpu, 3), "loadgen_cpu_share": round(cpu / wall, 3)}
+    return {
+        "concurrency": c,
+        "calls": state["calls"],
+        "seconds": round(wall, 3),
+        "calls_per_s": round(state["calls"] / wall, 1),
+        "latency_ms": lat_summary(lat),
+        "errors": state["errors"],
+        "last_error": state.get("error"),
+        "loadgen_cpu_s": round(cpu, 3),
+        "loadgen_cpu_share": round(cpu / wall, 3),
+    }
 
 
 async def connections(cfg: dict, proto) -> dict:
@@ -470,10 +509,18 @@ async def connections(cfg: dict, proto) -> dict:
     cpu0, t0 = cpu_s(), time.monotonic()
     sockets, errors, failed = await open_many(proto, sessions, k, parallel, subscribe=False, on_open=read)
     elapsed, cpu = time.monotonic() - t0, cpu_s() - cpu0
-    result = {"requested": k, "opened": len(sockets), "failed": failed, "errors": sorted(set(errors))[:3],
-              "seconds": round(elapsed, 3), "connects_per_s": round(len(sockets) / elapsed, 1),
-              "source_addresses": len(sessions), "loadgen_cpu_s": round(cpu, 3),
-              "loadgen_cpu_share": round(cpu / elapsed, 3), "open_when_opened": still_open()}
+    result = {
+        "requested": k,
+        "opened": len(sockets),
+        "failed": failed,
+        "errors": sorted(set(errors))[:3],
+        "seconds": round(elapsed, 3),
+        "connects_per_s": round(len(sockets) / elapsed, 1),
+        "source_addresses": len(sessions),
+        "loadgen_cpu_s": round(cpu, 3),
+        "loadgen_cpu_share": round(cpu / elapsed, 3),
+        "open_when_opened": still_open(),
+    }
     print("HOLDING " + json.dumps(result), flush=True)
     loop = asyncio.get_running_loop()
     await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), 300)

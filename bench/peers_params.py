@@ -16,8 +16,14 @@ SYSTEMS = (*VARIANTS, *PEERS)
 #: the comparison: Switchboard as `make run` starts it, as it was before tuning, and the peers
 DEFAULT_SYSTEMS = ("switchboard", "sb_before", *PEERS)
 #: `--tuning`: every variant, one setting changed each, fan-out and RPC only
-TUNING = dict(systems=tuple(VARIANTS), workloads=("fanout", "rpc"), fanout_subscribers=(100, 1000),
-              rpc_concurrency=(10, 100), rounds=3, name="tuning")
+TUNING = dict(
+    systems=tuple(VARIANTS),
+    workloads=("fanout", "rpc"),
+    fanout_subscribers=(100, 1000),
+    rpc_concurrency=(10, 100),
+    rounds=3,
+    name="tuning",
+)
 WORKLOADS = ("fanout", "rpc", "connections")
 
 
@@ -70,8 +76,16 @@ class PeersParams:
         return dataclasses.asdict(self)
 
 
-QUICK = dict(fanout_events=400, fanout_seconds=2.0, fanout_unloaded_events=50, fanout_unloaded_seconds=1.0,
-             fanout_warmup=10, fanout_paced_seconds=1.5, rpc_seconds=1.5, connections=1000)
+QUICK = dict(
+    fanout_events=400,
+    fanout_seconds=2.0,
+    fanout_unloaded_events=50,
+    fanout_unloaded_seconds=1.0,
+    fanout_warmup=10,
+    fanout_paced_seconds=1.5,
+    rpc_seconds=1.5,
+    connections=1000,
+)
 
 _PREFIX = "BENCH_PEERS_"
 
@@ -80,8 +94,9 @@ def parse(argv: list[str] | None = None, env: dict | None = None) -> PeersParams
     env = os.environ if env is None else env
     defaults = PeersParams()
     kinds = knobs.kinds(PeersParams)
-    parser = argparse.ArgumentParser(prog="python -m bench.peers",
-                                     description="Switchboard and its peers on the same workloads, same run.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.peers", description="Switchboard and its peers on the same workloads, same run."
+    )
     parser.add_argument("--quick", action="store_true", help=f"small run, results not saved ({QUICK})")
     parser.add_argument("--tuning", action="store_true", help=f"Switchboard's variants side by side ({TUNING})")
     for name, kind in kinds.items():
@@ -91,8 +106,12 @@ def parse(argv: list[str] | None = None, env: dict | None = None) -> PeersParams
         if kind is bool:
             parser.add_argument("--no-" + flag, dest=name, action="store_false", default=None)
         else:
-            parser.add_argument("--" + flag, dest=name, type=lambda s, k=kind: knobs.convert(s, k),
-                                help=f"default {getattr(defaults, name)}")
+            parser.add_argument(
+                "--" + flag,
+                dest=name,
+                type=lambda s, k=kind: knobs.convert(s, k),
+                help=f"default {getattr(defaults, name)}",
+            )
     args = parser.parse_args(argv)
     values: dict = {}
     if args.tuning:

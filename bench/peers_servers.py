@@ -27,9 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent
 #: the load generator opens every connection from 127.0.0.1 (10,000 of them, hundreds a second), and
 #: one session calls or publishes thousands of times a second: per-address and per-session limits far
 #: above that, so none is refused and every check still runs
-LOADGEN_LIMITS = {LIMITS[name].env: "1000000" for name in
-                  ("connections_per_ip", "connects_per_second_per_ip", "calls_per_second", "call_burst",
-                   "publishes_per_second", "publish_burst", "max_subscriptions")}
+LOADGEN_LIMITS = {
+    LIMITS[name].env: "1000000"
+    for name in (
+        "connections_per_ip",
+        "connects_per_second_per_ip",
+        "calls_per_second",
+        "call_burst",
+        "publishes_per_second",
+        "publish_burst",
+        "max_subscriptions",
+    )
+}
 BENCH_TOPIC = "bench.fanout"
 
 
@@ -68,8 +77,10 @@ def _asyncio_reactor(config: dict) -> None:
     """The router worker's reactor, through its environment (the node's own must stay: with
     CROSSBAR_REACTOR=asyncio for the node it stops with "reactor already installed", and Crossbar's
     config check refuses a worker option "reactor")."""
-    S.router_worker(config).setdefault("options", {})["env"] = {"inherit": True,
-                                                                "vars": {"CROSSBAR_REACTOR": "asyncio"}}
+    S.router_worker(config).setdefault("options", {})["env"] = {
+        "inherit": True,
+        "vars": {"CROSSBAR_REACTOR": "asyncio"},
+    }
 
 
 def _demo_in_router(config: dict) -> None:
@@ -102,78 +113,141 @@ def _proxy_layout(config: dict) -> None:
     ws = web["paths"]["ws"]
     public = dict(web["endpoint"], shared=True)
     web["endpoint"] = dict(web["endpoint"], port=free_port())
-    router["transports"].append({"id": PROXY_TRANSPORT_ID, "type": "rawsocket",
-                                 "endpoint": {"type": "unix", "path": PROXY_SOCKET,
-                                              "backlog": web["endpoint"].get("backlog", 50)},
-                                 "serializers": ["msgpack"],
-                                 "auth": {"anonymous-proxy": {"type": "static"}}})
+    router["transports"].append(
+        {
+            "id": PROXY_TRANSPORT_ID,
+            "type": "rawsocket",
+            "endpoint": {"type": "unix", "path": PROXY_SOCKET, "backlog": web["endpoint"].get("backlog", 50)},
+            "serializers": ["msgpack"],
+            "auth": {"anonymous-proxy": {"type": "static"}},
+        }
+    )
     # Crossbar starts the workers one by one in this order: the proxies right after the router, so they
     # all listen before the components register, which is what Hub waits for
     at = config["workers"].index(router) + 1
     for i in range(1, PROXY_WORKERS + 1):
-        config["workers"].insert(at + i - 1, {
-            "id": f"proxy{i}", "type": "proxy", "options": {"pythonpath": [".."]},
-            "transports": [{"id": S.WEB_TRANSPORT_ID, "type": "web",
-                            "endpoint": dict(public),
-                            "paths": {"ws": dict(copy.deepcopy(ws), auth={"anonymous": ws["auth"]["anonymous"]}),
-                                      # set-up as in the other workers, the node key read once (bench/peers_proxy.py)
-                                      "bench": {"type": "resource", "classname": "bench.peers_proxy.resource"}}}],
-            "routes": {realm: {"anonymous": "router"}},
-            "connections": {"router": {"transport": {"type": "rawsocket", "serializer": "msgpack",
-                                                     "endpoint": {"type": "unix", "path": PROXY_SOCKET}},
-                                       "auth": {"anonymous-proxy": {"type": "static"}}}},
-        })
+        config["workers"].insert(
+            at + i - 1,
+            {
+                "id": f"proxy{i}",
+                "type": "proxy",
+                "options": {"pythonpath": [".."]},
+                "transports": [
+                    {
+                        "id": S.WEB_TRANSPORT_ID,
+                        "type": "web",
+                        "endpoint": dict(public),
+                        "paths": {
+                            "ws": dict(copy.deepcopy(ws), auth={"anonymous": ws["auth"]["anonymous"]}),
+                            # set-up as in the other workers, the node key read once (bench/peers_proxy.py)
+                            "bench": {"type": "resource", "classname": "bench.peers_proxy.resource"},
+                        },
+                    }
+                ],
+                "routes": {realm: {"anonymous": "router"}},
+                "connections": {
+                    "router": {
+                        "transport": {
+                            "type": "rawsocket",
+                            "serializer": "msgpack",
+                            "endpoint": {"type": "unix", "path": PROXY_SOCKET},
+                        },
+                        "auth": {"anonymous-proxy": {"type": "static"}},
+                    }
+                },
+            },
+        )
 
 
 #: Switchboard's hub as `make run` starts it (`switchboard`), and the settings the tuning run compares
 #: with it, one change each (docs/benchmarks.md, "Tuning")
 VARIANTS = {
-    "switchboard": Variant("Switchboard", "the `make run` hub: lazy log arguments, frozen startup heap, "
-                                          "ready-made frames sent at the end of each turn, log level info "
-                                          "(one worker log write per turn), browsers on msgpack"),
-    "sb_before": Variant("Switchboard before tuning", "before tuning: Crossbar's eager debug-log arguments, "
-                                                      "startup heap in every full GC, Twisted's and Autobahn's own "
-                                                      "write paths, Crossbar's worker log path, JSON (AutobahnJS's "
-                                                      "first choice); fan-out and RPC",
-                         env={S.ENV_LAZY_LOG_ARGS: "0", S.ENV_GC_FREEZE: "0", S.ENV_TURN_FLUSH: "0",
-                              S.ENV_FAST_SEND: "0", S.ENV_WORKER_LOG: "0"}, protocol="wamp", connections=False),
+    "switchboard": Variant(
+        "Switchboard",
+        "the `make run` hub: lazy log arguments, frozen startup heap, "
+        "ready-made frames sent at the end of each turn, log level info "
+        "(one worker log write per turn), browsers on msgpack",
+    ),
+    "sb_before": Variant(
+        "Switchboard before tuning",
+        "before tuning: Crossbar's eager debug-log arguments, "
+        "startup heap in every full GC, Twisted's and Autobahn's own "
+        "write paths, Crossbar's worker log path, JSON (AutobahnJS's "
+        "first choice); fan-out and RPC",
+        env={
+            S.ENV_LAZY_LOG_ARGS: "0",
+            S.ENV_GC_FREEZE: "0",
+            S.ENV_TURN_FLUSH: "0",
+            S.ENV_FAST_SEND: "0",
+            S.ENV_WORKER_LOG: "0",
+        },
+        protocol="wamp",
+        connections=False,
+    ),
     "sb_json": Variant("Switchboard, JSON", "clients speak wamp.2.json", protocol="wamp"),
-    "sb_eager_logs": Variant("Switchboard, eager log args", "Crossbar's eager debug-log arguments",
-                             env={S.ENV_LAZY_LOG_ARGS: "0"}),
-    "sb_gc_unfrozen": Variant("Switchboard, GC unfrozen", "nothing frozen: each worker's startup heap and "
-                                                           "sessions in every full garbage collection",
-                              env={S.ENV_GC_FREEZE: "0"},
-                              connections=False),
-    "sb_gc_full_passes_off": Variant("Switchboard, sessions unfrozen", "only the startup heap frozen: every full "
-                                                                        "collection walks the sessions",
-                                     env={S.ENV_GC_FULL_EVERY: "0"}),
-    "sb_turn_later": Variant("Switchboard, writes a turn later", "Twisted's own write path: each socket sent after "
-                                                                 "a writability poll", env={S.ENV_TURN_FLUSH: "0"}),
-    "sb_send_message": Variant("Switchboard, sendMessage", "each WAMP message framed per peer by Autobahn's "
-                                                            "sendMessage", env={S.ENV_FAST_SEND: "0"}),
-    "sb_log_per_record": Variant("Switchboard, log per record", "Crossbar's worker log path: a pipe write per "
-                                                                 "record, connection chatter at info",
-                                 env={S.ENV_WORKER_LOG: "0"}),
-    "sb_asyncio": Variant("Switchboard, asyncio reactor", "the router worker on Twisted's asyncio reactor "
-                                                           "instead of epoll", config=_asyncio_reactor,
-                          connections=False),
+    "sb_eager_logs": Variant(
+        "Switchboard, eager log args", "Crossbar's eager debug-log arguments", env={S.ENV_LAZY_LOG_ARGS: "0"}
+    ),
+    "sb_gc_unfrozen": Variant(
+        "Switchboard, GC unfrozen",
+        "nothing frozen: each worker's startup heap and sessions in every full garbage collection",
+        env={S.ENV_GC_FREEZE: "0"},
+        connections=False,
+    ),
+    "sb_gc_full_passes_off": Variant(
+        "Switchboard, sessions unfrozen",
+        "only the startup heap frozen: every full collection walks the sessions",
+        env={S.ENV_GC_FULL_EVERY: "0"},
+    ),
+    "sb_turn_later": Variant(
+        "Switchboard, writes a turn later",
+        "Twisted's own write path: each socket sent after a writability poll",
+        env={S.ENV_TURN_FLUSH: "0"},
+    ),
+    "sb_send_message": Variant(
+        "Switchboard, sendMessage",
+        "each WAMP message framed per peer by Autobahn's sendMessage",
+        env={S.ENV_FAST_SEND: "0"},
+    ),
+    "sb_log_per_record": Variant(
+        "Switchboard, log per record",
+        "Crossbar's worker log path: a pipe write per record, connection chatter at info",
+        env={S.ENV_WORKER_LOG: "0"},
+    ),
+    "sb_asyncio": Variant(
+        "Switchboard, asyncio reactor",
+        "the router worker on Twisted's asyncio reactor instead of epoll",
+        config=_asyncio_reactor,
+        connections=False,
+    ),
     "sb_warn": Variant("Switchboard, log warn", "log level warn", loglevel="warn"),
-    "sb_deflate": Variant("Switchboard, deflate", "permessage-deflate offered and used", compress=15,
-                          config=_deflate),
+    "sb_deflate": Variant("Switchboard, deflate", "permessage-deflate offered and used", compress=15, config=_deflate),
     "sb_no_utf8": Variant("Switchboard, no UTF-8 check", "validate_utf8 off", config=_no_utf8_validation),
-    "sb_chunked": Variant("Switchboard, chunked dispatch", "event_dispatching_chunk_size 1000",
-                          config=_chunked_dispatch),
-    "sb_unguarded": Variant("Switchboard, unguarded", "without the guards against hostile clients (depth, "
-                                                       "value and rate checks, send buffer, HTTP body and "
-                                                       "per-address limits: docs/security.md)",
-                            env={S.ENV_GUARDS: "0"}),
-    "sb_inproc": Variant("Switchboard, callee in router", "demo.add2 as a router component (no callee hop)",
-                         config=_demo_in_router),
-    "sb_two_cores": Variant("Switchboard, two cores", "the hub may use both CPUs (the load generator's too), "
-                                                       "same workers", all_cpus=True, connections=False),
-    "sb_proxy": Variant("Switchboard, 2 proxies", f"both CPUs, and {PROXY_WORKERS} proxy workers in front of the "
-                                                   "router terminate the WebSockets", all_cpus=True,
-                        config=_proxy_layout),
+    "sb_chunked": Variant(
+        "Switchboard, chunked dispatch", "event_dispatching_chunk_size 1000", config=_chunked_dispatch
+    ),
+    "sb_unguarded": Variant(
+        "Switchboard, unguarded",
+        "without the guards against hostile clients (depth, "
+        "value and rate checks, send buffer, HTTP body and "
+        "per-address limits: docs/security.md)",
+        env={S.ENV_GUARDS: "0"},
+    ),
+    "sb_inproc": Variant(
+        "Switchboard, callee in router", "demo.add2 as a router component (no callee hop)", config=_demo_in_router
+    ),
+    "sb_two_cores": Variant(
+        "Switchboard, two cores",
+        "the hub may use both CPUs (the load generator's too), same workers",
+        all_cpus=True,
+        connections=False,
+    ),
+    "sb_proxy": Variant(
+        "Switchboard, 2 proxies",
+        f"both CPUs, and {PROXY_WORKERS} proxy workers in front of the router terminate the WebSockets",
+        all_cpus=True,
+        config=_proxy_layout,
+    ),
 }
 PEERS = {
     "ceiling": ("ceiling (Autobahn)", "Ceiling: bare Autobahn/Twisted broadcast"),
@@ -190,9 +264,15 @@ def sb_config(variant: Variant) -> dict:
     config = S.load_config(S.CONFIG_FILE)
     worker = S.router_worker(config)
     anonymous = next(r for r in worker["realms"][0]["roles"] if r["name"] == "anonymous")
-    anonymous["permissions"].append({"uri": "bench.", "match": "prefix",
-                                     "allow": {"call": False, "register": False, "publish": True, "subscribe": True},
-                                     "disclose": {"caller": False, "publisher": False}, "cache": True})
+    anonymous["permissions"].append(
+        {
+            "uri": "bench.",
+            "match": "prefix",
+            "allow": {"call": False, "register": False, "publish": True, "subscribe": True},
+            "disclose": {"caller": False, "publisher": False},
+            "cache": True,
+        }
+    )
     if variant.config:
         variant.config(config)
     return config
@@ -226,8 +306,15 @@ class Server:
 
     def _spawn(self, cmd: list[str], env: dict | None = None, name: str = "server") -> subprocess.Popen:
         log = open(self.workdir / f"{self.name}-{name}.log", "ab")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
@@ -275,9 +362,20 @@ class ChannelsServer(Server):
     def start(self) -> None:
         self.redis = redis_server.RedisServer(self.workdir / "redis")
         self.redis.start(15)
-        proc = self._spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                            "bench.peers_channels_app:application"],
-                           env={"BENCH_REDIS_PORT": str(self.redis.port), "PYTHONPATH": str(ROOT)}, name="daphne")
+        proc = self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "bench.peers_channels_app:application",
+            ],
+            env={"BENCH_REDIS_PORT": str(self.redis.port), "PYTHONPATH": str(ROOT)},
+            name="daphne",
+        )
         self._wait_port(proc)
 
     def cpu_pids(self) -> list[int]:
@@ -297,8 +395,13 @@ class SwitchboardServer(Server):
     def start(self) -> None:
         from switchboard.router.testing.hub import Hub
 
-        self.hub = Hub(self.workdir / self.name, with_components=True, loglevel=self.variant.loglevel,
-                       env={**LOADGEN_LIMITS, **self.variant.env}, config=sb_config(self.variant))
+        self.hub = Hub(
+            self.workdir / self.name,
+            with_components=True,
+            loglevel=self.variant.loglevel,
+            env={**LOADGEN_LIMITS, **self.variant.env},
+            config=sb_config(self.variant),
+        )
         self.hub.start()
         if self.variant.all_cpus:
             self.widen_affinity()
@@ -319,8 +422,13 @@ class SwitchboardServer(Server):
         return self.hub.url
 
     def loadgen_cfg(self) -> dict:
-        return {"protocol": self.variant.protocol, "compress": self.variant.compress, "url": self.hub.url,
-                "realm": self.hub.realm, "topic": BENCH_TOPIC}
+        return {
+            "protocol": self.variant.protocol,
+            "compress": self.variant.compress,
+            "url": self.hub.url,
+            "realm": self.hub.realm,
+            "topic": BENCH_TOPIC,
+        }
 
     def cpu_pids(self) -> list[int]:
         return [self.hub.node.process.pid]

@@ -12,8 +12,9 @@ import sys
 import socketio
 from aiohttp import web
 
-sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*", logger=False, engineio_logger=False,
-                           max_http_buffer_size=1 << 20)
+sio = socketio.AsyncServer(
+    async_mode="aiohttp", cors_allowed_origins="*", logger=False, engineio_logger=False, max_http_buffer_size=1 << 20
+)
 
 
 @sio.on("sub")

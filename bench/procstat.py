@@ -26,8 +26,11 @@ def established(pids, port: int) -> int:
     total = 0
     for pid in pids or ():
         with contextlib.suppress(psutil.NoSuchProcess):
-            total += sum(1 for c in psutil.Process(pid).net_connections("tcp")
-                         if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
+            total += sum(
+                1
+                for c in psutil.Process(pid).net_connections("tcp")
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+            )
     return total
 
 

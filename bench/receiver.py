@@ -51,10 +51,17 @@ class Tally:
 
     def result(self) -> dict:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return {"received": len(self.seen), "expected": self.expected, "duplicates": self.duplicates,
-                "out_of_order": self.out_of_order, "warmup_received": self.warmup,
-                "first_epoch": self.first_epoch, "last_epoch": self.last_epoch,
-                "cpu_s": usage.ru_utime + usage.ru_stime, "pid": os.getpid()}
+        return {
+            "received": len(self.seen),
+            "expected": self.expected,
+            "duplicates": self.duplicates,
+            "out_of_order": self.out_of_order,
+            "warmup_received": self.warmup,
+            "first_epoch": self.first_epoch,
+            "last_epoch": self.last_epoch,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "pid": os.getpid(),
+        }
 
 
 def _stdin_done(flag: threading.Event) -> None:

@@ -19,12 +19,14 @@ class RedisMissing(RuntimeError):
 
 def find_binary() -> str:
     found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     if not found:
         raise RedisMissing(
             "redis-server is not installed; the Channels rows need a real Redis. "
             "Install it with: sudo apt-get install redis-server (make bench does this when run as root), "
-            "or skip them: --scenarios sb_publish,sb_publish_many,sb_outbox")
+            "or skip them: --scenarios sb_publish,sb_publish_many,sb_outbox"
+        )
     return found
 
 
@@ -59,11 +61,28 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "redis.log"
         # No persistence (no RDB snapshots, no AOF): Channels' layer is transient, as it is in production.
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(self.workdir), "--daemonize", "no", "--logfile", str(self.log_path),
-               "--protected-mode", "yes"]
-        self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.STDOUT)
+        cmd = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.log_path),
+            "--protected-mode",
+            "yes",
+        ]
+        self.process = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while not _ping(self.port):
             if self.process.poll() is not None:

@@ -48,8 +48,14 @@ class Child:
     def __init__(self, module: str, cfg: dict, stderr_path: Path):
         self.stderr_path = stderr_path
         with open(stderr_path, "ab") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", module, json.dumps(cfg)], cwd=ROOT, text=True,
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", module, json.dumps(cfg)],
+                cwd=ROOT,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
 
     def expect(self, word: str, timeout: float) -> dict:
         """The json of the next `word` line, within `timeout` seconds."""
@@ -63,7 +69,7 @@ class Child:
             if not line:
                 break
             if line.startswith(word + " "):
-                return json.loads(line[len(word) + 1:])
+                return json.loads(line[len(word) + 1 :])
         tail = "\n".join(self.stderr_path.read_text(errors="replace").strip().splitlines()[-6:])
         raise RuntimeError(f"{word} not received (exit {self.proc.poll()}): {tail}")
 
@@ -93,12 +99,20 @@ def run_phase(phase: str, params: SoakParams, cpus: dict, workdir: Path) -> dict
     try:
         sampler = Sampler(router_worker_pid(hub.node, S.router_worker(config)["id"]))
         sampler.start()
-        base = {"url": hub.url, "realm": hub.realm, "topic": TOPIC, "bulk_topic": BULK_TOPIC,
-                "cpu": cpus["load_cpu"]}
-        loadgen = Child("bench.soak_loadgen", {**base, "subscribers": params.subscribers, "rate": params.rate,
-                                               "payload_bytes": params.payload_bytes, "bulk_rate": params.bulk_rate,
-                                               "bulk_bytes": params.bulk_bytes, "stall_timeout": params.stall_timeout},
-                        workdir / "loadgen.log")
+        base = {"url": hub.url, "realm": hub.realm, "topic": TOPIC, "bulk_topic": BULK_TOPIC, "cpu": cpus["load_cpu"]}
+        loadgen = Child(
+            "bench.soak_loadgen",
+            {
+                **base,
+                "subscribers": params.subscribers,
+                "rate": params.rate,
+                "payload_bytes": params.payload_bytes,
+                "bulk_rate": params.bulk_rate,
+                "bulk_bytes": params.bulk_bytes,
+                "stall_timeout": params.stall_timeout,
+            },
+            workdir / "loadgen.log",
+        )
         children.append(loadgen)
         out["ready"] = loadgen.expect("READY", 240)
         log(f"{phase}: {out['ready']['subscribers']} subscribers in {out['ready']['setup_s']} s")
@@ -115,12 +129,27 @@ def run_phase(phase: str, params: SoakParams, cpus: dict, workdir: Path) -> dict
         log_before = hub.log_path.stat().st_size
         if phase == "bad":
             segment("window")
-            bad = Child("bench.soak_bad", {**base, "host": "127.0.0.1", "port": hub.settings.port,
-                                           "noise_topic": NOISE_TOPIC, "duration": params.window_seconds,
-                                           **{k: getattr(params, k) for k in (
-                                               "slow_consumers", "slow_interval", "malformed_rate",
-                                               "malformed_timeout", "churn_rate")}},
-                        workdir / "bad.log")
+            bad = Child(
+                "bench.soak_bad",
+                {
+                    **base,
+                    "host": "127.0.0.1",
+                    "port": hub.settings.port,
+                    "noise_topic": NOISE_TOPIC,
+                    "duration": params.window_seconds,
+                    **{
+                        k: getattr(params, k)
+                        for k in (
+                            "slow_consumers",
+                            "slow_interval",
+                            "malformed_rate",
+                            "malformed_timeout",
+                            "churn_rate",
+                        )
+                    },
+                },
+                workdir / "bad.log",
+            )
             children.append(bad)
             out["bad"] = bad.expect("RESULT", params.window_seconds + 150)
         else:
@@ -137,9 +166,15 @@ def run_phase(phase: str, params: SoakParams, cpus: dict, workdir: Path) -> dict
         loadgen.say("STOP")
         out["loadgen"] = loadgen.expect("RESULT", 120)
         sampler.stop()
-        out["rss"] = {"baseline_mib": baseline, "target_mib": target, "back_after_s": back,
-                      "peak_window_mib": sampler.peak_rss("window"), "peak_after_mib": sampler.peak_rss("after"),
-                      "end_mib": sampler.samples[-1][2] if sampler.samples else None, "samples": sampler.samples}
+        out["rss"] = {
+            "baseline_mib": baseline,
+            "target_mib": target,
+            "back_after_s": back,
+            "peak_window_mib": sampler.peak_rss("window"),
+            "peak_after_mib": sampler.peak_rss("after"),
+            "end_mib": sampler.samples[-1][2] if sampler.samples else None,
+            "samples": sampler.samples,
+        }
         out["router_cpu_share"] = {s: sampler.cpu_share(s) for s in ("baseline", "window", "after")}
     finally:
         for child in children:
@@ -153,8 +188,10 @@ def summary_line(r: dict) -> str:
     fan = r["loadgen"]["fanout"]
     window = fan["segments"].get("window") or {}
     rss = r["rss"]
-    return (f"{r['phase']}: window p50 {window.get('p50')} p99 {window.get('p99')} ms, lost {fan['lost']}, "
-            f"RSS {rss['baseline_mib']} -> peak {rss['peak_window_mib']} -> end {rss['end_mib']} MiB")
+    return (
+        f"{r['phase']}: window p50 {window.get('p50')} p99 {window.get('p99')} ms, lost {fan['lost']}, "
+        f"RSS {rss['baseline_mib']} -> peak {rss['peak_window_mib']} -> end {rss['end_mib']} MiB"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,12 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     cpus = plan_cpus(params.pin)
     if cpus["pinned"]:
         os.sched_setaffinity(0, {cpus["server_cpu"]})  # the hub inherits it
-        cpus["description"] = (f"the Crossbar node and its workers pinned to CPU {cpus['server_cpu']}; the normal "
-                               f"clients and the bad clients (one process each) pinned to CPU {cpus['load_cpu']} "
-                               "(os.sched_setaffinity); other processes on the machine were not moved")
+        cpus["description"] = (
+            f"the Crossbar node and its workers pinned to CPU {cpus['server_cpu']}; the normal "
+            f"clients and the bad clients (one process each) pinned to CPU {cpus['load_cpu']} "
+            "(os.sched_setaffinity); other processes on the machine were not moved"
+        )
     started = datetime.now(timezone.utc)
-    log(f"{params.subscribers} subscribers at {params.rate:g} events/s, {params.window_seconds:g} s windows; "
-        f"{cpus['description']}")
+    log(
+        f"{params.subscribers} subscribers at {params.rate:g} events/s, {params.window_seconds:g} s windows; "
+        f"{cpus['description']}"
+    )
     phases, errors = {}, []
     with tempfile.TemporaryDirectory(prefix="switchboard-soak-") as tmp:
         for phase in PHASES:
@@ -179,11 +220,18 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{phase} FAILED: {e}")
                 errors.append(f"{phase}: {e}")
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    data = {"benchmark": "soak", "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "duration_s": round((datetime.now(timezone.utc) - started).total_seconds(), 1),
-            "command": " ".join(["python -m bench.soak", *(argv if argv is not None else sys.argv[1:])]),
-            "params": params.as_dict(), "machine": info, "cpu_pinning": cpus, "phases": phases, "errors": errors,
-            "topics": {"fanout": TOPIC, "bulk": BULK_TOPIC, "noise": NOISE_TOPIC}}
+    data = {
+        "benchmark": "soak",
+        "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "duration_s": round((datetime.now(timezone.utc) - started).total_seconds(), 1),
+        "command": " ".join(["python -m bench.soak", *(argv if argv is not None else sys.argv[1:])]),
+        "params": params.as_dict(),
+        "machine": info,
+        "cpu_pinning": cpus,
+        "phases": phases,
+        "errors": errors,
+        "topics": {"fanout": TOPIC, "bulk": BULK_TOPIC, "noise": NOISE_TOPIC},
+    }
     data["verdict"] = soak_verdict.verdict(data) if not errors else None
     out_dir = QUICK_OUT if params.quick and params.out_dir == SoakParams().out_dir else ROOT / params.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -49,13 +49,21 @@ MALFORMED = {
     "deep_json": ("ws", (1, b"[" * 100_000)),
     "bad_uri_hello": ("ws", (1, b'[1, "bad realm!", {}]')),
     "garbage_request_line": ("raw", b"GARBAGE / \r\n\r\n"),
-    "upgrade_without_key": ("raw", _http("GET /ws HTTP/1.1\nHost: x\nUpgrade: websocket\nConnection: Upgrade\n"
-                                         "Sec-WebSocket-Version: 13\n\n")),
+    "upgrade_without_key": (
+        "raw",
+        _http("GET /ws HTTP/1.1\nHost: x\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Version: 13\n\n"),
+    ),
     "random_bytes": ("raw", None),  # 200 random bytes, no line end
-    "body_announced_too_large": ("raw", _http("POST /bridge/publish HTTP/1.1\nHost: x\nContent-Type: application/json\n"
-                                              "Content-Length: 99999999999\n\n{}")),
-    "body_chunked_too_large": ("chunked", _http("POST /bridge/publish HTTP/1.1\nHost: x\nContent-Type: "
-                                                "application/json\nTransfer-Encoding: chunked\n\n")),
+    "body_announced_too_large": (
+        "raw",
+        _http(
+            "POST /bridge/publish HTTP/1.1\nHost: x\nContent-Type: application/json\nContent-Length: 99999999999\n\n{}"
+        ),
+    ),
+    "body_chunked_too_large": (
+        "chunked",
+        _http("POST /bridge/publish HTTP/1.1\nHost: x\nContent-Type: application/json\nTransfer-Encoding: chunked\n\n"),
+    ),
 }
 
 
@@ -117,12 +125,14 @@ async def malformed_one(kind: str, host: str, port: int, timeout: float) -> str:
         elif how == "chunked":
             work = _chunked(conn, what)
         else:
+
             async def raw():
                 try:
                     await conn.send(what if what is not None else os.urandom(200).replace(b"\n", b"."))
                 except (ConnectionResetError, BrokenPipeError):
                     return "closed, no answer"
                 return await _answer(conn)
+
             work = raw()
         return await asyncio.wait_for(work, timeout)
     except asyncio.TimeoutError:
@@ -134,8 +144,13 @@ async def malformed_one(kind: str, host: str, port: int, timeout: float) -> str:
 async def slow_consumer(cfg: dict, t0: float, stop: asyncio.Event) -> dict:
     """Join, subscribe to both topics, then only send a frame every SLOW_FRAME_EVERY seconds."""
     host, port = cfg["host"], cfg["port"]
-    rec: dict = {"started_s": round(time.monotonic() - t0, 1), "subscribed_s": None, "dropped_s": None,
-                 "frames_sent": 0, "error": None}
+    rec: dict = {
+        "started_s": round(time.monotonic() - t0, 1),
+        "subscribed_s": None,
+        "dropped_s": None,
+        "frames_sent": 0,
+        "error": None,
+    }
     conn = None
     try:
         conn = await Conn.open(SLOW_ADDRESS, host, port, rcvbuf=4096)
@@ -210,7 +225,8 @@ async def bad_clients(cfg: dict) -> dict:
     proto = WampMsgpack({"url": cfg["url"], "realm": cfg["realm"], "topic": cfg["topic"]})
     churn_session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0, local_addr=(CHURN_ADDRESS, 0), force_close=True),
-        timeout=aiohttp.ClientTimeout(total=None, connect=CHURN_TIMEOUT))
+        timeout=aiohttp.ClientTimeout(total=None, connect=CHURN_TIMEOUT),
+    )
 
     async def one_malformed(kind: str):
         try:
@@ -241,11 +257,14 @@ async def bad_clients(cfg: dict) -> dict:
     # new connections stop early enough for the last to end within `duration`: every bad client is gone
     # when the window ends, and the window is as long as the clean phase's
     launch_s = max(duration / 2, duration - cfg["malformed_timeout"] - 1)
-    schedules = [paced(cfg["malformed_rate"], launch_s, start_malformed, t0),
-                 paced(cfg["churn_rate"], launch_s, lambda: tasks.append(asyncio.ensure_future(one_churn())), t0)]
+    schedules = [
+        paced(cfg["malformed_rate"], launch_s, start_malformed, t0),
+        paced(cfg["churn_rate"], launch_s, lambda: tasks.append(asyncio.ensure_future(one_churn())), t0),
+    ]
     if cfg["slow_consumers"]:
-        schedules.append(paced(1 / cfg["slow_interval"], min(launch_s, cfg["slow_consumers"] * cfg["slow_interval"]),
-                               start_slow, t0))
+        schedules.append(
+            paced(1 / cfg["slow_interval"], min(launch_s, cfg["slow_consumers"] * cfg["slow_interval"]), start_slow, t0)
+        )
     await asyncio.gather(*schedules)
     launched_s = time.monotonic() - t0
     await asyncio.sleep(max(0.0, t0 + duration - time.monotonic()))
@@ -257,13 +276,20 @@ async def bad_clients(cfg: dict) -> dict:
     slow = [t.result() for t in slow_tasks if t in done and not t.cancelled()]
     wall = time.monotonic() - t0
     outcomes = {kind: dict(c) for kind, c in malformed.items()}
-    return {"duration_s": round(wall, 2), "launching_s": round(launched_s, 2),
-            "slow_consumers": slow, "malformed": outcomes,
-            "malformed_total": sum(sum(c.values()) for c in malformed.values()),
-            "malformed_refused": sum(n for c in malformed.values() for o, n in c.items() if refused(o)),
-            "malformed_skipped": state["skipped"], "churn": dict(churn), "churn_ok": churn["ok"],
-            "churn_total": sum(churn.values()), "unfinished_tasks": len(pending),
-            "cpu_share": round((cpu_s() - cpu0) / wall, 3)}
+    return {
+        "duration_s": round(wall, 2),
+        "launching_s": round(launched_s, 2),
+        "slow_consumers": slow,
+        "malformed": outcomes,
+        "malformed_total": sum(sum(c.values()) for c in malformed.values()),
+        "malformed_refused": sum(n for c in malformed.values() for o, n in c.items() if refused(o)),
+        "malformed_skipped": state["skipped"],
+        "churn": dict(churn),
+        "churn_ok": churn["ok"],
+        "churn_total": sum(churn.values()),
+        "unfinished_tasks": len(pending),
+        "cpu_share": round((cpu_s() - cpu0) / wall, 3),
+    }
 
 
 def main() -> None:

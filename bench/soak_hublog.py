@@ -22,7 +22,7 @@ def kinds(text: str, top: int = 6) -> list[list]:
     lines, size = Counter(), Counter()
     for line in text.splitlines():
         m = _STAMP.match(line)
-        kind = (m.group(1) + " " if m else "") + _VARIABLE.sub("…", line[m.end():] if m else line)[:100]
+        kind = (m.group(1) + " " if m else "") + _VARIABLE.sub("…", line[m.end() :] if m else line)[:100]
         lines[kind] += 1
         size[kind] += len(line) + 1
     return [[kind, lines[kind], size[kind]] for kind, _ in size.most_common(top)]
@@ -36,7 +36,10 @@ def read(text: str) -> dict:
     for m in REFUSED.finditer(text):
         refused[m.group(2)] += int(m.group(1))
     logged = len(PROTOCOL_ERROR.findall(text))
-    return {"slow_consumers_dropped": dict(dropped), "connections_refused": dict(refused),
-            "protocol_errors_logged": logged,
-            "protocol_errors_not_logged": sum(int(n) for n in NOT_LOGGED.findall(text)),
-            "tracebacks": text.count(TRACEBACK)}
+    return {
+        "slow_consumers_dropped": dict(dropped),
+        "connections_refused": dict(refused),
+        "protocol_errors_logged": logged,
+        "protocol_errors_not_logged": sum(int(n) for n in NOT_LOGGED.findall(text)),
+        "tracebacks": text.count(TRACEBACK),
+    }

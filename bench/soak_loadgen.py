@@ -100,11 +100,17 @@ class Tally:
         for s in sorted(self.seconds):
             lat = lat_summary(self.seconds[s])
             per_second.append([s, lat["p50"], lat["p99"], lat["count"]])
-        return {"events_sent": sent, "expected": sent * self.need, "delivered": self.delivered,
-                "lost": sent * self.need - self.delivered, "out_of_order_or_twice": self.disorder,
-                "unparsed": self.unparsed, "events_per_segment": self.events,
-                "segments": {name: lat_summary(values) for name, values in self.segments.items()},
-                "per_second": per_second}
+        return {
+            "events_sent": sent,
+            "expected": sent * self.need,
+            "delivered": self.delivered,
+            "lost": sent * self.need - self.delivered,
+            "out_of_order_or_twice": self.disorder,
+            "unparsed": self.unparsed,
+            "events_per_segment": self.events,
+            "segments": {name: lat_summary(values) for name, values in self.segments.items()},
+            "per_second": per_second,
+        }
 
 
 async def publish(ws, proto, tally: Tally, rate: float, size: int, state: dict, key: str) -> None:
@@ -137,9 +143,13 @@ async def commands(state: dict) -> None:
 def address_sessions(connections: int) -> list[aiohttp.ClientSession]:
     """One aiohttp session per source address 127.0.1.1, .2, ...: open_many spreads connections over them."""
     timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_connect=30)
-    return [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.1.{i + 1}", 0),
-                                                                force_close=True), timeout=timeout)
-            for i in range(-(-connections // PER_ADDRESS))]
+    return [
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.1.{i + 1}", 0), force_close=True),
+            timeout=timeout,
+        )
+        for i in range(-(-connections // PER_ADDRESS))
+    ]
 
 
 async def soak(cfg: dict) -> dict:
@@ -153,23 +163,26 @@ async def soak(cfg: dict) -> dict:
     pubs, pub_errors, pub_failed = await open_many(fan, sessions, 2, 2, subscribe=False)
     if failed or extra_failed or pub_failed:
         await close_all(subs + extra + pubs, sessions)
-        return {"error": f"{failed} of {n} subscribers, {extra_failed} bulk readers, {pub_failed} publishers "
-                         f"failed: {(errors + extra_errors + pub_errors)[:3]}"}
+        return {
+            "error": f"{failed} of {n} subscribers, {extra_failed} bulk readers, {pub_failed} publishers "
+            f"failed: {(errors + extra_errors + pub_errors)[:3]}"
+        }
     setup_s = time.monotonic() - t_setup
     gc.collect()
     gc.freeze()  # the sessions leave the collector's walks: no long pauses counted as the hub's latency
     t0_ns = time.time_ns()
     fan_tally, bulk_tally = Tally(len(subs), t0_ns), Tally(1, t0_ns)
-    state = {"stop": False, "segment": "warmup", "marks": [], "t0": time.monotonic(), "fan_sent": 0,
-             "bulk_sent": 0}
+    state = {"stop": False, "segment": "warmup", "marks": [], "t0": time.monotonic(), "fan_sent": 0, "bulk_sent": 0}
     readers = [asyncio.ensure_future(drain(ws, fan, fan_tally.reader(fan.event))) for ws in subs]
     readers.append(asyncio.ensure_future(drain(extra[0], bulk, bulk_tally.reader(bulk.event))))
     readers += [asyncio.ensure_future(drain(ws, fan)) for ws in pubs]
     cpu0 = cpu_s()
-    publishers = [asyncio.ensure_future(publish(pubs[0], fan, fan_tally, cfg["rate"], cfg["payload_bytes"], state,
-                                                "fan_sent")),
-                  asyncio.ensure_future(publish(pubs[1], bulk, bulk_tally, cfg["bulk_rate"], cfg["bulk_bytes"], state,
-                                                "bulk_sent"))]
+    publishers = [
+        asyncio.ensure_future(publish(pubs[0], fan, fan_tally, cfg["rate"], cfg["payload_bytes"], state, "fan_sent")),
+        asyncio.ensure_future(
+            publish(pubs[1], bulk, bulk_tally, cfg["bulk_rate"], cfg["bulk_bytes"], state, "bulk_sent")
+        ),
+    ]
     print("READY " + json.dumps({"setup_s": round(setup_s, 2), "subscribers": len(subs)}), flush=True)
     await commands(state)
     state["stop"] = True
@@ -184,12 +197,19 @@ async def soak(cfg: dict) -> dict:
     for r in readers:
         r.cancel()
     await close_all(subs + extra + pubs, sessions)
-    return {"subscribers": len(subs), "setup_s": round(setup_s, 2), "publishing_s": round(publishing_s, 2),
-            "marks": state["marks"], "stalled": not (fan_done and bulk_done), "disconnected": disconnected,
-            "readers_failed": len(ended) - disconnected,
-            "fanout": fan_tally.summary(state["fan_sent"]), "bulk": bulk_tally.summary(state["bulk_sent"]),
-            "loadgen_cpu_share": round(cpu / publishing_s, 3) if publishing_s > 0 else None,
-            "loadgen_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "subscribers": len(subs),
+        "setup_s": round(setup_s, 2),
+        "publishing_s": round(publishing_s, 2),
+        "marks": state["marks"],
+        "stalled": not (fan_done and bulk_done),
+        "disconnected": disconnected,
+        "readers_failed": len(ended) - disconnected,
+        "fanout": fan_tally.summary(state["fan_sent"]),
+        "bulk": bulk_tally.summary(state["bulk_sent"]),
+        "loadgen_cpu_share": round(cpu / publishing_s, 3) if publishing_s > 0 else None,
+        "loadgen_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def main() -> None:

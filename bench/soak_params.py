@@ -62,8 +62,18 @@ class SoakParams:
 
 
 #: small: bigger bulk events so that the slow consumers fill their buffers within the short window
-QUICK = dict(subscribers=100, bulk_bytes=16000, warmup_seconds=2.0, baseline_seconds=3.0, window_seconds=20.0,
-             recovery_timeout=20.0, slow_consumers=3, slow_interval=1.0, malformed_rate=10.0, churn_rate=4.0)
+QUICK = dict(
+    subscribers=100,
+    bulk_bytes=16000,
+    warmup_seconds=2.0,
+    baseline_seconds=3.0,
+    window_seconds=20.0,
+    recovery_timeout=20.0,
+    slow_consumers=3,
+    slow_interval=1.0,
+    malformed_rate=10.0,
+    churn_rate=4.0,
+)
 
 _PREFIX = "BENCH_SOAK_"
 
@@ -71,8 +81,9 @@ _PREFIX = "BENCH_SOAK_"
 def parse(argv: list[str] | None = None, env: dict | None = None) -> SoakParams:
     env = os.environ if env is None else env
     defaults = SoakParams()
-    parser = argparse.ArgumentParser(prog="python -m bench.soak",
-                                     description="Fan-out with and without slow, malformed and churning clients.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak", description="Fan-out with and without slow, malformed and churning clients."
+    )
     parser.add_argument("--quick", action="store_true", help=f"small run, results not saved ({QUICK})")
     for name, kind in knobs.kinds(SoakParams).items():
         if name == "quick":
@@ -81,8 +92,12 @@ def parse(argv: list[str] | None = None, env: dict | None = None) -> SoakParams:
         if kind is bool:
             parser.add_argument("--no-" + flag, dest=name, action="store_false", default=None)
         else:
-            parser.add_argument("--" + flag, dest=name, type=lambda s, k=kind: knobs.convert(s, k),
-                                help=f"default {getattr(defaults, name)}")
+            parser.add_argument(
+                "--" + flag,
+                dest=name,
+                type=lambda s, k=kind: knobs.convert(s, k),
+                help=f"default {getattr(defaults, name)}",
+            )
     args = parser.parse_args(argv)
     values: dict = {}
     if args.quick or knobs.convert(env.get(_PREFIX + "QUICK", "0"), bool):

@@ -35,41 +35,85 @@ def table(data: dict) -> str:
     rss = lambda ph: ph["rss"]  # noqa: E731
     v = data.get("verdict") or {}
     lines = [
-        "| | clean | bad |", "| --- | ---: | ---: |",
+        "| | clean | bad |",
+        "| --- | ---: | ---: |",
         row("normal subscribers (fan-out) + bulk reader", lambda ph: f"{ph['loadgen']['subscribers']:,} + 1"),
-        row(f"fan-out events in the {p['window_seconds']:g} s window",
-            lambda ph: _n(fan(ph)["events_per_segment"].get("window"))),
+        row(
+            f"fan-out events in the {p['window_seconds']:g} s window",
+            lambda ph: _n(fan(ph)["events_per_segment"].get("window")),
+        ),
         row("latency in the window: p50 / **p99** / max ms", lambda ph: _lat(fan(ph)["segments"].get("window"))),
-        row("latency in the baseline before it: p50 / **p99** / max ms",
-            lambda ph: _lat(fan(ph)["segments"].get("baseline"))),
+        row(
+            "latency in the baseline before it: p50 / **p99** / max ms",
+            lambda ph: _lat(fan(ph)["segments"].get("baseline")),
+        ),
         row("latency after it: p50 / **p99** / max ms", lambda ph: _lat(fan(ph)["segments"].get("after"))),
-        row("events lost by normal subscribers (fan-out + bulk)",
-            lambda ph: f"**{fan(ph)['lost'] + ph['loadgen']['bulk']['lost']}**"),
+        row(
+            "events lost by normal subscribers (fan-out + bulk)",
+            lambda ph: f"**{fan(ph)['lost'] + ph['loadgen']['bulk']['lost']}**",
+        ),
         row("normal connections dropped by the hub", lambda ph: str(ph["loadgen"]["disconnected"])),
-        row("router RSS: baseline → peak in the window (MiB)",
-            lambda ph: f"{_n(rss(ph)['baseline_mib'], 1)} → **{_n(rss(ph)['peak_window_mib'], 1)}**"),
-        row("router RSS after the window: peak, last sample (MiB); last − baseline",
-            lambda ph: f"{_n(rss(ph)['peak_after_mib'], 1)}, {_n(rss(ph)['end_mib'], 1)}; "
-                       f"**{_n(rss(ph)['end_mib'] - rss(ph)['baseline_mib'], 1)}**"),
-        row("back within the margin of the baseline after",
-            lambda ph: "not in time" if rss(ph)["back_after_s"] is None else f"{rss(ph)['back_after_s']:g} s"),
-        row("router CPU: baseline / window / after",
-            lambda ph: " / ".join(_n(None if x is None else x * 100) + "%" for x in ph["router_cpu_share"].values())),
-        row("slow consumers dropped / subscribed (by the send buffer, hub log)", bad(
-            lambda b: f"{v.get('slow_dropped')} / {v.get('slow_subscribed')} "
-                      f"({v.get('slow_dropped_by_send_buffer')})")),
-        row("seconds from subscribing to being dropped (min–max)", bad(
-            lambda b: f"{_n(min(v['slow_seconds_to_drop']), 1)}–{_n(max(v['slow_seconds_to_drop']), 1)}"
-            if v.get("slow_seconds_to_drop") else "–")),
-        row("malformed connections refused / opened (at accept, by the per-address limits)", bad(
-            lambda b: f"{b['malformed_refused']:,} / {b['malformed_total']:,} "
-                      f"({v.get('malformed_refused_at_accept', 0):,})")),
-        row("churn sessions joined, subscribed and left / started", bad(
-            lambda b: f"{b['churn_ok']:,} / {b['churn_total']:,}")),
-        row("hub log written during the window (KiB); tracebacks in the log",
-            lambda ph: f"{_n(ph['hub_log_window_kib'], 1)}; {ph['hub_log']['tracebacks']}"),
-        row("load generator / bad clients CPU", lambda ph: f"{_n(ph['loadgen']['loadgen_cpu_share'] * 100)}% / "
-            + (f"{_n(ph['bad']['cpu_share'] * 100)}%" if ph.get("bad") else "–")),
+        row(
+            "router RSS: baseline → peak in the window (MiB)",
+            lambda ph: f"{_n(rss(ph)['baseline_mib'], 1)} → **{_n(rss(ph)['peak_window_mib'], 1)}**",
+        ),
+        row(
+            "router RSS after the window: peak, last sample (MiB); last − baseline",
+            lambda ph: (
+                f"{_n(rss(ph)['peak_after_mib'], 1)}, {_n(rss(ph)['end_mib'], 1)}; "
+                f"**{_n(rss(ph)['end_mib'] - rss(ph)['baseline_mib'], 1)}**"
+            ),
+        ),
+        row(
+            "back within the margin of the baseline after",
+            lambda ph: "not in time" if rss(ph)["back_after_s"] is None else f"{rss(ph)['back_after_s']:g} s",
+        ),
+        row(
+            "router CPU: baseline / window / after",
+            lambda ph: " / ".join(_n(None if x is None else x * 100) + "%" for x in ph["router_cpu_share"].values()),
+        ),
+        row(
+            "slow consumers dropped / subscribed (by the send buffer, hub log)",
+            bad(
+                lambda b: (
+                    f"{v.get('slow_dropped')} / {v.get('slow_subscribed')} ({v.get('slow_dropped_by_send_buffer')})"
+                )
+            ),
+        ),
+        row(
+            "seconds from subscribing to being dropped (min–max)",
+            bad(
+                lambda b: (
+                    f"{_n(min(v['slow_seconds_to_drop']), 1)}–{_n(max(v['slow_seconds_to_drop']), 1)}"
+                    if v.get("slow_seconds_to_drop")
+                    else "–"
+                )
+            ),
+        ),
+        row(
+            "malformed connections refused / opened (at accept, by the per-address limits)",
+            bad(
+                lambda b: (
+                    f"{b['malformed_refused']:,} / {b['malformed_total']:,} "
+                    f"({v.get('malformed_refused_at_accept', 0):,})"
+                )
+            ),
+        ),
+        row(
+            "churn sessions joined, subscribed and left / started",
+            bad(lambda b: f"{b['churn_ok']:,} / {b['churn_total']:,}"),
+        ),
+        row(
+            "hub log written during the window (KiB); tracebacks in the log",
+            lambda ph: f"{_n(ph['hub_log_window_kib'], 1)}; {ph['hub_log']['tracebacks']}",
+        ),
+        row(
+            "load generator / bad clients CPU",
+            lambda ph: (
+                f"{_n(ph['loadgen']['loadgen_cpu_share'] * 100)}% / "
+                + (f"{_n(ph['bad']['cpu_share'] * 100)}%" if ph.get("bad") else "–")
+            ),
+        ),
     ]
     return "\n".join(lines)
 
@@ -106,29 +150,33 @@ def goals(data: dict) -> str:
 def machine_line(data: dict) -> str:
     mi = data["machine"]
     pk = mi["packages"]
-    return (f"{mi['cpu_model']}, {mi['cpus']} CPUs ({mi['cpus_usable']} usable), {mi['memory_gib']} GiB, {mi['os']}; "
-            f"Python {mi['python']}; crossbar {pk.get('crossbar')}, autobahn {pk.get('autobahn')}, Twisted "
-            f"{pk.get('Twisted')}. Load average at start {mi['loadavg_start']}, at end {mi.get('loadavg_end')}.")
+    return (
+        f"{mi['cpu_model']}, {mi['cpus']} CPUs ({mi['cpus_usable']} usable), {mi['memory_gib']} GiB, {mi['os']}; "
+        f"Python {mi['python']}; crossbar {pk.get('crossbar')}, autobahn {pk.get('autobahn')}, Twisted "
+        f"{pk.get('Twisted')}. Load average at start {mi['loadavg_start']}, at end {mi.get('loadavg_end')}."
+    )
 
 
 def method(data: dict) -> str:
     p = data["params"]
-    return (f"{p['subscribers']:,} WebSocket subscribers (msgpack, from 127.0.1.x, 80 per address) of one topic, "
-            f"{p['rate']:g} events/s of {p['payload_bytes']} bytes; beside it a bulk topic at {p['bulk_rate']:g} "
-            f"events/s of {p['bulk_bytes']:,} bytes with one reader. Each phase on a fresh hub: "
-            f"{p['warmup_seconds']:g} s warm-up, {p['baseline_seconds']:g} s baseline, a {p['window_seconds']:g} s "
-            f"window, then at least {p['after_seconds']:g} s and up to {p['recovery_timeout']:g} s until the router's "
-            f"RSS is back within max({p['rss_margin_mib']:g} MiB, {p['rss_margin_fraction']:.0%}) of the baseline. "
-            f"Bad window: {p['slow_consumers']} slow consumers from 127.0.0.2 (one every {p['slow_interval']:g} s), "
-            f"{p['malformed_rate']:g} malformed connections/s from 127.0.0.3, {p['churn_rate']:g} churning sessions/s "
-            "from 127.0.0.4.")
+    return (
+        f"{p['subscribers']:,} WebSocket subscribers (msgpack, from 127.0.1.x, 80 per address) of one topic, "
+        f"{p['rate']:g} events/s of {p['payload_bytes']} bytes; beside it a bulk topic at {p['bulk_rate']:g} "
+        f"events/s of {p['bulk_bytes']:,} bytes with one reader. Each phase on a fresh hub: "
+        f"{p['warmup_seconds']:g} s warm-up, {p['baseline_seconds']:g} s baseline, a {p['window_seconds']:g} s "
+        f"window, then at least {p['after_seconds']:g} s and up to {p['recovery_timeout']:g} s until the router's "
+        f"RSS is back within max({p['rss_margin_mib']:g} MiB, {p['rss_margin_fraction']:.0%}) of the baseline. "
+        f"Bad window: {p['slow_consumers']} slow consumers from 127.0.0.2 (one every {p['slow_interval']:g} s), "
+        f"{p['malformed_rate']:g} malformed connections/s from 127.0.0.3, {p['churn_rate']:g} churning sessions/s "
+        "from 127.0.0.4."
+    )
 
 
 def render(data: dict) -> str:
     quick = " (QUICK RUN: small numbers, not for comparison)" if data["params"]["quick"] else ""
     return f"""# Soak: normal subscribers beside slow, malformed and churning clients{quick}
 
-Generated by `{data['command']}` at {data['started_utc']} in {data['duration_s']} s.
+Generated by `{data["command"]}` at {data["started_utc"]} in {data["duration_s"]} s.
 How to read it: [docs/benchmarks.md](../../docs/benchmarks.md#soak).
 
 {method(data)}
@@ -139,7 +187,7 @@ Goals:
 
 {goals(data)}
 
-Malformed connections, by kind (each waited at most {data['params']['malformed_timeout']:g} s for the hub):
+Malformed connections, by kind (each waited at most {data["params"]["malformed_timeout"]:g} s for the hub):
 
 {malformed_table(data)}
 
@@ -149,7 +197,7 @@ What the hub logged during the bad window, by kind of line (largest first):
 
 Machine: {machine_line(data)}
 
-CPU pinning: {data['cpu_pinning']['description']}.
+CPU pinning: {data["cpu_pinning"]["description"]}.
 """
 
 

@@ -45,8 +45,14 @@ class Sampler(threading.Thread):
             except psutil.Error:
                 return
             with self._new:
-                self.samples.append([round(time.monotonic() - self.t0, 2), self.segment, round(rss / 2**20, 1),
-                                     round(cpu.user + cpu.system, 2)])
+                self.samples.append(
+                    [
+                        round(time.monotonic() - self.t0, 2),
+                        self.segment,
+                        round(rss / 2**20, 1),
+                        round(cpu.user + cpu.system, 2),
+                    ]
+                )
                 self._new.notify_all()
             self._halt.wait(self.interval)
 

@@ -14,8 +14,9 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def summarize_run(load: dict, receiver: dict | None, server_cpu_s: float | None, unit: str,
-                  extra: dict | None = None) -> dict:
+def summarize_run(
+    load: dict, receiver: dict | None, server_cpu_s: float | None, unit: str, extra: dict | None = None
+) -> dict:
     """One run of one scenario: throughput, latency per timed call, CPU, delivery."""
     lat_ms = sorted(ns / 1e6 for ns in load["latencies_ns"])
     sent, wall = load["sent"], load["wall_s"]
@@ -26,8 +27,10 @@ def summarize_run(load: dict, receiver: dict | None, server_cpu_s: float | None,
         "publishes_per_s": round(sent / wall, 1) if wall > 0 else None,
         "latency_unit": unit,
         "latency_ms": {
-            "p50": _r(percentile(lat_ms, 50)), "p90": _r(percentile(lat_ms, 90)),
-            "p99": _r(percentile(lat_ms, 99)), "max": _r(lat_ms[-1] if lat_ms else None),
+            "p50": _r(percentile(lat_ms, 50)),
+            "p90": _r(percentile(lat_ms, 90)),
+            "p99": _r(percentile(lat_ms, 99)),
+            "max": _r(lat_ms[-1] if lat_ms else None),
             "mean": _r(statistics.fmean(lat_ms) if lat_ms else None),
         },
         "calls": load["calls"],

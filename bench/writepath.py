@@ -54,6 +54,7 @@ def through(send_buffer, write):
         for t in transports:
             turnflush.write(t, FRAME)
         turnflush.flush_turn_writes(reactor)
+
     return one_round
 
 
@@ -127,10 +128,17 @@ def measure(connections: int, rounds: int, pause: float) -> dict:
     if done.get("reader_status") != 0:
         sys.exit(f"the reader process failed ({done.get('reader_status')})")
     per_delivery = {name: [s / connections * 1e6 for s in values] for name, values in spent.items()}
-    return {"connections": connections, "rounds": rounds, "frame_bytes": len(FRAME),
-            "writer_cpu": cpus[-1], "reader_cpu": cpus[0] if len(cpus) > 1 else None,
-            "us_per_delivery": {name: {"median": round(statistics.median(v), 2),
-                                       "mean": round(statistics.fmean(v), 2)} for name, v in per_delivery.items()}}
+    return {
+        "connections": connections,
+        "rounds": rounds,
+        "frame_bytes": len(FRAME),
+        "writer_cpu": cpus[-1],
+        "reader_cpu": cpus[0] if len(cpus) > 1 else None,
+        "us_per_delivery": {
+            name: {"median": round(statistics.median(v), 2), "mean": round(statistics.fmean(v), 2)}
+            for name, v in per_delivery.items()
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,8 +74,17 @@ class HubClient:
     connections kept open (more concurrent threads still work, their extra connections are closed).
     """
 
-    def __init__(self, url: str, key: str, secret: str, *, timeout: float = 10.0, retries: int = 3,
-                 backoff: float = 0.2, pool_size: int = 10):
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        secret: str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        pool_size: int = 10,
+    ):
         if not isinstance(key, str) or not key:
             raise ValueError("key must be a non-empty string (SWITCHBOARD_BRIDGE_KEY)")
         if not isinstance(secret, str) or not secret:
@@ -91,8 +100,9 @@ class HubClient:
         self.url = _base_url(url)
         self.key, self._secret = key, secret
         self.timeout, self.retries, self.backoff, self.pool_size = float(timeout), retries, float(backoff), pool_size
-        self._http = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False,
-                                         headers={"User-Agent": _USER_AGENT})
+        self._http = urllib3.PoolManager(
+            num_pools=4, maxsize=pool_size, block=False, headers={"User-Agent": _USER_AGENT}
+        )
         # Injection points for tests: where jitter comes from and how retries wait.
         self._random: Callable[[], float] = random.random
         self._sleep: Callable[[float], None] = time.sleep
@@ -106,8 +116,15 @@ class HubClient:
         """Publish one event with a fresh id; positional and keyword arguments are the event's payload."""
         return self.publish_event(topic, args, kwargs)
 
-    def publish_event(self, topic: str, args: list | tuple = (), kwargs: Mapping[str, Any] | None = None, *,
-                      id: str | None = None, options: Mapping[str, Any] | None = None) -> PublishResult:
+    def publish_event(
+        self,
+        topic: str,
+        args: list | tuple = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> PublishResult:
         """Publish one event. Pass your own `id` to make a repeat of this publish (say, a re-run job) a no-op."""
         what = f"publish({topic!r})"
         event = _event({"topic": topic, "args": args, "kwargs": kwargs, "id": id, "options": options}, what)
@@ -129,8 +146,7 @@ class HubClient:
                 raise TypeError(f"{what} must be a dict with a 'topic', not {type(raw).__name__}")
             unknown = set(raw) - EVENT_FIELDS
             if unknown:
-                raise BadRequest(f"{what} has unknown field(s) {sorted(unknown)}; "
-                                 f"an event has {sorted(EVENT_FIELDS)}")
+                raise BadRequest(f"{what} has unknown field(s) {sorted(unknown)}; an event has {sorted(EVENT_FIELDS)}")
             if "topic" not in raw:
                 raise BadRequest(f"{what} has no 'topic'")
             event_bytes = _dumps(_event(dict(raw), what), what)
@@ -162,8 +178,9 @@ class HubClient:
                 raise
             items = data.get("results") if isinstance(data, dict) else None
             if not isinstance(items, list) or len(items) != len(pending):
-                raise SwitchboardError(f"the hub answered a batch of {len(pending)} events with {data!r:.200}",
-                                       status=200)
+                raise SwitchboardError(
+                    f"the hub answered a batch of {len(pending)} events with {data!r:.200}", status=200
+                )
             results.extend(_publish_result(item) for item in items)
 
         self._with_retries(attempt, idempotent=True)
@@ -183,15 +200,19 @@ class HubClient:
         elif not _is_number(timeout):
             raise TypeError(f"{what}: timeout must be a number of seconds, not {type(timeout).__name__}")
         elif not 0 < timeout <= MAX_CALL_TIMEOUT:
-            raise BadRequest(f"{what}: timeout must be more than 0 and at most {MAX_CALL_TIMEOUT:g} seconds, "
-                             f"not {timeout!r}")
+            raise BadRequest(
+                f"{what}: timeout must be more than 0 and at most {MAX_CALL_TIMEOUT:g} seconds, not {timeout!r}"
+            )
         _check_uri(procedure, "procedure", what)
-        payload = {"procedure": procedure, "args": _args(args, what), "kwargs": _kwargs(kwargs, what),
-                   "timeout": timeout}
+        payload = {
+            "procedure": procedure,
+            "args": _args(args, what),
+            "kwargs": _kwargs(kwargs, what),
+            "timeout": timeout,
+        }
         body = _dumps(payload, what)
         _check_size(body, what)
-        data = self._with_retries(lambda: self._post("call", body, timeout + CALL_TIMEOUT_MARGIN),
-                                  idempotent=False)
+        data = self._with_retries(lambda: self._post("call", body, timeout + CALL_TIMEOUT_MARGIN), idempotent=False)
         if not isinstance(data, dict):
             raise SwitchboardError(f"{what}: the hub answered {data!r:.200}", status=200)
         result_args = data.get("args") or []
@@ -247,8 +268,9 @@ class HubClient:
         status, answer = self._exchange("POST", endpoint, body, read_timeout)
         return interpret(status, answer)
 
-    def _exchange(self, method: str, endpoint: str, body: bytes, read_timeout: float, *,
-                  signed: bool = True) -> tuple[int, bytes]:
+    def _exchange(
+        self, method: str, endpoint: str, body: bytes, read_timeout: float, *, signed: bool = True
+    ) -> tuple[int, bytes]:
         """One request, signed now (fresh timestamp and nonce); connection failures become HubUnavailable."""
         url = self.url + endpoint
         headers = {"Accept": "application/json"}
@@ -258,16 +280,25 @@ class HubClient:
             headers.update(sign_request(self.key, self._secret, method, parse_url(url).request_uri, body))
         timeout = urllib3.Timeout(connect=min(self.timeout, read_timeout), read=read_timeout)
         try:
-            response = self._http.request(method, url, body=body if method != "GET" else None, headers=headers,
-                                          timeout=timeout, retries=False, redirect=False)
+            response = self._http.request(
+                method,
+                url,
+                body=body if method != "GET" else None,
+                headers=headers,
+                timeout=timeout,
+                retries=False,
+                redirect=False,
+            )
         except ConnectTimeoutError as e:  # includes NewConnectionError: nothing was sent
             raise HubUnavailable(f"cannot connect to the hub at {self.url}: {_reason(e)}") from e
         except ReadTimeoutError as e:
-            raise HubUnavailable(f"no answer from the hub within {read_timeout:g}s ({method} {url})",
-                                 maybe_processed=True) from e
+            raise HubUnavailable(
+                f"no answer from the hub within {read_timeout:g}s ({method} {url})", maybe_processed=True
+            ) from e
         except HTTPError as e:  # reset, aborted, protocol error: the request may have arrived
-            raise HubUnavailable(f"connection to the hub failed during {method} {url}: {_reason(e)}",
-                                 maybe_processed=True) from e
+            raise HubUnavailable(
+                f"connection to the hub failed during {method} {url}: {_reason(e)}", maybe_processed=True
+            ) from e
         return response.status, response.data
 
 
@@ -297,8 +328,10 @@ def _check_uri(value: Any, field: str, what: str) -> None:
     if not isinstance(value, str):
         raise TypeError(f"{what}: {field} must be a str, not {type(value).__name__}")
     if not protocol.URI_PATTERN.fullmatch(value):
-        raise BadRequest(f"{what}: {value!r} is not a valid {field} URI "
-                         "(dot-separated non-empty parts without spaces or '#', e.g. 'notes.created')")
+        raise BadRequest(
+            f"{what}: {value!r} is not a valid {field} URI "
+            "(dot-separated non-empty parts without spaces or '#', e.g. 'notes.created')"
+        )
     if value.startswith("wamp."):
         raise BadRequest(f"{what}: {field} URIs under 'wamp.' are reserved for the router")
 
@@ -321,8 +354,10 @@ def _kwargs(value: Any, what: str) -> dict:
         raise TypeError(f"{what}: kwargs keys must be str, not {bad[0]!r}")
     reserved = RESERVED_KWARGS.intersection(value)
     if reserved:
-        raise BadRequest(f"{what}: the keyword argument name(s) {sorted(reserved)} are reserved by the bridge "
-                         "(for publish options use publish_event(..., options={...}))")
+        raise BadRequest(
+            f"{what}: the keyword argument name(s) {sorted(reserved)} are reserved by the bridge "
+            "(for publish options use publish_event(..., options={...}))"
+        )
     return dict(value)
 
 
@@ -344,8 +379,9 @@ def _event(raw: dict, what: str) -> dict:
             raise TypeError(f"{what}: options must be a dict, not {type(options).__name__}")
         unknown = set(options) - PUBLISH_OPTIONS
         if unknown:
-            raise BadRequest(f"{what}: unknown publish option(s) {sorted(unknown)}; "
-                             f"the bridge takes {sorted(PUBLISH_OPTIONS)}")
+            raise BadRequest(
+                f"{what}: unknown publish option(s) {sorted(unknown)}; the bridge takes {sorted(PUBLISH_OPTIONS)}"
+            )
         event["options"] = dict(options)
     return event
 
@@ -396,8 +432,9 @@ def _json_problem(value: Any, path: str = "", seen: frozenset = frozenset()) -> 
 
 def _check_size(body: bytes, what: str) -> None:
     if len(body) > MAX_BODY:
-        raise BadRequest(f"{what}: the request would be {len(body):,} bytes; the hub accepts at most "
-                         f"{MAX_BODY:,} (1 MiB)")
+        raise BadRequest(
+            f"{what}: the request would be {len(body):,} bytes; the hub accepts at most {MAX_BODY:,} (1 MiB)"
+        )
 
 
 def _batch_body(encoded_events: list[bytes]) -> bytes:

@@ -29,8 +29,16 @@ class SwitchboardError(Exception):
     the PublishResults of the events published before the failure.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, uri: str | None = None,
-                 args: tuple | list = (), kwargs: dict | None = None, body: Any = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        uri: str | None = None,
+        args: tuple | list = (),
+        kwargs: dict | None = None,
+        body: Any = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
@@ -116,8 +124,12 @@ def error_for(status: int, body: bytes) -> SwitchboardError:
     elif status in (502, 504) and uri is None:
         # Not the bridge's JSON: a proxy in front of the hub could not reach it, or gave up waiting.
         detail = body[:200].decode("utf-8", "replace").strip() or "no body"
-        return HubUnavailable(f"the hub or a proxy in front of it answered {status}: {detail}", status=status,
-                              maybe_processed=True, body=data)
+        return HubUnavailable(
+            f"the hub or a proxy in front of it answered {status}: {detail}",
+            status=status,
+            maybe_processed=True,
+            body=data,
+        )
     else:
         cls = _BY_STATUS.get(status, SwitchboardError)
 
@@ -142,7 +154,6 @@ def interpret(status: int, body: bytes) -> Any:
             raise SwitchboardError("the hub answered 200 with an empty body", status=status)
         data = _decode(body)
         if data is None:
-            raise SwitchboardError(f"the hub answered 200 with a body that is not JSON: {body[:100]!r}",
-                                   status=status)
+            raise SwitchboardError(f"the hub answered 200 with a body that is not JSON: {body[:100]!r}", status=status)
         return data
     raise error_for(status, body)

@@ -54,68 +54,146 @@ class Limit:
 
 
 _TABLE: list[Limit] = [
-    Limit("max_message_size", "SWITCHBOARD_MAX_MESSAGE_SIZE", 1024 * 1024, "bytes",
-          "largest WebSocket or RawSocket message and HTTP bridge body a client may send",
-          "a message is held whole while it is decoded: each connection may hold one this large"),
-    Limit("http_timeout", "SWITCHBOARD_HTTP_TIMEOUT", 15, "seconds",
-          "how long a web transport connection may go without a byte from the client before it has "
-          "finished an HTTP request (an upgraded WebSocket is kept alive by its pings instead)",
-          "a connection that sends nothing, or never ends its request line or headers, is closed after "
-          "it; without it such connections stayed open for ever, bounded only by connections_per_ip"),
-    Limit("max_depth", "SWITCHBOARD_MAX_DEPTH", 32, "levels",
-          "deepest nesting of lists and objects in any message or bridge body (the WAMP message's own "
-          "list counts as one level), checked before the JSON decoder recurses",
-          "a deeper message closes the connection (WebSocket 1002 / RawSocket abort) or gets HTTP 400"),
-    Limit("send_buffer", "SWITCHBOARD_SEND_BUFFER", 1024 * 1024, "bytes",
-          "bytes a connection may have waiting to be sent before it counts as a slow consumer and is "
-          "dropped (one message beyond it is still queued)",
-          "up to this much (plus one message) of memory per connection that reads slower than it is sent to"),
-    Limit("calls_per_second", "SWITCHBOARD_CALLS_PER_SECOND", 50, "calls/s",
-          "sustained rate of calls one browser session (roles anonymous and user) may make: a token bucket",
-          "a call over the rate gets switchboard.error.rate_limited; 0 turns it off",
-          integer=False, off_at_zero=True),
-    Limit("call_burst", "SWITCHBOARD_CALL_BURST", 100, "calls",
-          "calls a browser session may make at once above the sustained rate (the bucket's size)",
-          "none beyond the rate limit itself"),
-    Limit("publishes_per_second", "SWITCHBOARD_PUBLISHES_PER_SECOND", 50, "publishes/s",
-          "sustained rate of publishes one browser session may make: a token bucket",
-          "a publish over the rate gets switchboard.error.rate_limited (when acknowledged; else it is "
-          "dropped and logged); 0 turns it off",
-          integer=False, off_at_zero=True),
-    Limit("publish_burst", "SWITCHBOARD_PUBLISH_BURST", 100, "publishes",
-          "publishes a browser session may make at once above the sustained rate",
-          "none beyond the rate limit itself"),
-    Limit("max_subscriptions", "SWITCHBOARD_MAX_SUBSCRIPTIONS", 100, "subscriptions",
-          "subscriptions one browser session may hold at once",
-          "a subscribe beyond it gets switchboard.error.limit_exceeded"),
-    Limit("connections_per_ip", "SWITCHBOARD_CONNECTIONS_PER_IP", 500, "connections",
-          "open connections from one client address (an office or a mobile carrier's NAT shares one)",
-          "a connection beyond it is closed at once, before any byte is read; 0 turns it off",
-          off_at_zero=True),
-    Limit("connects_per_second_per_ip", "SWITCHBOARD_CONNECTS_PER_SECOND_PER_IP", 20, "connections/s",
-          "sustained rate of new connections from one client address: a token bucket with a burst of "
-          "five seconds' worth",
-          "a connection over the rate is closed at once; 0 turns it off",
-          integer=False, off_at_zero=True),
-    Limit("authorization_cache", "SWITCHBOARD_AUTHORIZATION_CACHE", 10_000, "entries",
-          "authorization decisions the router caches (one per role, URI and action; Crossbar kept one for "
-          "every distinct URI any client tried, for ever)",
-          "a decision past it evicts the oldest; its URI's next use asks the rules again (microseconds)"),
-    Limit("chat_max_rooms", "SWITCHBOARD_CHAT_MAX_ROOMS", 1000, "rooms",
-          "chat rooms the chat component lists in chat.rooms at once (held in its memory, a few hundred "
-          "bytes each; a room with no message for an hour leaves the list)",
-          "a post to a new room beyond it drops the least recently active room from the list (not its "
-          "history): the post is never refused"),
-    Limit("history_max_topics", "SWITCHBOARD_HISTORY_MAX_TOPICS", 10_000, "topics",
-          "topics the history store keeps events of (chat rooms and private user topics; the router "
-          "holds a position counter per topic in memory)",
-          "a new topic beyond it evicts the whole history of the least recently written topic; its "
-          "positions start again at 1 and a client resuming it gets gap=true"),
-    Limit("history_max_bytes", "SWITCHBOARD_HISTORY_MAX_BYTES", 512 * 1024 * 1024, "bytes",
-          "space the history store's SQLite pages may hold, checked after each write batch (the file "
-          "may pass it by one batch, and its WAL by about 4 MiB)",
-          "past it the least recently written topics are evicted whole, down to 90% of it; the topics "
-          "of the batch just written are kept", minimum=64 * 1024),
+    Limit(
+        "max_message_size",
+        "SWITCHBOARD_MAX_MESSAGE_SIZE",
+        1024 * 1024,
+        "bytes",
+        "largest WebSocket or RawSocket message and HTTP bridge body a client may send",
+        "a message is held whole while it is decoded: each connection may hold one this large",
+    ),
+    Limit(
+        "http_timeout",
+        "SWITCHBOARD_HTTP_TIMEOUT",
+        15,
+        "seconds",
+        "how long a web transport connection may go without a byte from the client before it has "
+        "finished an HTTP request (an upgraded WebSocket is kept alive by its pings instead)",
+        "a connection that sends nothing, or never ends its request line or headers, is closed after "
+        "it; without it such connections stayed open for ever, bounded only by connections_per_ip",
+    ),
+    Limit(
+        "max_depth",
+        "SWITCHBOARD_MAX_DEPTH",
+        32,
+        "levels",
+        "deepest nesting of lists and objects in any message or bridge body (the WAMP message's own "
+        "list counts as one level), checked before the JSON decoder recurses",
+        "a deeper message closes the connection (WebSocket 1002 / RawSocket abort) or gets HTTP 400",
+    ),
+    Limit(
+        "send_buffer",
+        "SWITCHBOARD_SEND_BUFFER",
+        1024 * 1024,
+        "bytes",
+        "bytes a connection may have waiting to be sent before it counts as a slow consumer and is "
+        "dropped (one message beyond it is still queued)",
+        "up to this much (plus one message) of memory per connection that reads slower than it is sent to",
+    ),
+    Limit(
+        "calls_per_second",
+        "SWITCHBOARD_CALLS_PER_SECOND",
+        50,
+        "calls/s",
+        "sustained rate of calls one browser session (roles anonymous and user) may make: a token bucket",
+        "a call over the rate gets switchboard.error.rate_limited; 0 turns it off",
+        integer=False,
+        off_at_zero=True,
+    ),
+    Limit(
+        "call_burst",
+        "SWITCHBOARD_CALL_BURST",
+        100,
+        "calls",
+        "calls a browser session may make at once above the sustained rate (the bucket's size)",
+        "none beyond the rate limit itself",
+    ),
+    Limit(
+        "publishes_per_second",
+        "SWITCHBOARD_PUBLISHES_PER_SECOND",
+        50,
+        "publishes/s",
+        "sustained rate of publishes one browser session may make: a token bucket",
+        "a publish over the rate gets switchboard.error.rate_limited (when acknowledged; else it is "
+        "dropped and logged); 0 turns it off",
+        integer=False,
+        off_at_zero=True,
+    ),
+    Limit(
+        "publish_burst",
+        "SWITCHBOARD_PUBLISH_BURST",
+        100,
+        "publishes",
+        "publishes a browser session may make at once above the sustained rate",
+        "none beyond the rate limit itself",
+    ),
+    Limit(
+        "max_subscriptions",
+        "SWITCHBOARD_MAX_SUBSCRIPTIONS",
+        100,
+        "subscriptions",
+        "subscriptions one browser session may hold at once",
+        "a subscribe beyond it gets switchboard.error.limit_exceeded",
+    ),
+    Limit(
+        "connections_per_ip",
+        "SWITCHBOARD_CONNECTIONS_PER_IP",
+        500,
+        "connections",
+        "open connections from one client address (an office or a mobile carrier's NAT shares one)",
+        "a connection beyond it is closed at once, before any byte is read; 0 turns it off",
+        off_at_zero=True,
+    ),
+    Limit(
+        "connects_per_second_per_ip",
+        "SWITCHBOARD_CONNECTS_PER_SECOND_PER_IP",
+        20,
+        "connections/s",
+        "sustained rate of new connections from one client address: a token bucket with a burst of five seconds' worth",
+        "a connection over the rate is closed at once; 0 turns it off",
+        integer=False,
+        off_at_zero=True,
+    ),
+    Limit(
+        "authorization_cache",
+        "SWITCHBOARD_AUTHORIZATION_CACHE",
+        10_000,
+        "entries",
+        "authorization decisions the router caches (one per role, URI and action; Crossbar kept one for "
+        "every distinct URI any client tried, for ever)",
+        "a decision past it evicts the oldest; its URI's next use asks the rules again (microseconds)",
+    ),
+    Limit(
+        "chat_max_rooms",
+        "SWITCHBOARD_CHAT_MAX_ROOMS",
+        1000,
+        "rooms",
+        "chat rooms the chat component lists in chat.rooms at once (held in its memory, a few hundred "
+        "bytes each; a room with no message for an hour leaves the list)",
+        "a post to a new room beyond it drops the least recently active room from the list (not its "
+        "history): the post is never refused",
+    ),
+    Limit(
+        "history_max_topics",
+        "SWITCHBOARD_HISTORY_MAX_TOPICS",
+        10_000,
+        "topics",
+        "topics the history store keeps events of (chat rooms and private user topics; the router "
+        "holds a position counter per topic in memory)",
+        "a new topic beyond it evicts the whole history of the least recently written topic; its "
+        "positions start again at 1 and a client resuming it gets gap=true",
+    ),
+    Limit(
+        "history_max_bytes",
+        "SWITCHBOARD_HISTORY_MAX_BYTES",
+        512 * 1024 * 1024,
+        "bytes",
+        "space the history store's SQLite pages may hold, checked after each write batch (the file "
+        "may pass it by one batch, and its WAL by about 4 MiB)",
+        "past it the least recently written topics are evicted whole, down to 90% of it; the topics "
+        "of the batch just written are kept",
+        minimum=64 * 1024,
+    ),
 ]
 
 #: name -> Limit

@@ -76,8 +76,9 @@ def check_value(value, max_depth: int, where: str = "value") -> None:
         if type(item) is dict:
             for key in item:
                 if type(key) is not str:
-                    raise PayloadError(NOT_PORTABLE, f"{where} has a map key of type {type(key).__name__}; "
-                                                     "keys must be strings")
+                    raise PayloadError(
+                        NOT_PORTABLE, f"{where} has a map key of type {type(key).__name__}; keys must be strings"
+                    )
             item = item.values()
         for child in item:
             kind = type(child)
@@ -95,12 +96,15 @@ def _check_scalar(item, where: str) -> None:
         return
     if kind is int:
         if not INT_MIN <= item <= INT_MAX:
-            raise PayloadError(NOT_PORTABLE, f"{where} holds an integer outside [-2**63, 2**64 - 1], which "
-                                             "MessagePack subscribers cannot receive")
+            raise PayloadError(
+                NOT_PORTABLE,
+                f"{where} holds an integer outside [-2**63, 2**64 - 1], which MessagePack subscribers cannot receive",
+            )
         return
     if kind is float:
         if not math.isfinite(item):
             raise PayloadError(NOT_PORTABLE, f"{where} holds {item!r}, which JSON cannot carry")
         return
-    raise PayloadError(NOT_PORTABLE, f"{where} holds a value of type {kind.__name__}, which not every "
-                                     "serializer can carry")
+    raise PayloadError(
+        NOT_PORTABLE, f"{where} holds a value of type {kind.__name__}, which not every serializer can carry"
+    )

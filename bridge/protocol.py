@@ -47,6 +47,7 @@ PUBLISH_OPTIONS = {"retain": bool, "exclude_authid": list, "eligible_authid": li
 # white space or '#'. `wamp.` is reserved for the router.
 URI_PATTERN = re.compile(r"[^\s.#]+(\.[^\s.#]+)*")
 
+
 class BadRequest(ValueError):
     """Answer with this message, the error `uri` and its status (uris.REFUSAL_STATUS: 400 unless the
     URI has its own)."""
@@ -87,8 +88,9 @@ def check_content_type(value: str | None) -> None:
     """Bodies are JSON: anything else is refused (415) before it is read as JSON."""
     media_type = (value or "").split(";", 1)[0].strip().lower()
     if media_type != CONTENT_TYPE:
-        raise BadRequest(f"Content-Type must be {CONTENT_TYPE}, not {(value or 'missing')[:100]!r}",
-                         UNSUPPORTED_MEDIA_TYPE)
+        raise BadRequest(
+            f"Content-Type must be {CONTENT_TYPE}, not {(value or 'missing')[:100]!r}", UNSUPPORTED_MEDIA_TYPE
+        )
 
 
 def _no_constant(name: str):

@@ -84,8 +84,7 @@ class _Address:
         self.window_start: float | None = None
 
     def idle(self) -> bool:
-        return (self.open == 0 and self.window_start is None
-                and (self.bucket is None or self.bucket.is_full()))
+        return self.open == 0 and self.window_start is None and (self.bucket is None or self.bucket.is_full())
 
 
 class Refusals:
@@ -113,8 +112,9 @@ class AddressTable:
     refusals or with no connection left, never at the (many) merely open ones.
     """
 
-    def __init__(self, max_open: int, rate: float, burst: float, clock: Clock = time.monotonic,
-                 log_interval: float = 10.0) -> None:
+    def __init__(
+        self, max_open: int, rate: float, burst: float, clock: Clock = time.monotonic, log_interval: float = 10.0
+    ) -> None:
         self.max_open = int(max_open)
         self.rate = float(rate)
         self.burst = float(burst)

@@ -81,8 +81,14 @@ class MemoryStore:
 class NonceCache:
     """Keys accepted once for `ttl` seconds; a full cache refuses new keys (ReplayCacheFull)."""
 
-    def __init__(self, ttl: float, *, clock: Callable[[], float] = time.time, max_entries: int = MAX_NONCES,
-                 store: ReplayStore | None = None):
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_entries: int = MAX_NONCES,
+        store: ReplayStore | None = None,
+    ):
         self._ttl, self._clock, self._max = ttl, clock, max_entries
         self._store: ReplayStore = MemoryStore() if store is None else store
         self._next_purge = float("-inf")

@@ -24,11 +24,12 @@ MAX_DELAY = 10.0
 def backoff(attempt: int, base: float, cap: float = MAX_DELAY, factor: float = 2.0) -> float:
     """The wait before retry `attempt` (0 for the first): base·factor^attempt, at most `cap`. The one
     exponential backoff of the bridge client, the outbox, the Django link and the supervisor."""
-    return min(cap, base * factor ** attempt)
+    return min(cap, base * factor**attempt)
 
 
-def backoff_delays(retries: int, base: float, *, factor: float = 2.0, cap: float = MAX_DELAY,
-                   rand: Callable[[], float] = random.random) -> Iterator[float]:
+def backoff_delays(
+    retries: int, base: float, *, factor: float = 2.0, cap: float = MAX_DELAY, rand: Callable[[], float] = random.random
+) -> Iterator[float]:
     """The waits before retry 1..`retries`: base·factor^i capped at `cap`, each scaled by a random 50–100 %.
 
     The random half ("equal jitter") spreads the retries of many clients hitting a restarting hub,

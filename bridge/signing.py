@@ -45,18 +45,18 @@ class SignatureError(Exception):
 
 
 def canonical_request(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
-    return "\n".join(
-        [SCHEME, method.upper(), path, timestamp, nonce, hashlib.sha256(body).hexdigest()]
-    ).encode("utf-8")
+    return "\n".join([SCHEME, method.upper(), path, timestamp, nonce, hashlib.sha256(body).hexdigest()]).encode("utf-8")
 
 
 def signature(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
-    return hmac.new(secret.encode("utf-8"), canonical_request(method, path, timestamp, nonce, body),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode("utf-8"), canonical_request(method, path, timestamp, nonce, body), hashlib.sha256
+    ).hexdigest()
 
 
-def sign_request(key: str, secret: str, method: str, path: str, body: bytes, *, now: float | None = None,
-                 nonce: str | None = None) -> dict[str, str]:
+def sign_request(
+    key: str, secret: str, method: str, path: str, body: bytes, *, now: float | None = None, nonce: str | None = None
+) -> dict[str, str]:
     """The headers that authenticate one request."""
     timestamp = str(int(time.time() if now is None else now))
     nonce = nonce or secrets.token_hex(16)
@@ -75,8 +75,14 @@ class Verifier:
     database, so a request captured before a restart is still refused after it.
     """
 
-    def __init__(self, keys: Mapping[str, str], *, window: float = DEFAULT_WINDOW,
-                 clock: Callable[[], float] = time.time, nonces: NonceCache | None = None):
+    def __init__(
+        self,
+        keys: Mapping[str, str],
+        *,
+        window: float = DEFAULT_WINDOW,
+        clock: Callable[[], float] = time.time,
+        nonces: NonceCache | None = None,
+    ):
         if not keys or not all(keys.values()):
             raise ValueError("a verifier needs at least one key with a non-empty secret")
         self._keys, self._window, self._clock = dict(keys), window, clock
@@ -89,8 +95,10 @@ class Verifier:
         """
         values = [headers.get(h) for h in (HEADER_KEY, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)]
         if not all(values):
-            raise SignatureError("unsigned", "request is not signed: X-Switchboard-Key, -Timestamp, -Nonce "
-                                             "and -Signature headers are required")
+            raise SignatureError(
+                "unsigned",
+                "request is not signed: X-Switchboard-Key, -Timestamp, -Nonce and -Signature headers are required",
+            )
         key, timestamp, nonce, given = values
         secret = self._keys.get(key)
         if secret is None:
@@ -101,8 +109,9 @@ class Verifier:
         skew = signed_at - self._clock()
         if abs(skew) > self._window:
             word = "in the future" if skew > 0 else "old"
-            raise SignatureError("stale_timestamp", f"timestamp is {abs(skew):.0f}s {word}; "
-                                                    f"the window is {self._window:.0f}s")
+            raise SignatureError(
+                "stale_timestamp", f"timestamp is {abs(skew):.0f}s {word}; the window is {self._window:.0f}s"
+            )
         if len(nonce) > MAX_NONCE_LENGTH:
             raise SignatureError("bad_nonce", f"nonce longer than {MAX_NONCE_LENGTH} characters")
         expected = signature(secret, method, path, timestamp, nonce, body)

@@ -62,21 +62,33 @@ def _mac(secret: str, payload: str) -> str:
 def check_sub(sub) -> str:
     """`sub` if it is a valid authid (one URI component, see SUB_PATTERN); TicketError otherwise."""
     if not isinstance(sub, str) or not SUB_PATTERN.fullmatch(sub):
-        raise TicketError(INVALID, f"ticket sub must be 1-64 of A-Z a-z 0-9 _ - (one URI component), "
-                                   f"not {sub!r:.80}")
+        raise TicketError(INVALID, f"ticket sub must be 1-64 of A-Z a-z 0-9 _ - (one URI component), not {sub!r:.80}")
     return sub
 
 
-def mint(secret: str, authid: str, *, ttl: float = DEFAULT_TTL, now: float | None = None,
-         extra: dict | None = None, jti: str | None = None) -> str:
+def mint(
+    secret: str,
+    authid: str,
+    *,
+    ttl: float = DEFAULT_TTL,
+    now: float | None = None,
+    extra: dict | None = None,
+    jti: str | None = None,
+) -> str:
     """A ticket for `authid` (a Django pk: str() of it must pass check_sub, else TicketError)."""
     now = time.time() if now is None else now
     if not 0 < ttl <= MAX_TTL:
         raise ValueError(f"ttl must be in (0, {MAX_TTL}] seconds")
     if extra is not None and not isinstance(extra, dict):
         raise TypeError("extra must be a dict")
-    payload = {"v": VERSION, "sub": check_sub(str(authid)), "iat": int(now), "exp": int(now + ttl),
-               "jti": jti or secrets.token_urlsafe(16), "extra": extra or {}}
+    payload = {
+        "v": VERSION,
+        "sub": check_sub(str(authid)),
+        "iat": int(now),
+        "exp": int(now + ttl),
+        "jti": jti or secrets.token_urlsafe(16),
+        "extra": extra or {},
+    }
     encoded = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
     return f"{encoded}.{_mac(secret, encoded)}"
 
@@ -97,8 +109,13 @@ def verify(secret: str, ticket: str, *, now: float | None = None, leeway: float 
         payload = json.loads(_unb64(encoded))
     except (ValueError, binascii.Error):
         raise TicketError(INVALID, "ticket payload is not JSON") from None
-    if not isinstance(payload, dict) or payload.get("v") != VERSION or not _is_int(payload.get("exp")) \
-            or not isinstance(payload.get("jti"), str) or not 0 < len(payload["jti"]) <= MAX_JTI_LENGTH:
+    if (
+        not isinstance(payload, dict)
+        or payload.get("v") != VERSION
+        or not _is_int(payload.get("exp"))
+        or not isinstance(payload.get("jti"), str)
+        or not 0 < len(payload["jti"]) <= MAX_JTI_LENGTH
+    ):
         raise TicketError(INVALID, "ticket payload lacks v, an integer exp or a string jti")
     check_sub(payload.get("sub"))
     if not isinstance(payload.setdefault("extra", {}), dict):

@@ -63,8 +63,11 @@ def run_standalone(component: type[ApplicationSession], argv: list[str] | None =
     """`python -m switchboard.components.<name>`: connect to a running hub and stay connected."""
     defaults = S.Settings.from_env()
     parser = argparse.ArgumentParser(description=component.__doc__)
-    parser.add_argument("--url", default=os.environ.get(S.ENV_URL) or defaults.backend_url,
-                        help=f"router URL, rs://host:port or ws://host:port/ws (default: ${S.ENV_URL} or %(default)s)")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get(S.ENV_URL) or defaults.backend_url,
+        help=f"router URL, rs://host:port or ws://host:port/ws (default: ${S.ENV_URL} or %(default)s)",
+    )
     parser.add_argument("--realm", default=os.environ.get(S.ENV_REALM) or defaults.realm)
     args = parser.parse_args(argv)
     if not os.environ.get(S.ENV_BACKEND_SECRET):

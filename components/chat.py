@@ -36,8 +36,11 @@ class Chat(BackendSession):
         await self.publish(messages.chat_topic(room), message, options=PublishOptions(acknowledge=True))
         if self.rooms.add(room) and not self._full_logged:
             self._full_logged = True  # once per process: a full table is a steady state, not news per post
-            log.info("chat: {n} rooms listed, the most chat_max_rooms allows: a new room now drops the least "
-                     "recently active one from chat.rooms (its history stays)", n=len(self.rooms))
+            log.info(
+                "chat: {n} rooms listed, the most chat_max_rooms allows: a new room now drops the least "
+                "recently active one from chat.rooms (its history stays)",
+                n=len(self.rooms),
+            )
         return message
 
     def list_rooms(self):

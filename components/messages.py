@@ -29,8 +29,9 @@ def tick(moment: datetime) -> dict:
     return {"time": iso_utc(moment)}
 
 
-def chat_message(*, message_id: str, room: str, text: str, nick: str, session: int | None,
-                 authid: str | None, moment: datetime) -> dict:
+def chat_message(
+    *, message_id: str, room: str, text: str, nick: str, session: int | None, authid: str | None, moment: datetime
+) -> dict:
     """A chat message as stored and published: the author is who the router says called."""
     return {
         "id": message_id,

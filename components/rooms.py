@@ -19,8 +19,9 @@ class Rooms:
     """At most `max_rooms` rooms (switchboard.bridge.limits "chat_max_rooms"); a message to a new room beyond it
     drops the least recently active room, so the list always shows where people talk now."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, *, max_rooms: int,
-                 idle_seconds: float = ROOM_IDLE_SECONDS):
+    def __init__(
+        self, clock: Callable[[], float] = time.time, *, max_rooms: int, idle_seconds: float = ROOM_IDLE_SECONDS
+    ):
         self._clock, self._idle, self._max = clock, idle_seconds, max_rooms
         #: room -> (last activity, messages while listed), least recently active first
         self._rooms: OrderedDict[str, tuple[float, int]] = OrderedDict()

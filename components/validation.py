@@ -49,9 +49,7 @@ def nick(value) -> str:
         raise ApplicationError(uris.INVALID_NICK, "nick must be a string")
     value = value.strip()
     if not value or len(value) > MAX_NICK_LENGTH or _has_control_chars(value):
-        raise ApplicationError(
-            uris.INVALID_NICK, f"nick must be 1-{MAX_NICK_LENGTH} printable characters"
-        )
+        raise ApplicationError(uris.INVALID_NICK, f"nick must be 1-{MAX_NICK_LENGTH} printable characters")
     return value
 
 
@@ -64,9 +62,7 @@ def text(value) -> str:
     if _has_control_chars(value, allowed="\n\t"):
         raise ApplicationError(uris.INVALID_TEXT, "text must not contain control characters")
     if len(value) > MAX_TEXT_LENGTH:
-        raise ApplicationError(
-            uris.TEXT_TOO_LONG, f"text is {len(value)} characters; the limit is {MAX_TEXT_LENGTH}"
-        )
+        raise ApplicationError(uris.TEXT_TOO_LONG, f"text is {len(value)} characters; the limit is {MAX_TEXT_LENGTH}")
     return value
 
 

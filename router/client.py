@@ -162,8 +162,9 @@ class Client:
         else:
             raise ValueError(f"unsupported URL scheme in {self.url!r} (use ws://, wss:// or rs://)")
         await asyncio.wait_for(
-            self._loop.create_connection(factory, parsed.hostname, parsed.port or default_port,
-                                         ssl=parsed.scheme == "wss"),
+            self._loop.create_connection(
+                factory, parsed.hostname, parsed.port or default_port, ssl=parsed.scheme == "wss"
+            ),
             self.timeout,
         )
         return session
@@ -226,6 +227,7 @@ class Client:
             return
         try:
             if self.is_connected:
+
                 async def leave():
                     if self.session.is_attached():
                         self.session.leave()

@@ -182,8 +182,9 @@ def move_into_router(config: dict, worker_id: str) -> None:
         raise KeyError(f"config has no container worker with id {worker_id!r}")
     config["workers"].remove(worker)
     in_router = router_worker(config).setdefault("components", [])
-    in_router.extend({**{k: v for k, v in c.items() if k != "transport"}, "role": BACKEND_ROLE}
-                     for c in worker["components"])
+    in_router.extend(
+        {**{k: v for k, v in c.items() if k != "transport"}, "role": BACKEND_ROLE} for c in worker["components"]
+    )
 
 
 def container_components(config: dict) -> int:

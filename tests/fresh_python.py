@@ -16,8 +16,14 @@ def run_python(args: list[str], *, unset: tuple[str, ...] = (), timeout: float =
     """`python *args` in the project root, with the variables in `unset` removed from this process's
     environment and `env` added; fails with the process's output unless it exits 0."""
     environ = {k: v for k, v in os.environ.items() if k not in unset}
-    result = subprocess.run([sys.executable, *args], cwd=S.PROJECT_ROOT, capture_output=True, text=True,
-                            timeout=timeout, env={**environ, **env})
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=S.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**environ, **env},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -24,8 +24,16 @@ class RunningHub:
     """`switchboard run --dir hub_dir`, by `command` (default: this interpreter's module), from `cwd`;
     ports free unless the hub directory's config gives them (`ports=False`)."""
 
-    def __init__(self, hub_dir: Path, *, command: list[str] | None = None, cwd: Path | None = None,
-                 env: dict[str, str] | None = None, ports: bool = True, wait: bool = True):
+    def __init__(
+        self,
+        hub_dir: Path,
+        *,
+        command: list[str] | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        ports: bool = True,
+        wait: bool = True,
+    ):
         self.hub_dir = Path(hub_dir)
         self.hub_dir.mkdir(parents=True, exist_ok=True)
         self.port, self.backend_port = (free_port(), free_port()) if ports else (None, None)
@@ -38,15 +46,25 @@ class RunningHub:
             environ.pop(name, None)  # the hub generates its own secrets into its directory
         command = command or [sys.executable, "-m", "switchboard.router"]
         with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
-            self.process = subprocess.Popen([*command, "run", "--dir", str(self.hub_dir)], cwd=cwd or self.hub_dir,
-                                            env=environ, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                [*command, "run", "--dir", str(self.hub_dir)],
+                cwd=cwd or self.hub_dir,
+                env=environ,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         if wait:
             self.wait_up()
 
     def wait_up(self) -> None:
-        wait_until(lambda: self.alive() and "hub is up" in self.out_path.read_text(errors="replace"),
-                   timeout=START_TIMEOUT, interval=0.2, what="switchboard run up")
+        wait_until(
+            lambda: self.alive() and "hub is up" in self.out_path.read_text(errors="replace"),
+            timeout=START_TIMEOUT,
+            interval=0.2,
+            what="switchboard run up",
+        )
         if self.port is None:
             settings = S.Settings.from_env({S.ENV_DIR: str(self.hub_dir)})
             self.port, self.backend_port = settings.port, settings.backend_port
@@ -74,8 +92,9 @@ class RunningHub:
         return Client(f"ws://127.0.0.1:{self.port}/ws", "switchboard")
 
     def backend_client(self) -> Client:
-        return Client(f"rs://127.0.0.1:{self.backend_port}", "switchboard", authid=S.BACKEND_AUTHID,
-                      secret=self.backend_secret)
+        return Client(
+            f"rs://127.0.0.1:{self.backend_port}", "switchboard", authid=S.BACKEND_AUTHID, secret=self.backend_secret
+        )
 
     def stop(self) -> int:
         """Ctrl-C, as a person stops it; its exit code."""

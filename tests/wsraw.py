@@ -74,17 +74,26 @@ class _Connection:
 class RawWebSocket(_Connection):
     """One WebSocket connection to `host:port/path` speaking `serializer`'s WAMP subprotocol."""
 
-    def __init__(self, host: str, port: int, serializer: str = "json", path: str = "/ws", timeout: float = 10.0,
-                 rcvbuf: int | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        serializer: str = "json",
+        path: str = "/ws",
+        timeout: float = 10.0,
+        rcvbuf: int | None = None,
+    ):
         self.sock = socket.socket()
         if rcvbuf:  # a small receive window makes the hub's sends back up sooner (a slow consumer)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                   f"Sec-WebSocket-Protocol: {SUBPROTOCOLS[serializer]}\r\n\r\n")
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: {SUBPROTOCOLS[serializer]}\r\n\r\n"
+        )
         self.sock.sendall(request.encode())
         response = b""
         while b"\r\n\r\n" not in response:

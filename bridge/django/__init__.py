@@ -27,8 +27,15 @@ def publish(topic: str, *args: Any, **kwargs: Any):
     return _publish(topic, *args, **kwargs)
 
 
-def publish_event(topic: str, args: Iterable[Any] = (), kwargs: Mapping[str, Any] | None = None, *,
-                  id: str | None = None, options: Mapping[str, Any] | None = None, using: str = "default"):
+def publish_event(
+    topic: str,
+    args: Iterable[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    id: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    using: str = "default",
+):
     """Queue an event with an explicit id (what the hub de-duplicates on) and publish options."""
     from switchboard.bridge.django.outbox import publish_event as _publish_event
 

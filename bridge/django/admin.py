@@ -32,8 +32,19 @@ class OutboxEventAdmin(admin.ModelAdmin):
     search_fields = ("topic", "event_id")
     ordering = ("-id",)
     actions = ["deliver_now"]
-    readonly_fields = ("event_id", "topic", "args", "kwargs", "options", "created", "attempts", "last_attempt",
-                       "last_error", "retry_at", "delivered_at")
+    readonly_fields = (
+        "event_id",
+        "topic",
+        "args",
+        "kwargs",
+        "options",
+        "created",
+        "attempts",
+        "last_attempt",
+        "last_error",
+        "retry_at",
+        "delivered_at",
+    )
 
     @admin.display(description="state")
     def state(self, obj: OutboxEvent) -> str:
@@ -56,8 +67,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
     def has_deliver_permission(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
-    @admin.action(description="Deliver now (with older pending events of their topics)",
-                  permissions=["deliver"])
+    @admin.action(description="Deliver now (with older pending events of their topics)", permissions=["deliver"])
     def deliver_now(self, request, queryset):
         topics = set(queryset.pending().values_list("topic", flat=True))
         if not topics:

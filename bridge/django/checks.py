@@ -14,6 +14,11 @@ def check_settings(app_configs=None, **kwargs):
     except ImproperlyConfigured as e:
         return [checks.Error(str(e), hint="See docs/django.md, Settings.", id="switchboard.E001")]
     if not cfg.ticket_secret:
-        return [checks.Warning('SWITCHBOARD["TICKET_SECRET"] is not set: browser sign-in (ticket/) will fail.',
-                               hint="Use the hub's SWITCHBOARD_TICKET_SECRET.", id="switchboard.W001")]
+        return [
+            checks.Warning(
+                'SWITCHBOARD["TICKET_SECRET"] is not set: browser sign-in (ticket/) will fail.',
+                hint="Use the hub's SWITCHBOARD_TICKET_SECRET.",
+                id="switchboard.W001",
+            )
+        ]
     return []

@@ -92,7 +92,8 @@ class Settings:
         if not self.ticket_secret:
             raise ImproperlyConfigured(
                 f'{SETTING}["TICKET_SECRET"] is not set: browser sign-in needs the hub\'s '
-                "SWITCHBOARD_TICKET_SECRET (generated into .switchboard/secrets.env on the hub's first run)")
+                "SWITCHBOARD_TICKET_SECRET (generated into .switchboard/secrets.env on the hub's first run)"
+            )
         return self.ticket_secret
 
 
@@ -159,7 +160,8 @@ def parse(raw: Mapping | None) -> Settings:
     if raw is None:
         raise ImproperlyConfigured(
             f"settings.{SETTING} is not set: add SWITCHBOARD = {{'URL': ..., 'KEY': ..., 'SECRET': ..., "
-            "'TICKET_SECRET': ...}} (docs/django.md)")
+            "'TICKET_SECRET': ...}} (docs/django.md)"
+        )
     _known(f"settings.{SETTING}", raw, DEFAULTS)
     values = {**DEFAULTS, **raw}
     outbox_raw = raw.get("OUTBOX", {})
@@ -192,8 +194,12 @@ def parse(raw: Mapping | None) -> Settings:
     return Settings(
         url=url,
         key=_text("KEY", values["KEY"], required=True),
-        secret=_text("SECRET", values["SECRET"], required=True,
-                     hint=" (the hub's SWITCHBOARD_BRIDGE_SECRET, generated into .switchboard/secrets.env)"),
+        secret=_text(
+            "SECRET",
+            values["SECRET"],
+            required=True,
+            hint=" (the hub's SWITCHBOARD_BRIDGE_SECRET, generated into .switchboard/secrets.env)",
+        ),
         ticket_secret=_text("TICKET_SECRET", values["TICKET_SECRET"], required=False),
         ticket_ttl=_int("TICKET_TTL", values["TICKET_TTL"], 1, tickets.MAX_TTL),
         timeout=_number("TIMEOUT", values["TIMEOUT"]),
@@ -246,8 +252,9 @@ def _sender_thread(value: Any) -> bool:
     return _bool("OUTBOX.SENDER_THREAD", value)
 
 
-def from_env(secrets_file: str | Path | None = None, env: Mapping[str, str] | None = None,
-             **overrides: Any) -> dict[str, Any]:
+def from_env(
+    secrets_file: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
     """A SWITCHBOARD dict for development: environment variables win, then the hub's secrets file.
 
     `secrets_file` is the hub's generated `.switchboard/secrets.env`; missing is fine (production

@@ -91,8 +91,9 @@ def _pending(using: str, topics: Iterable[str] | None):
     return rows if topics is None else rows.filter(topic__in=list(topics))
 
 
-def _next_batch(using: str, topics: Iterable[str] | None, blocked: set[str], size: int,
-                force: bool) -> list[OutboxEvent]:
+def _next_batch(
+    using: str, topics: Iterable[str] | None, blocked: set[str], size: int, force: bool
+) -> list[OutboxEvent]:
     rows = _pending(using, topics)
     if not force:
         # A topic whose refused event waits for its retry time waits as a whole.
@@ -110,25 +111,37 @@ def _mark_delivered(using: str, events: list[OutboxEvent]) -> None:
     if events:
         now = timezone.now()
         OutboxEvent.objects.using(using).filter(pk__in=[e.pk for e in events], delivered_at__isnull=True).update(
-            delivered_at=now, last_attempt=now, attempts=F("attempts") + 1, last_error="", retry_at=None)
+            delivered_at=now, last_attempt=now, attempts=F("attempts") + 1, last_error="", retry_at=None
+        )
 
 
 def _mark_failed(using: str, events: list[OutboxEvent], error: BaseException) -> None:
     if events:
         OutboxEvent.objects.using(using).filter(pk__in=[e.pk for e in events], delivered_at__isnull=True).update(
-            last_attempt=timezone.now(), attempts=F("attempts") + 1, last_error=_error_text(error))
+            last_attempt=timezone.now(), attempts=F("attempts") + 1, last_error=_error_text(error)
+        )
 
 
 def _mark_refused(using: str, event: OutboxEvent, error: BaseException, max_backoff: float) -> None:
     now = timezone.now()
     wait = backoff(event.attempts, REFUSED_FIRST_WAIT, max_backoff)
     OutboxEvent.objects.using(using).filter(pk=event.pk, delivered_at__isnull=True).update(
-        last_attempt=now, attempts=F("attempts") + 1, last_error=_error_text(error),
-        retry_at=now + timedelta(seconds=wait))
+        last_attempt=now,
+        attempts=F("attempts") + 1,
+        last_error=_error_text(error),
+        retry_at=now + timedelta(seconds=wait),
+    )
 
 
-def deliver_pending(*, topics: Iterable[str] | None = None, using: str = DEFAULT_DB_ALIAS, immediate: bool = False,
-                    force: bool = False, limit: int | None = None, client: Any = None) -> Report:
+def deliver_pending(
+    *,
+    topics: Iterable[str] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+    immediate: bool = False,
+    force: bool = False,
+    limit: int | None = None,
+    client: Any = None,
+) -> Report:
     """Send pending events (of `topics`, or all) until none is left, the hub fails, or `limit` were handled.
 
     `force` offers refused events again without waiting for their retry time (the admin's
@@ -154,10 +167,9 @@ def deliver_pending(*, topics: Iterable[str] | None = None, using: str = DEFAULT
             _mark_delivered(using, published)
             report.delivered += len(published)
             if not refuses_event(error):
-                _mark_failed(using, batch[len(published):], error)
+                _mark_failed(using, batch[len(published) :], error)
                 report.error = _error_text(error)
-                log.warning("outbox delivery stopped, %d event(s) stay pending: %s",
-                            len(batch) - len(published), error)
+                log.warning("outbox delivery stopped, %d event(s) stay pending: %s", len(batch) - len(published), error)
                 break
             index = getattr(error, "index", None)
             if index is None or not 0 <= index < len(batch):
@@ -171,8 +183,14 @@ def deliver_pending(*, topics: Iterable[str] | None = None, using: str = DEFAULT
             report.refused += 1
             report.refused_topics.add(refused.topic)
             singles = 0
-            log.error("the hub refused outbox event %s (%s, id %s); later events of %r wait for it: %s",
-                      refused.pk, refused.topic, refused.event_id, refused.topic, error)
+            log.error(
+                "the hub refused outbox event %s (%s, id %s); later events of %r wait for it: %s",
+                refused.pk,
+                refused.topic,
+                refused.event_id,
+                refused.topic,
+                error,
+            )
             continue
         _mark_delivered(using, batch)
         report.delivered += len(batch)

@@ -26,16 +26,20 @@ def default_serializer(instance: models.Model) -> dict:
     return data
 
 
-def publish_changes(model: type[models.Model] | None = None, *, topic: str | None = None,
-                    serializer: Callable[[Any], Any] | None = None, actions: Iterable[str] = ACTIONS,
-                    options: dict | None = None) -> Any:
+def publish_changes(
+    model: type[models.Model] | None = None,
+    *,
+    topic: str | None = None,
+    serializer: Callable[[Any], Any] | None = None,
+    actions: Iterable[str] = ACTIONS,
+    options: dict | None = None,
+) -> Any:
     """Connect post_save/post_delete of `model` to the outbox; returns the model (usable as a decorator).
 
     `topic` defaults to "<app_label>.<model_name>"; the event's single argument is `serializer(instance)`.
     """
     if model is None:
-        return lambda cls: publish_changes(cls, topic=topic, serializer=serializer, actions=actions,
-                                           options=options)
+        return lambda cls: publish_changes(cls, topic=topic, serializer=serializer, actions=actions, options=options)
     actions = tuple(actions)
     unknown = set(actions) - set(ACTIONS)
     if unknown:

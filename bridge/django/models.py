@@ -28,8 +28,9 @@ class OutboxEvent(models.Model):
     recognised there and not published twice.
     """
 
-    event_id = models.CharField(max_length=128, default=new_event_id, db_index=True,
-                                help_text="Sent to the hub, which publishes each id once.")
+    event_id = models.CharField(
+        max_length=128, default=new_event_id, db_index=True, help_text="Sent to the hub, which publishes each id once."
+    )
     topic = models.CharField(max_length=255)
     args = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
     kwargs = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
@@ -38,8 +39,9 @@ class OutboxEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_attempt = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
-    retry_at = models.DateTimeField(null=True, blank=True,
-                                    help_text="Set when the hub refused the event: not offered again before.")
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the hub refused the event: not offered again before."
+    )
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     objects = OutboxEventQuerySet.as_manager()

@@ -23,8 +23,13 @@ MAX_EVENT_BYTES = protocol.MAX_BODY - 1024
 MAX_TOPIC_LENGTH = OutboxEvent._meta.get_field("topic").max_length
 
 
-def _checked(topic: str, args: Iterable[Any], kwargs: Mapping[str, Any] | None, event_id: str | None,
-             options: Mapping[str, Any] | None) -> dict:
+def _checked(
+    topic: str,
+    args: Iterable[Any],
+    kwargs: Mapping[str, Any] | None,
+    event_id: str | None,
+    options: Mapping[str, Any] | None,
+) -> dict:
     """The event as JSON-ready data; ValueError/TypeError now rather than a refusal by the hub later.
 
     An event the hub refuses would hold back every later event of its topic, so it is refused here.
@@ -37,8 +42,7 @@ def _checked(topic: str, args: Iterable[Any], kwargs: Mapping[str, Any] | None, 
         raise TypeError(f"kwargs must be a dict, not {type(kwargs).__name__}")
     try:
         # DjangoJSONEncoder turns datetimes, dates, Decimals and UUIDs into strings, as the row stores them.
-        text = json.dumps({"args": list(args), "kwargs": dict(kwargs or {})}, cls=DjangoJSONEncoder,
-                          allow_nan=False)
+        text = json.dumps({"args": list(args), "kwargs": dict(kwargs or {})}, cls=DjangoJSONEncoder, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise TypeError(f"event for {topic!r} is not JSON-serialisable: {e}") from None
     payload = json.loads(text)
@@ -50,14 +54,22 @@ def _checked(topic: str, args: Iterable[Any], kwargs: Mapping[str, Any] | None, 
     except protocol.BadRequest as e:
         raise ValueError(f"cannot publish: {e}") from None
     if len(text.encode("utf-8")) > MAX_EVENT_BYTES:
-        raise ValueError(f"event for {topic!r} is {len(text.encode('utf-8')):,} bytes of JSON; "
-                         f"the hub takes at most {MAX_EVENT_BYTES:,}")
+        raise ValueError(
+            f"event for {topic!r} is {len(text.encode('utf-8')):,} bytes of JSON; "
+            f"the hub takes at most {MAX_EVENT_BYTES:,}"
+        )
     return event
 
 
-def publish_event(topic: str, args: Iterable[Any] = (), kwargs: Mapping[str, Any] | None = None, *,
-                  id: str | None = None, options: Mapping[str, Any] | None = None,
-                  using: str = DEFAULT_DB_ALIAS) -> OutboxEvent:
+def publish_event(
+    topic: str,
+    args: Iterable[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    id: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> OutboxEvent:
     """Queue one event in the outbox (inside the current transaction, if any) and return its row.
 
     `id` (1-128 characters, default a fresh UUID) is what the hub de-duplicates on; `options` are
@@ -65,7 +77,10 @@ def publish_event(topic: str, args: Iterable[Any] = (), kwargs: Mapping[str, Any
     """
     event = _checked(topic, args, kwargs, id, options)
     row = OutboxEvent.objects.using(using).create(
-        event_id=event.get("id") or new_event_id(), topic=topic, args=event["args"], kwargs=event["kwargs"],
+        event_id=event.get("id") or new_event_id(),
+        topic=topic,
+        args=event["args"],
+        kwargs=event["kwargs"],
         options=event["options"],
     )
     transaction.on_commit(_AfterCommit(topic, using), using=using, robust=True)
@@ -91,8 +106,7 @@ class _AfterCommit:
             try:
                 # The topic's older pending events go first, so a fresh event never overtakes them;
                 # one batch at most, so a backlog (after an outage) never holds up the request.
-                delivery.deliver_pending(topics=[self.topic], using=self.using, immediate=True,
-                                         limit=outbox.batch_size)
+                delivery.deliver_pending(topics=[self.topic], using=self.using, immediate=True, limit=outbox.batch_size)
             except Exception:  # the event is safe in the outbox; the delivery loop retries it
                 log.exception("delivering %s after commit failed; it stays in the outbox", self.topic)
         if outbox.sender_thread:

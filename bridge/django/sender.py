@@ -26,8 +26,13 @@ def run_round(using: str | None = None) -> delivery.Report:
     return report
 
 
-def run_loop(stop: threading.Event, *, interval: float | None = None, wake: threading.Event | None = None,
-             on_round: Callable[[delivery.Report], None] | None = None) -> None:
+def run_loop(
+    stop: threading.Event,
+    *,
+    interval: float | None = None,
+    wake: threading.Event | None = None,
+    on_round: Callable[[delivery.Report], None] | None = None,
+) -> None:
     """Deliver until `stop` is set; between rounds wait `interval` seconds or until `wake` is set."""
     wake = wake or threading.Event()
     while not stop.is_set():

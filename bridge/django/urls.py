@@ -1,6 +1,6 @@
 """Mount under the path the hub is told (SWITCHBOARD_DJANGO_URL), e.g.
 
-    path("switchboard/", include("switchboard.bridge.django.urls"))   # hub: SWITCHBOARD_DJANGO_URL=http://host/switchboard
+path("switchboard/", include("switchboard.bridge.django.urls"))   # hub: SWITCHBOARD_DJANGO_URL=http://host/switchboard
 """
 
 from django.urls import path

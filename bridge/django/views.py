@@ -34,7 +34,6 @@ from switchboard.bridge.uris import WAMP_INVALID_ARGUMENT as INVALID_ARGUMENT
 log = logging.getLogger("switchboard.bridge.django.views")
 
 
-
 def _error(status: int, uri: str, *args: Any, **extra: Any) -> JsonResponse:
     return JsonResponse({"error": uri, "args": list(args), "kwargs": {}, **extra}, status=status)
 
@@ -100,8 +99,9 @@ def events(request: HttpRequest) -> JsonResponse:
     publisher = data.get("publisher") if isinstance(data.get("publisher"), dict) else {}
     # One transaction for all receivers: if one raises, none of their writes stay, and the hub retries.
     with transaction.atomic():
-        event_received.send(sender=HUB, topic=topic, args=data.get("args") or [],
-                            kwargs=data.get("kwargs") or {}, publisher=publisher)
+        event_received.send(
+            sender=HUB, topic=topic, args=data.get("args") or [], kwargs=data.get("kwargs") or {}, publisher=publisher
+        )
     return JsonResponse({"received": True})
 
 

@@ -47,8 +47,9 @@ def hub_healthy(url: str) -> bool:
 
 def start_hub(url: str) -> subprocess.Popen:
     print(f"run.py: starting the hub with {' '.join(f'{k}={v}' for k, v in HUB_ENV.items())}", flush=True)
-    hub = subprocess.Popen([sys.executable, "-m", "router", "run"], cwd=REPO, env={**os.environ, **HUB_ENV},
-                           start_new_session=True)  # our Ctrl-C handling stops it, after Django
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "router", "run"], cwd=REPO, env={**os.environ, **HUB_ENV}, start_new_session=True
+    )  # our Ctrl-C handling stops it, after Django
     deadline = time.monotonic() + HUB_START_TIMEOUT
     try:
         while not hub_healthy(url):
@@ -92,14 +93,20 @@ def main() -> int:
 def _run(url: str) -> int:
     hub = None
     if hub_healthy(url):
-        print(f"run.py: using the hub already running at {url}; django.greet and forwarded events need it "
-              f"to run with SWITCHBOARD_DJANGO_URL={HUB_ENV['SWITCHBOARD_DJANGO_URL']}", flush=True)
+        print(
+            f"run.py: using the hub already running at {url}; django.greet and forwarded events need it "
+            f"to run with SWITCHBOARD_DJANGO_URL={HUB_ENV['SWITCHBOARD_DJANGO_URL']}",
+            flush=True,
+        )
     else:
         hub = start_hub(url)
     try:
         subprocess.run([*MANAGE, "migrate", "--noinput", "-v", "0"], check=True)
-        print(f"\nrun.py: open http://{DJANGO_ADDR}/ (the notes page); edit notes at http://{DJANGO_ADDR}/admin/.\n"
-              f"run.py: no admin user yet? {' '.join(MANAGE)} createsuperuser\n", flush=True)
+        print(
+            f"\nrun.py: open http://{DJANGO_ADDR}/ (the notes page); edit notes at http://{DJANGO_ADDR}/admin/.\n"
+            f"run.py: no admin user yet? {' '.join(MANAGE)} createsuperuser\n",
+            flush=True,
+        )
         server = subprocess.Popen([*MANAGE, "runserver", DJANGO_ADDR])
         try:
             return server.wait()

@@ -57,8 +57,11 @@ def cmd_run(args) -> int:
     def announce():
         where = "generated" if node.secrets_created else "using"
         print(f"\nswitchboard: {where} dev secrets in {settings.secrets_file}", flush=True)
-        print(f"switchboard: hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
-              f"{settings.backend_url}, realm {settings.realm}). Ctrl-C stops it.\n", flush=True)
+        print(
+            f"switchboard: hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
+            f"{settings.backend_url}, realm {settings.realm}). Ctrl-C stops it.\n",
+            flush=True,
+        )
 
     return Supervisor(node, policy=policy, on_up=announce).run()
 
@@ -85,8 +88,7 @@ def cmd_check(args) -> int:
         (Path(tmp) / "config.json").write_text(json.dumps(config), encoding="utf-8")
         # The check only needs the secret variables to exist, not their real values.
         env = {**os.environ, **{name: os.environ.get(name) or "placeholder" for name in SECRET_NAMES}}
-        result = subprocess.run([*crossbar_command(), "check", "--cbdir", tmp], capture_output=True, text=True,
-                                env=env)
+        result = subprocess.run([*crossbar_command(), "check", "--cbdir", tmp], capture_output=True, text=True, env=env)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.returncode
@@ -95,8 +97,10 @@ def cmd_check(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard real-time hub")
     sub = parser.add_subparsers(dest="command", required=True)
-    dir_help = (f"hub directory: its own config.json if any, secrets, node directory and databases "
-                f"(default: ${S.ENV_DIR}, else {S.DEFAULT_HUB_DIR} in the current directory)")
+    dir_help = (
+        f"hub directory: its own config.json if any, secrets, node directory and databases "
+        f"(default: ${S.ENV_DIR}, else {S.DEFAULT_HUB_DIR} in the current directory)"
+    )
     run = sub.add_parser("run", help="start the hub in the foreground, restarting it whenever part of it dies")
     run.add_argument("--dir", help=dir_help)
     run.set_defaults(func=cmd_run)

@@ -14,8 +14,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     from autobahn.twisted import install_reactor
 
-    reactor = install_reactor(explicit_reactor=os.environ.get("CROSSBAR_REACTOR"), verbose=False,
-                              require_optimal_reactor=False)
+    reactor = install_reactor(
+        explicit_reactor=os.environ.get("CROSSBAR_REACTOR"), verbose=False, require_optimal_reactor=False
+    )
     from crossbar.node.main import main as crossbar_main
     from switchboard.router.node.workers import Personality
 

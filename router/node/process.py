@@ -32,8 +32,14 @@ WORKER_TITLE = "switchboard-worker"
 NATIVE_WORKER_TYPES = ("router", "container", "proxy")
 
 
-def render_config(config: dict, settings: S.Settings, *, with_components: bool = True,
-                  data_dir: Path | None = None, env: Mapping[str, str] | None = None) -> dict:
+def render_config(
+    config: dict,
+    settings: S.Settings,
+    *,
+    with_components: bool = True,
+    data_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict:
     """The node config for `settings`: listening addresses, absolute paths, optional components.
 
     Relative data files (extra "database") of router components (history, the ticket authenticator)
@@ -46,8 +52,13 @@ def render_config(config: dict, settings: S.Settings, *, with_components: bool =
     web = S.transport(config, S.WEB_TRANSPORT_ID)
     # browsers connect to the router's web transport, or, where proxy workers front the router, to the
     # proxies' transports of the same id (the router's then keeps the endpoint its config gives it)
-    fronts = [t for w in config["workers"] if w["type"] == "proxy" for t in w.get("transports", [])
-              if t.get("id") == S.WEB_TRANSPORT_ID]
+    fronts = [
+        t
+        for w in config["workers"]
+        if w["type"] == "proxy"
+        for t in w.get("transports", [])
+        if t.get("id") == S.WEB_TRANSPORT_ID
+    ]
     for front in fronts or [web]:
         front["endpoint"].update(interface=settings.host, port=settings.port)
     web["paths"]["/"]["directory"] = str(S.WEB_DIR)
@@ -195,9 +206,13 @@ class Node:
     def prepare(self) -> None:
         """Write the rendered config and make sure the secrets exist."""
         self.cbdir.mkdir(parents=True, exist_ok=True)
-        config = render_config(self.config or S.load_config(self.settings.config_file), self.settings,
-                               with_components=self.with_components,
-                               data_dir=self.cbdir, env={**os.environ, **self.extra_env})
+        config = render_config(
+            self.config or S.load_config(self.settings.config_file),
+            self.settings,
+            with_components=self.with_components,
+            data_dir=self.cbdir,
+            env={**os.environ, **self.extra_env},
+        )
         (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         self._native_workers = {w["id"] for w in config["workers"] if w["type"] in NATIVE_WORKER_TYPES}
         self._components = S.container_components(config)
@@ -209,15 +224,23 @@ class Node:
         # refused before prepare() writes anything: a running hub's config is never overwritten
         running = running_node_pid(self.cbdir)
         if running is not None:
-            raise NodeError(f"another hub (pid {running}) runs in {self.cbdir}: give this one a directory "
-                            f"of its own (switchboard run --dir, {S.ENV_DIR})")
+            raise NodeError(
+                f"another hub (pid {running}) runs in {self.cbdir}: give this one a directory "
+                f"of its own (switchboard run --dir, {S.ENV_DIR})"
+            )
         for port in (self.settings.port, self.settings.backend_port):
             if port_open(self.settings.host if port == self.settings.port else "127.0.0.1", port):
-                raise NodeError(f"port {port} is already in use: is another hub running? "
-                                f"(set {S.ENV_PORT} / {S.ENV_BACKEND_PORT})")
+                raise NodeError(
+                    f"port {port} is already in use: is another hub running? (set {S.ENV_PORT} / {S.ENV_BACKEND_PORT})"
+                )
         self.prepare()
-        env = {**os.environ, **self.extra_env, **self.secrets, "PYTHONUNBUFFERED": "1",
-               S.ENV_NODE_CONFIG: str(self.cbdir / "config.json")}
+        env = {
+            **os.environ,
+            **self.extra_env,
+            **self.secrets,
+            "PYTHONUNBUFFERED": "1",
+            S.ENV_NODE_CONFIG: str(self.cbdir / "config.json"),
+        }
         cmd = [
             *crossbar_command(),
             "start",
@@ -253,13 +276,17 @@ class Node:
             return
         from switchboard.router.client import Client
 
-        backend = Client(self.settings.backend_url, self.settings.realm, authid=S.BACKEND_AUTHID,
-                         secret=self.backend_secret)
+        backend = Client(
+            self.settings.backend_url, self.settings.realm, authid=S.BACKEND_AUTHID, secret=self.backend_secret
+        )
         with backend as c:
+
             def components_ready():
                 subscription = c.call("wamp.subscription.lookup", S.READY_TOPIC)
-                return (subscription is not None
-                        and c.call("wamp.subscription.count_subscribers", subscription) >= self._components)
+                return (
+                    subscription is not None
+                    and c.call("wamp.subscription.count_subscribers", subscription) >= self._components
+                )
 
             self._wait(components_ready, deadline, "components")
 

@@ -70,10 +70,15 @@ def hub_config(port: int | None = None, backend_port: int | None = None) -> dict
     component.update(id=COMPONENT_ID, classname=f"components.{COMPONENT_ID}.Greeter")
     config["workers"].append(worker)
     anonymous = next(r for r in S.router_worker(config)["realms"][0]["roles"] if r["name"] == "anonymous")
-    anonymous["permissions"].append({
-        "uri": PROCEDURE, "match": "exact",
-        "allow": {"call": True, "register": False, "publish": False, "subscribe": False},
-        "disclose": {"caller": False, "publisher": False}, "cache": True})
+    anonymous["permissions"].append(
+        {
+            "uri": PROCEDURE,
+            "match": "exact",
+            "allow": {"call": True, "register": False, "publish": False, "subscribe": False},
+            "disclose": {"caller": False, "publisher": False},
+            "cache": True,
+        }
+    )
     if _port(port, "--port") is not None:
         S.transport(config, S.WEB_TRANSPORT_ID)["endpoint"]["port"] = port
     if _port(backend_port, "--backend-port") is not None:

@@ -56,8 +56,10 @@ class RestartPolicy:
         the next start, or CrashLoop."""
         self._quick = 1 if uptime is not None and uptime >= self.stable_after else self._quick + 1
         if self._quick > self.max_quick_crashes:
-            raise CrashLoop(f"the hub died {self._quick} times in a row, each within {self.stable_after:g} s of "
-                            f"starting (last: {reason}); giving up")
+            raise CrashLoop(
+                f"the hub died {self._quick} times in a row, each within {self.stable_after:g} s of "
+                f"starting (last: {reason}); giving up"
+            )
         return backoff(self._quick - 1, self.first_delay, self.max_delay)
 
 
@@ -77,8 +79,14 @@ def say(message: str) -> None:
 class Supervisor:
     """Runs `node` until interrupted (Ctrl-C, SIGTERM), restarting it whenever part of it dies."""
 
-    def __init__(self, node: Node, *, policy: RestartPolicy | None = None,
-                 on_up: Callable[[], None] = lambda: None, log: Callable[[str], None] = say):
+    def __init__(
+        self,
+        node: Node,
+        *,
+        policy: RestartPolicy | None = None,
+        on_up: Callable[[], None] = lambda: None,
+        log: Callable[[str], None] = say,
+    ):
         self.node = node
         self.policy = policy or RestartPolicy()
         self.on_up = on_up
@@ -131,8 +139,9 @@ class Supervisor:
         """Block until the controller or one of the workers is gone; say which, once the node has exited."""
         controller = self.node.process
         workers = self.node.worker_pids()
-        dead = _wait_any({controller.pid: "the node controller", **{pid: f"worker {wid!r}" for wid, pid in
-                                                                    workers.items()}})
+        dead = _wait_any(
+            {controller.pid: "the node controller", **{pid: f"worker {wid!r}" for wid, pid in workers.items()}}
+        )
         if dead[0] == controller.pid:
             return f"the node controller (pid {controller.pid}) {describe_exit(controller.wait())}"
         try:  # crossbar's trigger shuts the rest of the node down in order (the router flushes, sessions close)

@@ -54,5 +54,8 @@ class Personality(standalone.Personality):
     """Crossbar's standalone personality with Switchboard's worker classes."""
 
     native_workers = native_workers()
-    WorkerKlasses = [*CLASSES.values()] + [k for k in standalone.Personality.WorkerKlasses
-                                          if k not in (RouterController, ContainerController, ProxyController)]
+    WorkerKlasses = [*CLASSES.values()] + [
+        k
+        for k in standalone.Personality.WorkerKlasses
+        if k not in (RouterController, ContainerController, ProxyController)
+    ]

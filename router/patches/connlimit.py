@@ -94,9 +94,13 @@ def report(refusals, max_open: int, rate: float) -> None:
     if refusals.over_rate:
         env = limits.LIMITS["connects_per_second_per_ip"].env
         reasons.append(f"{refusals.over_rate} over {rate:g} new connections/s ({env})")
-    log.warn("refused {count} connection(s) from {address} in {seconds:.0f} s: {reasons}",
-             count=refusals.over_open + refusals.over_rate, address=refusals.address,
-             seconds=LOG_SECONDS, reasons="; ".join(reasons))
+    log.warn(
+        "refused {count} connection(s) from {address} in {seconds:.0f} s: {reasons}",
+        count=refusals.over_open + refusals.over_rate,
+        address=refusals.address,
+        seconds=LOG_SECONDS,
+        reasons="; ".join(reasons),
+    )
 
 
 def install(reactor=None, force: bool = False, env=None, clock=time.monotonic) -> AddressTable | None:

@@ -26,9 +26,14 @@ _installed = False
 
 def refusal(register: message.Register, session) -> message.Error:
     reply = message.Error(
-        message.Register.MESSAGE_TYPE, register.request, ApplicationError.NOT_AUTHORIZED,
-        [f'session (session_id={session._session_id}, authid="{session._authid}", authrole="{session._authrole}") '
-         f'is not authorized to register procedure "{register.procedure}" on realm "{session._realm}"'])
+        message.Register.MESSAGE_TYPE,
+        register.request,
+        ApplicationError.NOT_AUTHORIZED,
+        [
+            f'session (session_id={session._session_id}, authid="{session._authid}", authrole="{session._authrole}") '
+            f'is not authorized to register procedure "{register.procedure}" on realm "{session._realm}"'
+        ],
+    )
     reply.correlation_id = register.correlation_id
     reply.correlation_uri = register.procedure
     reply.correlation_is_anchor = False

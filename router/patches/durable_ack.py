@@ -87,8 +87,16 @@ class PendingAcks:
 class DurableAcks:
     """The held PUBLISHED replies of one realm's router, released by its history component."""
 
-    def __init__(self, router, session, *, send: Callable[[Any, Any, Any], None],
-                 clock: Callable[[], float] = time.monotonic, call_later=None, timeout: float = ACK_TIMEOUT):
+    def __init__(
+        self,
+        router,
+        session,
+        *,
+        send: Callable[[Any, Any, Any], None],
+        clock: Callable[[], float] = time.monotonic,
+        call_later=None,
+        timeout: float = ACK_TIMEOUT,
+    ):
         self.router, self.session = router, session
         self._send, self._clock = send, clock
         if call_later is None:
@@ -138,9 +146,12 @@ class DurableAcks:
         now = self._last_sweep = self._clock()
         late = self._table.expire(now)
         if late:
-            log.warn("durable_ack: {n} publish acknowledgement(s) sent after {timeout:g} s without their history "
-                     "commit (history stalled or failing?): those events may not be on disk",
-                     n=len(late), timeout=self._table.timeout)
+            log.warn(
+                "durable_ack: {n} publish acknowledgement(s) sent after {timeout:g} s without their history "
+                "commit (history stalled or failing?): those events may not be on disk",
+                n=len(late),
+                timeout=self._table.timeout,
+            )
         for session, reply in late:
             self._send(self.router, session, reply)
         self._schedule()

@@ -21,9 +21,10 @@ from switchboard.router import settings as S
 from txaio import tx
 
 #: modules whose helpers are made lazy where other modules import them (the modules themselves keep theirs)
-HELPER_MODULES = {"autobahn.util": ("hl", "hltype", "hlid", "hluserid", "hlval", "hlcontract"),
-                  "crossbar._util": ("hl", "hltype", "hlflag", "hlid", "hlval", "hluserid", "hlfixme",
-                                     "hlcontract")}
+HELPER_MODULES = {
+    "autobahn.util": ("hl", "hltype", "hlid", "hluserid", "hlval", "hlcontract"),
+    "crossbar._util": ("hl", "hltype", "hlflag", "hlid", "hlval", "hluserid", "hlfixme", "hlcontract"),
+}
 #: packages whose modules get the lazy helpers
 PATCHED_PACKAGES = ("autobahn.", "crossbar.")
 #: at these levels the messages are emitted: nothing to save

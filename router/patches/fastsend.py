@@ -48,10 +48,17 @@ def frame_for(payload: bytes, is_binary: bool) -> bytes:
 
 def sends_ready_frames(proto, size: int) -> bool:
     """Whether a message of `size` bytes goes to this peer as a ready frame (else: sendMessage)."""
-    return (proto.state == STATE_OPEN and proto.factory.isServer and not proto.maskServerFrames
-            and proto._perMessageCompress is None and not proto.trackedTimings and not proto.logFrames
-            and not proto.logOctets and not 0 < proto.maxMessagePayloadSize < size
-            and not 0 < proto.autoFragmentSize < size)
+    return (
+        proto.state == STATE_OPEN
+        and proto.factory.isServer
+        and not proto.maskServerFrames
+        and proto._perMessageCompress is None
+        and not proto.trackedTimings
+        and not proto.logFrames
+        and not proto.logOctets
+        and not 0 < proto.maxMessagePayloadSize < size
+        and not 0 < proto.autoFragmentSize < size
+    )
 
 
 def send(self, msg) -> None:
@@ -87,8 +94,11 @@ def install(force: bool = False) -> bool:
     global _installed
     if _installed:
         return True
-    if (not (force or in_crossbar_worker()) or os.environ.get(S.ENV_FAST_SEND, "1") == "0"
-            or tx.get_global_log_level() == "trace"):
+    if (
+        not (force or in_crossbar_worker())
+        or os.environ.get(S.ENV_FAST_SEND, "1") == "0"
+        or tx.get_global_log_level() == "trace"
+    ):
         return False
     WampWebSocketProtocol.send = send
     _installed = True

@@ -34,10 +34,16 @@ _installed = False
 def refuse_too_large(channel, size: int | None) -> None:
     """Answer 413 on `channel` and close it after LINGER_SECONDS; the rest of the body is dropped."""
     told = f"{size} bytes" if size is not None else "a body"
-    body = json.dumps({"error": P.TOO_LARGE, "message": f"{told} over the limit of {_limit} bytes "
-                       f"({limits.LIMITS['max_message_size'].env})"}).encode()
-    channel.transport.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
-                            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    body = json.dumps(
+        {
+            "error": P.TOO_LARGE,
+            "message": f"{told} over the limit of {_limit} bytes ({limits.LIMITS['max_message_size'].env})",
+        }
+    ).encode()
+    channel.transport.write(
+        b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
     # the rest of the body is read and dropped, never parsed (the line parser may be mid-buffer)
     channel.dataReceived = channel.rawDataReceived = channel.lineReceived = _drop
     from twisted.internet import reactor

@@ -73,8 +73,11 @@ class _LogThrottle:
         now = self._clock()
         if now - self._start >= self._window:
             if self._dropped:
-                log.warn("{n} more client protocol errors in the last {w:.0f}s were not logged",
-                         n=self._dropped, w=self._window)
+                log.warn(
+                    "{n} more client protocol errors in the last {w:.0f}s were not logged",
+                    n=self._dropped,
+                    w=self._window,
+                )
             self._start, self._used, self._dropped = now, 0, 0
         if self._used < self._lines:
             self._used += 1
@@ -149,8 +152,11 @@ def _unserialize(self, payload: bytes, isBinary: bool | None = None):
 def _rs_length_limit_exceeded(self, length: int) -> None:
     """A RawSocket message announced over the negotiated maximum: one line and abort (Autobahn
     raised out of Twisted's dataReceived, logged as an unhandled error with a traceback)."""
-    log_client_error(getattr(self, "peer", "?"), "RawSocket message over the size limit, aborting",
-                     f"{length} bytes announced, at most {self.MAX_LENGTH}")
+    log_client_error(
+        getattr(self, "peer", "?"),
+        "RawSocket message over the size limit, aborting",
+        f"{length} bytes announced, at most {self.MAX_LENGTH}",
+    )
     self.transport.abortConnection()
 
 
@@ -218,14 +224,24 @@ def _on_message(self, msg):
         if not trusted and kind is message.Call:
             calls = _buckets(self)[0]
             if calls is not None and not calls.try_take():
-                return _refuse(self, message.Call.MESSAGE_TYPE, msg.request, limits.RATE_LIMITED,
-                               f"more than {_limits['calls_per_second']:g} calls/s; slow down")
+                return _refuse(
+                    self,
+                    message.Call.MESSAGE_TYPE,
+                    msg.request,
+                    limits.RATE_LIMITED,
+                    f"more than {_limits['calls_per_second']:g} calls/s; slow down",
+                )
         elif not trusted and kind is message.Publish:
             publishes = _buckets(self)[1]
             if publishes is not None and not publishes.try_take():
                 if msg.acknowledge:
-                    return _refuse(self, message.Publish.MESSAGE_TYPE, msg.request, limits.RATE_LIMITED,
-                                   f"more than {_limits['publishes_per_second']:g} publishes/s; slow down")
+                    return _refuse(
+                        self,
+                        message.Publish.MESSAGE_TYPE,
+                        msg.request,
+                        limits.RATE_LIMITED,
+                        f"more than {_limits['publishes_per_second']:g} publishes/s; slow down",
+                    )
                 return log_client_error(self._transport.peer, "publish dropped", "over the publish rate limit")
         refusal = _payload_refusal(msg)
         if refusal is not None:
@@ -242,12 +258,18 @@ def _on_message(self, msg):
         held = self._router._broker._session_to_subscriptions.get(self) if self._router else None
         cap = int(_limits["max_subscriptions"])
         if held is not None and len(held) >= cap:
-            return _refuse(self, message.Subscribe.MESSAGE_TYPE, msg.request, limits.LIMIT_EXCEEDED,
-                           f"a session may hold at most {cap} subscriptions")
+            return _refuse(
+                self,
+                message.Subscribe.MESSAGE_TYPE,
+                msg.request,
+                limits.LIMIT_EXCEEDED,
+                f"a session may hold at most {cap} subscriptions",
+            )
     elif kind is message.Hello or kind is message.Authenticate:
         try:
-            check_value(msg.authextra if kind is message.Hello else msg.extra, int(_limits["max_depth"]) - 2,
-                        "authextra")
+            check_value(
+                msg.authextra if kind is message.Hello else msg.extra, int(_limits["max_depth"]) - 2, "authextra"
+            )
         except PayloadError as e:
             raise ProtocolError(str(e)) from None
     return _stock_router_on_message(self, msg)

@@ -54,9 +54,13 @@ def drop(protocol, pending: int) -> None:
     if transport is None or getattr(protocol, "_sb_dropped", False):
         return  # already being aborted (its buffer was released: a few messages may queue until it goes)
     protocol._sb_dropped = True
-    log.warn("slow consumer {peer} dropped: {pending} bytes unsent, over the send buffer limit of {limit} "
-             "({env})", peer=getattr(protocol, "peer", "?"), pending=pending, limit=_limit,
-             env=limits.LIMITS["send_buffer"].env)
+    log.warn(
+        "slow consumer {peer} dropped: {pending} bytes unsent, over the send buffer limit of {limit} ({env})",
+        peer=getattr(protocol, "peer", "?"),
+        pending=pending,
+        limit=_limit,
+        env=limits.LIMITS["send_buffer"].env,
+    )
     _release(transport)
     transport.abortConnection()
 

@@ -82,8 +82,14 @@ def write(transport, data: bytes) -> None:
     without TLS, append to its buffer (pausing a streaming producer, such as the HTTP channel a
     WebSocket was upgraded from, when the buffer is full, as `write` does) and queue it for the end
     of the turn."""
-    if (_installed and type(transport) is tcp.Server and transport.connected and not transport.TLS
-            and not transport._writeDisconnected and data):
+    if (
+        _installed
+        and type(transport) is tcp.Server
+        and transport.connected
+        and not transport.TLS
+        and not transport._writeDisconnected
+        and data
+    ):
         transport._tempDataBuffer.append(data)
         transport._tempDataLen += len(data)
         if transport.producer is not None:
@@ -102,9 +108,13 @@ def send_buffer(connection: tcp.Server, reactor) -> bool:
     done) for any other case."""
     size = connection._tempDataLen
     producer = connection.producer
-    if (connection.offset != len(connection.dataBuffer) or not 0 < size <= connection.SEND_LIMIT
-            or connection.disconnecting or connection._writeDisconnecting
-            or (producer is not None and (connection.producerPaused or not connection.streamingProducer))):
+    if (
+        connection.offset != len(connection.dataBuffer)
+        or not 0 < size <= connection.SEND_LIMIT
+        or connection.disconnecting
+        or connection._writeDisconnecting
+        or (producer is not None and (connection.producerPaused or not connection.streamingProducer))
+    ):
         return False
     chunks = connection._tempDataBuffer
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)

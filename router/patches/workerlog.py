@@ -26,12 +26,14 @@ from twisted.python import threadable
 
 #: Crossbar's info records about every connection that tell nothing about the session: logged at
 #: debug instead (tests/unit/test_workerlog.py checks each is still in Crossbar's source)
-CHATTER = frozenset({
-    "{func} cookie tracking disabled on WebSocket connection",
-    "{func} cookie-based authentication disabled on connection",
-    "{func}(realm={realm}, details.realm={authrealm}, details.authid={authid}, details.authrole={authrole})"
-    " [config={config}]",
-})
+CHATTER = frozenset(
+    {
+        "{func} cookie tracking disabled on WebSocket connection",
+        "{func} cookie-based authentication disabled on connection",
+        "{func}(realm={realm}, details.realm={authrealm}, details.authid={authid}, details.authrole={authrole})"
+        " [config={config}]",
+    }
+)
 #: levels written at once, with whatever the turn buffered before them
 URGENT = frozenset({LogLevel.warn, LogLevel.error, LogLevel.critical})
 #: buffered text that is written at once rather than at the end of the turn
@@ -85,7 +87,7 @@ class TurnBatchedPipe:
             self._size = 0
             self._stream.flush()  # anything written to the stream directly goes first
             while data:
-                data = data[os.write(self._fd, data):]
+                data = data[os.write(self._fd, data) :]
 
 
 def _json_observer():

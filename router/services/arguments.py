@@ -33,6 +33,7 @@ def checked(endpoint: Callable[..., Any], procedure: str, details_arg: str | Non
             raise ApplicationError(uris.INVALID_ARGUMENT, f"{procedure} takes {shown}: {e}") from None
 
     if inspect.iscoroutinefunction(endpoint):
+
         @functools.wraps(endpoint)
         async def checked_coroutine(*args, **kwargs):
             check(args, kwargs)

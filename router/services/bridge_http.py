@@ -44,8 +44,11 @@ def create(extra: dict) -> Resource:
     nonces = replay_store.open_store(database, replay_store.BRIDGE_NONCES, MAX_NONCES)
     ids = replay_store.open_store(database, replay_store.EVENT_IDS, MAX_IDS)
     replay_store.stop_at_shutdown()
-    return BridgeResource(Verifier({key: secret}, nonces=NonceCache(2 * DEFAULT_WINDOW, store=nonces)),
-                          published=PublishedIds(store=ids), durable=lambda: replay_store.durable(nonces.writer))
+    return BridgeResource(
+        Verifier({key: secret}, nonces=NonceCache(2 * DEFAULT_WINDOW, store=nonces)),
+        published=PublishedIds(store=ids),
+        durable=lambda: replay_store.durable(nonces.writer),
+    )
 
 
 class _Headers:
@@ -63,8 +66,14 @@ class _Headers:
 class BridgeResource(Resource):
     isLeaf = True
 
-    def __init__(self, verifier: Verifier, session_provider=bridge_session.current, *,
-                 published: PublishedIds | None = None, durable: Callable[[], Deferred] | None = None):
+    def __init__(
+        self,
+        verifier: Verifier,
+        session_provider=bridge_session.current,
+        *,
+        published: PublishedIds | None = None,
+        durable: Callable[[], Deferred] | None = None,
+    ):
         """`durable()`: a Deferred firing once the nonces and ids accepted so far are on disk (None: memory only)."""
         super().__init__()
         self._verifier = verifier
@@ -74,9 +83,14 @@ class BridgeResource(Resource):
         self._in_flight: dict[str, Deferred] = {}
         self._max_body, self._max_depth = limits.value("max_message_size"), limits.value("max_depth")
         # endpoint -> (body parser, operation)
-        self._routes = {name: (parse, self._recorded(operation)) for name, (parse, operation) in {
-            "publish": (P.parse_publish, self._publish), "batch": (P.parse_batch, self._batch),
-            "call": (P.parse_call, self._call)}.items()}
+        self._routes = {
+            name: (parse, self._recorded(operation))
+            for name, (parse, operation) in {
+                "publish": (P.parse_publish, self._publish),
+                "batch": (P.parse_batch, self._batch),
+                "call": (P.parse_call, self._call),
+            }.items()
+        }
 
     def _recorded(self, operation):
         """`operation`, answering only once its request's nonce (and event ids) are durable: a request
@@ -90,9 +104,12 @@ class BridgeResource(Resource):
                 await self._durable()
             except ReplayCacheFull as e:
                 log.warn("bridge: answered 503, the request could not be recorded: {error}", error=str(e))
-                return 503, {"error": P.UNAVAILABLE, "message": "done, but the hub could not record the request: "
-                                                                "a retry may be run again"}
+                return 503, {
+                    "error": P.UNAVAILABLE,
+                    "message": "done, but the hub could not record the request: a retry may be run again",
+                }
             return answer
+
         return run
 
     # --- HTTP plumbing -----------------------------------------------------------------------

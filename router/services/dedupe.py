@@ -20,8 +20,14 @@ MAX_IDS = 100_000
 class PublishedIds(NonceCache):
     """A NonceCache that, when full, forgets its oldest ids instead of refusing: a publish never waits on it."""
 
-    def __init__(self, *, ttl: float = ID_TTL, max_ids: int = MAX_IDS, clock: Callable[[], float] = time.time,
-                 store: ReplayStore | None = None):
+    def __init__(
+        self,
+        *,
+        ttl: float = ID_TTL,
+        max_ids: int = MAX_IDS,
+        clock: Callable[[], float] = time.time,
+        store: ReplayStore | None = None,
+    ):
         super().__init__(ttl, clock=clock, max_entries=max_ids, store=store)
 
     def _make_room(self) -> None:

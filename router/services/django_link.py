@@ -56,25 +56,30 @@ class DjangoLink(QuietApplicationErrors, ApplicationSession):
         self._secret = os.environ[S.ENV_BRIDGE_SECRET]
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._forwarding = DeferredLock()  # one event at a time, so Django sees them in order
-        await self.register(self.call_django, PROCEDURE_PREFIX,
-                            options=RegisterOptions(match="prefix", details_arg="details"))
+        await self.register(
+            self.call_django, PROCEDURE_PREFIX, options=RegisterOptions(match="prefix", details_arg="details")
+        )
         topics = os.environ.get(S.ENV_FORWARD_TOPICS, DEFAULT_FORWARD_TOPICS)
         for prefix in filter(None, (t.strip() for t in topics.split(","))):
-            await self.subscribe(self.forward_event, prefix,
-                                 options=SubscribeOptions(match="prefix", details_arg="details"))
-        log.info("WAMP into Django: {base} (procedures {prefix}*, topics {topics})",
-                 base=self._base, prefix=PROCEDURE_PREFIX, topics=topics)
+            await self.subscribe(
+                self.forward_event, prefix, options=SubscribeOptions(match="prefix", details_arg="details")
+            )
+        log.info(
+            "WAMP into Django: {base} (procedures {prefix}*, topics {topics})",
+            base=self._base,
+            prefix=PROCEDURE_PREFIX,
+            topics=topics,
+        )
 
     def _post(self, path_suffix: str, payload: dict):
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         url = f"{self._base}/{path_suffix}"
         path = urlsplit(url).path
-        headers = {"Content-Type": "application/json",
-                   **sign_request(self._key, self._secret, "POST", path, body)}
+        headers = {"Content-Type": "application/json", **sign_request(self._key, self._secret, "POST", path, body)}
         return treq.post(url, data=body, headers=headers, timeout=DJANGO_TIMEOUT, pool=self._pool)
 
     async def call_django(self, *args, details=None, **kwargs):
-        name = details.procedure[len(PROCEDURE_PREFIX):]
+        name = details.procedure[len(PROCEDURE_PREFIX) :]
         if not _NAME.fullmatch(name):
             raise ApplicationError("wamp.error.no_such_procedure", f"no Django procedure {name!r}")
         payload = {"procedure": details.procedure, "args": list(args), "kwargs": kwargs, "caller": caller_of(details)}
@@ -107,8 +112,11 @@ class DjangoLink(QuietApplicationErrors, ApplicationSession):
             "topic": details.topic,
             "args": list(args),
             "kwargs": kwargs,
-            "publisher": {"session": details.publisher, "authid": details.publisher_authid,
-                          "authrole": details.publisher_authrole},
+            "publisher": {
+                "session": details.publisher,
+                "authid": details.publisher_authid,
+                "authrole": details.publisher_authrole,
+            },
         }
         for attempt in range(1, FORWARD_TRIES + 1):
             try:
@@ -121,5 +129,9 @@ class DjangoLink(QuietApplicationErrors, ApplicationSession):
                 problem = e.__class__.__name__
             if attempt < FORWARD_TRIES:
                 await deferLater(reactor, backoff(attempt - 1, FORWARD_BACKOFF), lambda: None)
-        log.warn("dropped event on {topic} for Django after {tries} tries ({problem})",
-                 topic=details.topic, tries=FORWARD_TRIES, problem=problem)
+        log.warn(
+            "dropped event on {topic} for Django after {tries} tries ({problem})",
+            topic=details.topic,
+            tries=FORWARD_TRIES,
+            problem=problem,
+        )

@@ -76,7 +76,8 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         self._max_bytes = limits.value("history_max_bytes")
         self._capped_line_at, self._evictions = None, 0
         self._run(self._store.evict, max_topics=self._max_topics, max_bytes=self._max_bytes).addCallbacks(
-            self._evicted, lambda f: log.failure("history: enforcing the caps failed", failure=f))
+            self._evicted, lambda f: log.failure("history: enforcing the caps failed", failure=f)
+        )
         self._queue: list[tuple] = []  # recorded, not yet taken by the writer (under _queue_lock)
         self._queue_lock = threading.Lock()
         self._draining = False  # the writer is running: it takes what is queued without being asked
@@ -141,8 +142,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         try:
             eviction = self._write(batch)
         except Exception:
-            reactor.callFromThread(log.failure, "history: could not store {n} events", failure=Failure(),
-                                   n=len(batch))
+            reactor.callFromThread(log.failure, "history: could not store {n} events", failure=Failure(), n=len(batch))
         else:
             reactor.callFromThread(self._evicted, eviction)
         return True
@@ -176,22 +176,28 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             return
         first = self._capped_line_at is None
         self._capped_line_at = now
-        log.warn("history: store at its cap ({max_topics} topics, {max_bytes} bytes): {what} the least recently "
-                 "written topics whole ({n} evicted{since}; next line in an hour at most)",
-                 max_topics=self._max_topics, max_bytes=self._max_bytes, n=self._evictions,
-                 what="evicting" if first else "still evicting", since="" if first else " since the last line")
+        log.warn(
+            "history: store at its cap ({max_topics} topics, {max_bytes} bytes): {what} the least recently "
+            "written topics whole ({n} evicted{since}; next line in an hour at most)",
+            max_topics=self._max_topics,
+            max_bytes=self._max_bytes,
+            n=self._evictions,
+            what="evicting" if first else "still evicting",
+            since="" if first else " since the last line",
+        )
         self._evictions = 0
 
     def _trim_all(self):
         return ensureDeferred(self._trim_in_chunks()).addErrback(
-            lambda f: log.failure("history: trimming failed", failure=f))
+            lambda f: log.failure("history: trimming failed", failure=f)
+        )
 
     async def _trim_in_chunks(self):
         """Age retention over every topic, TRIM_CHUNK topics per job on the history thread: commits
         queued meanwhile go in between, so no acknowledgement waits for the whole pass."""
         topics = await self._run(self._store.topics)
         for i in range(0, len(topics), TRIM_CHUNK):
-            await self._run(self._trim, topics[i:i + TRIM_CHUNK])
+            await self._run(self._trim, topics[i : i + TRIM_CHUNK])
 
     def _trim(self, topics):
         now = time.time()

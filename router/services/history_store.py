@@ -35,8 +35,7 @@ CREATE TABLE IF NOT EXISTS topics (
 CREATE INDEX IF NOT EXISTS topics_activity ON topics (last_published);
 """
 #: a store made before the topics table existed gets it filled from its events, once
-BACKFILL_TOPICS = ("INSERT OR IGNORE INTO topics SELECT topic, MAX(position), MAX(published) FROM events "
-                   "GROUP BY topic")
+BACKFILL_TOPICS = "INSERT OR IGNORE INTO topics SELECT topic, MAX(position), MAX(published) FROM events GROUP BY topic"
 #: the WAL file is cut back to this after a checkpoint (SQLite otherwise keeps its largest size)
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
 #: when the byte cap bites, evict down to this share of it, so the next batches do not evict again
@@ -53,8 +52,14 @@ class StoredEvent:
     kwargs: dict
 
     def as_dict(self) -> dict:
-        return {"topic": self.topic, "position": self.position, "publication": self.publication,
-                "published": self.published, "args": self.args, "kwargs": self.kwargs}
+        return {
+            "topic": self.topic,
+            "position": self.position,
+            "publication": self.publication,
+            "published": self.published,
+            "args": self.args,
+            "kwargs": self.kwargs,
+        }
 
 
 @dataclass(frozen=True)
@@ -99,15 +104,15 @@ class HistoryStore:
             self._last[topic] = position
             positions.append(position)
             touched[topic] = (topic, position, published)
-            rows.append((topic, position, publication, published,
-                         json.dumps([args, kwargs], separators=(",", ":"))))
+            rows.append((topic, position, publication, published, json.dumps([args, kwargs], separators=(",", ":"))))
         try:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
             self._db.executemany(
                 "INSERT INTO topics VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE SET "
                 "last_position = excluded.last_position, last_published = MAX(last_published, excluded.last_published)",
-                list(touched.values()))
+                list(touched.values()),
+            )
             self._db.execute("COMMIT")
         except BaseException:
             self._rollback()
@@ -120,8 +125,9 @@ class HistoryStore:
         self._load_positions()
 
     def position_of(self, topic: str, publication: int) -> int | None:
-        row = self._db.execute("SELECT position FROM events WHERE topic = ? AND publication = ?",
-                               (topic, publication)).fetchone()
+        row = self._db.execute(
+            "SELECT position FROM events WHERE topic = ? AND publication = ?", (topic, publication)
+        ).fetchone()
         return row[0] if row else None
 
     def first_position(self, topic: str) -> int | None:
@@ -131,7 +137,9 @@ class HistoryStore:
     def read(self, topic: str, *, after: int = 0, limit: int = 100) -> list[StoredEvent]:
         rows = self._db.execute(
             "SELECT position, publication, published, payload FROM events "
-            "WHERE topic = ? AND position > ? ORDER BY position LIMIT ?", (topic, after, limit))
+            "WHERE topic = ? AND position > ? ORDER BY position LIMIT ?",
+            (topic, after, limit),
+        )
         return [StoredEvent(topic, pos, pub, published, *json.loads(payload)) for pos, pub, published, payload in rows]
 
     def trim(self, topic: str, *, max_events: int, min_published: float, quick: bool = False) -> int:
@@ -144,15 +152,18 @@ class HistoryStore:
         cutoff = self._last.get(topic, 0) - max_events
         dropped = 0
         if cutoff > 0:
-            dropped += self._db.execute("DELETE FROM events WHERE topic = ? AND position <= ?",
-                                        (topic, cutoff)).rowcount
+            dropped += self._db.execute(
+                "DELETE FROM events WHERE topic = ? AND position <= ?", (topic, cutoff)
+            ).rowcount
         if quick:
-            oldest = self._db.execute("SELECT published FROM events WHERE topic = ? ORDER BY position LIMIT 1",
-                                      (topic,)).fetchone()
+            oldest = self._db.execute(
+                "SELECT published FROM events WHERE topic = ? ORDER BY position LIMIT 1", (topic,)
+            ).fetchone()
             if oldest is None or oldest[0] >= min_published:
                 return dropped
-        dropped += self._db.execute("DELETE FROM events WHERE topic = ? AND published < ?",
-                                    (topic, min_published)).rowcount
+        dropped += self._db.execute(
+            "DELETE FROM events WHERE topic = ? AND published < ?", (topic, min_published)
+        ).rowcount
         return dropped
 
     def drop(self, topics: list[str]) -> None:
@@ -187,7 +198,7 @@ class HistoryStore:
             while (used := self.used_bytes()) > target:
                 # drop the share of topics the excess is of the whole (at least one), then measure again
                 share = math.ceil(len(self._last) * (used - target) / used)
-                victims = [t for t in self._least_recent(share + len(keep)) if t not in keep][:max(1, share)]
+                victims = [t for t in self._least_recent(share + len(keep)) if t not in keep][: max(1, share)]
                 if not victims:
                     break
                 self.drop(victims)

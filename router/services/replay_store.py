@@ -38,8 +38,10 @@ CREATE TABLE IF NOT EXISTS seen (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_expiry ON seen (kind, expires);
 """
-INSERT_BATCH = ("INSERT OR IGNORE INTO seen SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-                "json_extract(value, '$[2]') FROM json_each(?)")
+INSERT_BATCH = (
+    "INSERT OR IGNORE INTO seen SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]') FROM json_each(?)"
+)
 #: The file's name in the node directory (resolved there by switchboard.router.node.process.render_config).
 DEFAULT_DATABASE = "replay.sqlite3"
 TICKETS = "ticket"
@@ -78,9 +80,16 @@ class Writer:
     after each commit (a hook for tests); `clock` decides which rows have expired.
     """
 
-    def __init__(self, path: str | Path, *, batch_size: int = BATCH_SIZE, delay: float = BATCH_DELAY,
-                 clock: Callable[[], float] = time.time, purge_interval: float = PURGE_INTERVAL,
-                 on_commit: Callable[[list], None] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        batch_size: int = BATCH_SIZE,
+        delay: float = BATCH_DELAY,
+        clock: Callable[[], float] = time.time,
+        purge_interval: float = PURGE_INTERVAL,
+        on_commit: Callable[[list], None] | None = None,
+    ):
         self.path = Path(path)
         self._batch_size, self._delay, self._clock, self._purge_interval = batch_size, delay, clock, purge_interval
         self._on_commit = on_commit
@@ -106,8 +115,9 @@ class Writer:
                 self._caps[kind] = max_entries
         reader = sqlite3.connect(str(self.path), timeout=5.0)  # WAL: reads beside the writer thread
         try:
-            rows = reader.execute("SELECT key, expires FROM seen WHERE kind = ? ORDER BY expires DESC LIMIT ?",
-                                  (kind, limit)).fetchall()
+            rows = reader.execute(
+                "SELECT key, expires FROM seen WHERE kind = ? ORDER BY expires DESC LIMIT ?", (kind, limit)
+            ).fetchall()
         finally:
             reader.close()
         rows.reverse()
@@ -172,10 +182,14 @@ class Writer:
                     return None
                 if self._error is not None:
                     self._cond.wait(RETRY_DELAY)  # then try the failed batch again (sooner for a waiter)
-                    return self._queue[:self._batch_size]
-                if self._queue and (self._stopping or self._urgent() or len(self._queue) >= self._batch_size
-                                    or time.monotonic() >= self._first_at + self._delay):
-                    return self._queue[:self._batch_size]
+                    return self._queue[: self._batch_size]
+                if self._queue and (
+                    self._stopping
+                    or self._urgent()
+                    or len(self._queue) >= self._batch_size
+                    or time.monotonic() >= self._first_at + self._delay
+                ):
+                    return self._queue[: self._batch_size]
                 if not self._queue and (self._waiters or self._clock() >= self._next_purge):
                     return []
                 if self._queue:
@@ -212,8 +226,10 @@ class Writer:
             # busy reactor thread would be made to wait for this thread at every hand-over
             inserted = self._db.execute(INSERT_BATCH, (json.dumps(batch),)).rowcount
             if inserted < len(batch):  # a key accepted again after it expired: its row gets the new expiry
-                self._db.executemany("UPDATE seen SET expires = MAX(expires, ?) WHERE kind = ? AND key = ?",
-                                     [(expires, kind, key) for kind, key, expires in batch])
+                self._db.executemany(
+                    "UPDATE seen SET expires = MAX(expires, ?) WHERE kind = ? AND key = ?",
+                    [(expires, kind, key) for kind, key, expires in batch],
+                )
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:
@@ -240,14 +256,17 @@ class Writer:
                 self._delete_first(kind, "", (), excess)
 
     def _delete_first(self, kind: str, condition: str, params: tuple, limit: int) -> int:
-        gone = self._db.execute(f"DELETE FROM seen WHERE kind = ? AND key IN (SELECT key FROM seen WHERE kind = ? "
-                                f"{condition} ORDER BY expires LIMIT ?)", (kind, kind, *params, limit)).rowcount
+        gone = self._db.execute(
+            f"DELETE FROM seen WHERE kind = ? AND key IN (SELECT key FROM seen WHERE kind = ? "
+            f"{condition} ORDER BY expires LIMIT ?)",
+            (kind, kind, *params, limit),
+        ).rowcount
         self._counts[kind] -= gone
         return gone
 
     def _committed_batch(self, batch: list) -> None:
         with self._cond:
-            del self._queue[:len(batch)]
+            del self._queue[: len(batch)]
             self._committed += len(batch)
             if self._error is not None:
                 log.info("replay database: writing again")
@@ -270,8 +289,11 @@ class Writer:
             waiters, self._waiters = self._waiters, []
         refusal = ReplayStoreError(f"replay database: {type(error).__name__}: {error}")
         if first:
-            log.error("replay database {path}: {error}; new keys refused until a write succeeds",
-                      path=str(self.path), error=f"{type(error).__name__}: {error}")
+            log.error(
+                "replay database {path}: {error}; new keys refused until a write succeeds",
+                path=str(self.path),
+                error=f"{type(error).__name__}: {error}",
+            )
         for _, _, callback in waiters:
             callback(refusal)
 
@@ -318,8 +340,7 @@ def durable(w: Writer):
     from twisted.internet.defer import Deferred
 
     d = Deferred()
-    w.when_durable(lambda error: reactor.callFromThread(d.callback if error is None else d.errback,
-                                                        error or None))
+    w.when_durable(lambda error: reactor.callFromThread(d.callback if error is None else d.errback, error or None))
     return d
 
 

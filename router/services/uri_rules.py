@@ -20,8 +20,11 @@ class UriRules(Generic[T]):
         if unknown:
             raise ValueError(f"only exact and prefix rules are supported, not {', '.join(unknown)}")
         self._exact = {uri: value for uri, match, value in rules if match == "exact"}
-        self._prefix = sorted(((uri, value) for uri, match, value in rules if match == "prefix"),
-                              key=lambda rule: len(rule[0]), reverse=True)
+        self._prefix = sorted(
+            ((uri, value) for uri, match, value in rules if match == "prefix"),
+            key=lambda rule: len(rule[0]),
+            reverse=True,
+        )
 
     def lookup(self, uri: str) -> T | None:
         if uri in self._exact:

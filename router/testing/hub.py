@@ -26,8 +26,15 @@ from switchboard.router.node.process import Node, free_port
 class Hub:
     """A Crossbar node running Switchboard's config, isolated in `workdir`, on free loopback ports."""
 
-    def __init__(self, workdir: Path, *, with_components: bool = True, loglevel: str = "info",
-                 env: dict[str, str] | None = None, config: dict | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        with_components: bool = True,
+        loglevel: str = "info",
+        env: dict[str, str] | None = None,
+        config: dict | None = None,
+    ):
         """`env` adds environment for the node, e.g. {"SWITCHBOARD_DJANGO_URL": ...}; `config`
         replaces .crossbar/config.json (start from switchboard.router.settings.load_config() and change it)."""
         self.workdir = Path(workdir)
@@ -43,8 +50,9 @@ class Hub:
         )
         self.log_path = self.workdir / "node.log"
         self._log = None
-        self.node = Node(self.workdir / "node", self.settings, with_components=with_components, extra_env=env,
-                         config=config)
+        self.node = Node(
+            self.workdir / "node", self.settings, with_components=with_components, extra_env=env, config=config
+        )
 
     @classmethod
     @contextlib.contextmanager
@@ -117,8 +125,12 @@ class Hub:
     @property
     def backend_env(self) -> dict[str, str]:
         """Environment for a standalone component process joining this hub."""
-        return {**os.environ, S.ENV_BACKEND_SECRET: self.backend_secret, S.ENV_URL: self.backend_url,
-                S.ENV_REALM: self.realm}
+        return {
+            **os.environ,
+            S.ENV_BACKEND_SECRET: self.backend_secret,
+            S.ENV_URL: self.backend_url,
+            S.ENV_REALM: self.realm,
+        }
 
     def client(self, **kwargs) -> Client:
         """An anonymous WebSocket session, as a browser gets."""

@@ -85,11 +85,13 @@ def test_page_reconnects_after_hub_restart_and_chat_works(tmp_path, new_page):
         expect(message_texts(page)).to_have_text(["before the restart", "said while pat was away"])
         say(other, "still here after the restart")
         expect(message_texts(page)).to_have_text(
-            ["before the restart", "said while pat was away", "still here after the restart"])
+            ["before the restart", "said while pat was away", "still here after the restart"]
+        )
         newcomer = new_page(hub.http_url)  # history survived the restart: a new page sees it all
         enter(newcomer, "restart-room", "neo")
         expect(message_texts(newcomer)).to_have_text(
-            ["before the restart", "said while pat was away", "still here after the restart"])
+            ["before the restart", "said while pat was away", "still here after the restart"]
+        )
 
 
 def message_texts(page):

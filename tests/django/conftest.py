@@ -38,11 +38,14 @@ else:
     if not django_settings.configured:
         from tests.django import settings as test_settings
 
-        django_settings.configure(**{name: getattr(test_settings, name) for name in dir(test_settings)
-                                     if name.isupper()})
+        django_settings.configure(
+            **{name: getattr(test_settings, name) for name in dir(test_settings) if name.isupper()}
+        )
     elif getattr(django_settings, "ROOT_URLCONF", None) != "notesite.urls":
-        raise RuntimeError("Django was configured before tests/django/conftest.py (DJANGO_SETTINGS_MODULE or "
-                           "another conftest); these tests need tests/django/settings.py")
+        raise RuntimeError(
+            "Django was configured before tests/django/conftest.py (DJANGO_SETTINGS_MODULE or "
+            "another conftest); these tests need tests/django/settings.py"
+        )
     django.setup()
 
     from tests.django.helpers import FakeClient
@@ -84,10 +87,16 @@ def wait_for_hub(hub) -> None:
     with HubClient(hub.bridge_url, hub.bridge_key, hub.bridge_secret, retries=0) as client:
         wait_until(client.health, timeout=30, what="bridge health")
     with hub.backend_client() as backend:
-        wait_until(lambda: backend.call("wamp.registration.match", "django.ready") is not None, timeout=30,
-                   what="django.* registered by the hub's Django link")
-        wait_until(lambda: backend.call("wamp.subscription.match", FORWARD_TOPICS + "ready"), timeout=30,
-                   what="forwarded topics subscribed")
+        wait_until(
+            lambda: backend.call("wamp.registration.match", "django.ready") is not None,
+            timeout=30,
+            what="django.* registered by the hub's Django link",
+        )
+        wait_until(
+            lambda: backend.call("wamp.subscription.match", FORWARD_TOPICS + "ready"),
+            timeout=30,
+            what="forwarded topics subscribed",
+        )
 
 
 @pytest.fixture

@@ -54,8 +54,16 @@ class FakeClient:
         self.closed += 1
 
 
-def signed_post(client, path: str, payload: Any, *, key: str, secret: str, raw: bytes | None = None,
-                tamper: Callable[[dict], None] | None = None):
+def signed_post(
+    client,
+    path: str,
+    payload: Any,
+    *,
+    key: str,
+    secret: str,
+    raw: bytes | None = None,
+    tamper: Callable[[dict], None] | None = None,
+):
     """POST `payload` as JSON to `path` with the bridge signature headers (Django test client)."""
     body = raw if raw is not None else json.dumps(payload).encode("utf-8")
     headers = sign_request(key, secret, "POST", path, body)

@@ -12,8 +12,12 @@ from pathlib import Path
 _STATE = Path(tempfile.mkdtemp(prefix="switchboard-django-tests-"))
 atexit.register(shutil.rmtree, _STATE, ignore_errors=True)
 # The example's settings read these while importing; they are not left in the environment.
-_ENV = {"DJANGO_SECRET_KEY": "tests-only-not-a-secret", "NOTESITE_STATE_DIR": str(_STATE),
-        "NOTESITE_DB": str(_STATE / "notesite.sqlite3"), "SWITCHBOARD_SECRETS_FILE": str(_STATE / "none.env")}
+_ENV = {
+    "DJANGO_SECRET_KEY": "tests-only-not-a-secret",
+    "NOTESITE_STATE_DIR": str(_STATE),
+    "NOTESITE_DB": str(_STATE / "notesite.sqlite3"),
+    "SWITCHBOARD_SECRETS_FILE": str(_STATE / "none.env"),
+}
 _saved = {name: os.environ.get(name) for name in _ENV}
 os.environ.update(_ENV)
 try:

@@ -26,19 +26,23 @@ def test_changelist_shows_state_attempts_and_error(admin_client, events):
     assert "HubUnavailable: down" in html and "t.done" in html and "pending" in html
 
 
-@pytest.mark.parametrize("state, topics", [
-    ("pending", {"t.wait", "t.fail"}),
-    ("failing", {"t.fail"}),
-    ("delivered", {"t.done"}),
-])
+@pytest.mark.parametrize(
+    "state, topics",
+    [
+        ("pending", {"t.wait", "t.fail"}),
+        ("failing", {"t.fail"}),
+        ("delivered", {"t.done"}),
+    ],
+)
 def test_state_filter(admin_client, events, state, topics):
     response = admin_client.get(CHANGELIST, {"state": state})
     assert {e.topic for e in response.context["cl"].result_list} == topics
 
 
 def test_deliver_now_action(admin_client, events, fake_hub):
-    response = admin_client.post(CHANGELIST, {"action": "deliver_now", "_selected_action": [events["failing"].pk]},
-                                 follow=True)
+    response = admin_client.post(
+        CHANGELIST, {"action": "deliver_now", "_selected_action": [events["failing"].pk]}, follow=True
+    )
     assert response.status_code == 200
     assert "Outbox: delivered 1, refused 0." in response.content.decode()
     assert [e["topic"] for e in fake_hub.published] == ["t.fail"]  # only the selected event's topic

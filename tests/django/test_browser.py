@@ -89,8 +89,7 @@ def test_a_signed_in_page_shows_private_notifications(open_page, django_user_mod
     bob_page.wait_for_selector('#greet-result:has-text("You are bob.")')
 
 
-def test_pages_reconnect_with_a_fresh_ticket_or_anonymously_once_signed_out(open_page, django_user_model,
-                                                                         hub_settings):
+def test_pages_reconnect_with_a_fresh_ticket_or_anonymously_once_signed_out(open_page, django_user_model, hub_settings):
     ann = django_user_model.objects.create_user("ann", password="pw")
     django_user_model.objects.create_user("bob", password="pw")
     page = open_page(login=("ann", "pw"))

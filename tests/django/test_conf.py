@@ -42,21 +42,24 @@ def test_explicit_hub_urls_win():
     assert cfg.hub_ws_url == "wss://rt.example.com/ws"
 
 
-@pytest.mark.parametrize("raw, message", [
-    (None, "settings.SWITCHBOARD is not set"),
-    ({}, "['SECRET'] must be a non-empty string"),
-    ({"SECRET": ""}, "['SECRET'] must be a non-empty string"),
-    ({"SECRET": "s", "SECRETS": "x"}, "unknown key(s) SECRETS"),
-    ({"SECRET": "s", "URL": "127.0.0.1:8080"}, "['URL'] must be an http:// or https:// URL"),
-    ({"SECRET": "s", "URL": 8080}, "['URL'] must be an http(s) URL string"),
-    ({"SECRET": "s", "HUB_WS_URL": "http://x/ws"}, "['HUB_WS_URL'] must be a ws:// or wss:// URL"),
-    ({"SECRET": "s", "TICKET_TTL": 0}, "['TICKET_TTL'] must be an integer from 1 to 600"),
-    ({"SECRET": "s", "TIMEOUT": "10"}, "['TIMEOUT'] must be a number greater than 0"),
-    ({"SECRET": "s", "OUTBOX": {"BATCH": 5}}, 'settings.SWITCHBOARD["OUTBOX"] has unknown key(s) BATCH'),
-    ({"SECRET": "s", "OUTBOX": {"BATCH_SIZE": 5000}}, "['OUTBOX.BATCH_SIZE'] must be an integer from 1 to 1000"),
-    ({"SECRET": "s", "OUTBOX": {"SENDER_THREAD": "yes"}}, "['OUTBOX.SENDER_THREAD'] must be True or False"),
-    ({"SECRET": "s", "OUTBOX": []}, 'settings.SWITCHBOARD["OUTBOX"] must be a dict'),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (None, "settings.SWITCHBOARD is not set"),
+        ({}, "['SECRET'] must be a non-empty string"),
+        ({"SECRET": ""}, "['SECRET'] must be a non-empty string"),
+        ({"SECRET": "s", "SECRETS": "x"}, "unknown key(s) SECRETS"),
+        ({"SECRET": "s", "URL": "127.0.0.1:8080"}, "['URL'] must be an http:// or https:// URL"),
+        ({"SECRET": "s", "URL": 8080}, "['URL'] must be an http(s) URL string"),
+        ({"SECRET": "s", "HUB_WS_URL": "http://x/ws"}, "['HUB_WS_URL'] must be a ws:// or wss:// URL"),
+        ({"SECRET": "s", "TICKET_TTL": 0}, "['TICKET_TTL'] must be an integer from 1 to 600"),
+        ({"SECRET": "s", "TIMEOUT": "10"}, "['TIMEOUT'] must be a number greater than 0"),
+        ({"SECRET": "s", "OUTBOX": {"BATCH": 5}}, 'settings.SWITCHBOARD["OUTBOX"] has unknown key(s) BATCH'),
+        ({"SECRET": "s", "OUTBOX": {"BATCH_SIZE": 5000}}, "['OUTBOX.BATCH_SIZE'] must be an integer from 1 to 1000"),
+        ({"SECRET": "s", "OUTBOX": {"SENDER_THREAD": "yes"}}, "['OUTBOX.SENDER_THREAD'] must be True or False"),
+        ({"SECRET": "s", "OUTBOX": []}, 'settings.SWITCHBOARD["OUTBOX"] must be a dict'),
+    ],
+)
 def test_bad_settings_are_named(raw, message):
     with pytest.raises(ImproperlyConfigured) as error:
         conf.parse(raw)
@@ -89,6 +92,10 @@ def test_from_env_reads_the_hubs_secrets_file_and_env_wins(tmp_path):
     secrets.write_text("# generated\nSWITCHBOARD_BRIDGE_SECRET=from-file\nSWITCHBOARD_TICKET_SECRET=t-file\n")
     env = {"SWITCHBOARD_TICKET_SECRET": "t-env", "SWITCHBOARD_BRIDGE_URL": "http://hub:9000/bridge/"}
     result = conf.from_env(secrets, env=env, OUTBOX={"SENDER_THREAD": True})
-    assert result == {"URL": "http://hub:9000/bridge/", "SECRET": "from-file", "TICKET_SECRET": "t-env",
-                      "OUTBOX": {"SENDER_THREAD": True}}
+    assert result == {
+        "URL": "http://hub:9000/bridge/",
+        "SECRET": "from-file",
+        "TICKET_SECRET": "t-env",
+        "OUTBOX": {"SENDER_THREAD": True},
+    }
     assert conf.from_env(tmp_path / "missing.env", env={}) == {}

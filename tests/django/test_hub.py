@@ -54,8 +54,12 @@ def test_saving_a_model_publishes_to_subscribers(hub_settings):
         updated = page.subscribe("public.notes.updated")
         deleted = page.subscribe("public.notes.deleted")
         note = Note.objects.create(title="hello", body="world")
-        assert created.get().args[0] == {"id": note.pk, "title": "hello", "body": "world",
-                                         "updated": note.updated.isoformat()}
+        assert created.get().args[0] == {
+            "id": note.pk,
+            "title": "hello",
+            "body": "world",
+            "updated": note.updated.isoformat(),
+        }
         note.title = "hello again"
         note.save()
         assert updated.get().args[0]["title"] == "hello again"
@@ -222,8 +226,7 @@ def test_requests_with_a_bad_signature_are_refused(live_server, settings, path):
     http = urllib3.PoolManager()
     cfg = settings.SWITCHBOARD
     unsigned = http.request("POST", live_server.url + path, body=body, headers={"Content-Type": "application/json"})
-    headers = {"Content-Type": "application/json",
-               **sign_request(cfg["KEY"], "a-guessed-secret", "POST", path, body)}
+    headers = {"Content-Type": "application/json", **sign_request(cfg["KEY"], "a-guessed-secret", "POST", path, body)}
     forged = http.request("POST", live_server.url + path, body=body, headers=headers)
     assert (unsigned.status, forged.status) == (401, 401)
     assert json.loads(unsigned.data)["reason"] == "unsigned"

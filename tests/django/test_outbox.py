@@ -22,8 +22,7 @@ def test_publish_after_commit_delivers_at_once(fake_hub):
         row = publish("a.b", 1, {"x": 2}, flag=True)
         assert fake_hub.published == []  # not before the commit
         assert OutboxEvent.objects.pending().count() == 1
-    assert fake_hub.published == [{"topic": "a.b", "args": [1, {"x": 2}], "kwargs": {"flag": True},
-                                   "id": row.event_id}]
+    assert fake_hub.published == [{"topic": "a.b", "args": [1, {"x": 2}], "kwargs": {"flag": True}, "id": row.event_id}]
     row.refresh_from_db()
     assert row.delivered_at is not None and row.attempts == 1 and row.last_error == ""
 
@@ -48,8 +47,15 @@ def test_rolled_back_savepoint_drops_only_its_events(fake_hub):
 
 def test_event_ids_and_options_reach_the_hub(fake_hub):
     publish_event("a.b", [1], {"k": "v"}, id="my-id-1", options={"retain": True, "exclude_authid": ["7"]})
-    assert fake_hub.published == [{"topic": "a.b", "args": [1], "kwargs": {"k": "v"}, "id": "my-id-1",
-                                   "options": {"retain": True, "exclude_authid": ["7"]}}]
+    assert fake_hub.published == [
+        {
+            "topic": "a.b",
+            "args": [1],
+            "kwargs": {"k": "v"},
+            "id": "my-id-1",
+            "options": {"retain": True, "exclude_authid": ["7"]},
+        }
+    ]
 
 
 def test_datetimes_decimals_and_uuids_become_strings(fake_hub):
@@ -60,19 +66,25 @@ def test_datetimes_decimals_and_uuids_become_strings(fake_hub):
     token = uuid.uuid4()
     publish("a.b", when=when, price=decimal.Decimal("1.50"), token=token)
     # As JavaScript's Date.toJSON() writes them: milliseconds, "Z".
-    assert fake_hub.published[0]["kwargs"] == {"when": when.isoformat(timespec="milliseconds")[:-6] + "Z",
-                                               "price": "1.50", "token": str(token)}
+    assert fake_hub.published[0]["kwargs"] == {
+        "when": when.isoformat(timespec="milliseconds")[:-6] + "Z",
+        "price": "1.50",
+        "token": str(token),
+    }
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: publish("bad topic", 1), "not a valid WAMP URI"),
-    (lambda: publish("wamp.session.x"), "reserved for the router"),
-    (lambda: publish("a." * 200 + "b"), "at most 255"),
-    (lambda: publish_event("a.b", options={"acknowledge": True}), "options.acknowledge is not supported"),
-    (lambda: publish_event("a.b", id=""), "id must be a string of 1-128 characters"),
-    (lambda: publish_event("a.b", kwargs={"options": 1}), "reserved name"),
-    (lambda: publish("a.b", "x" * (1024 * 1024)), "the hub takes at most"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: publish("bad topic", 1), "not a valid WAMP URI"),
+        (lambda: publish("wamp.session.x"), "reserved for the router"),
+        (lambda: publish("a." * 200 + "b"), "at most 255"),
+        (lambda: publish_event("a.b", options={"acknowledge": True}), "options.acknowledge is not supported"),
+        (lambda: publish_event("a.b", id=""), "id must be a string of 1-128 characters"),
+        (lambda: publish_event("a.b", kwargs={"options": 1}), "reserved name"),
+        (lambda: publish("a.b", "x" * (1024 * 1024)), "the hub takes at most"),
+    ],
+)
 def test_events_the_hub_would_refuse_are_refused_at_once(fake_hub, call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -221,8 +233,10 @@ def test_loop_delivers_until_stopped(fake_hub, settings):
 
 
 def test_sender_thread_delivers_after_commit(fake_hub, settings):
-    settings.SWITCHBOARD = {**settings.SWITCHBOARD, "OUTBOX": {"SENDER_THREAD": True, "SEND_ON_COMMIT": False,
-                                                                  "INTERVAL": 60}}
+    settings.SWITCHBOARD = {
+        **settings.SWITCHBOARD,
+        "OUTBOX": {"SENDER_THREAD": True, "SEND_ON_COMMIT": False, "INTERVAL": 60},
+    }
     delivered = threading.Event()
     original = fake_hub.publish_many
 

@@ -36,8 +36,7 @@ def test_outbox_command_delivers_until_sigterm(hub_settings, settings, tmp_path)
     with hub.client() as page:
         events = page.subscribe("public.worker")
         command = [sys.executable, str(EXAMPLE / "manage.py"), "switchboard_outbox", "--interval", "0.2"]
-        worker = subprocess.Popen(command,
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             assert [events.get(timeout=30).args[0] for _ in range(3)] == [0, 1, 2]
             publish("public.worker", "later")  # the loop picks up new events

@@ -21,8 +21,7 @@ EVENTS, RPC = "/switchboard/events/", "/switchboard/rpc/{}/"
 
 
 def post(client, path, payload, **kwargs):
-    return signed_post(client, path, payload, key=kwargs.pop("key", KEY), secret=kwargs.pop("secret", SECRET),
-                       **kwargs)
+    return signed_post(client, path, payload, key=kwargs.pop("key", KEY), secret=kwargs.pop("secret", SECRET), **kwargs)
 
 
 @pytest.fixture
@@ -41,9 +40,15 @@ def received():
 def test_procedures():
     @procedure("test.whoami")
     def whoami(call, *args, **kwargs):
-        return {"authid": call.authid, "authrole": call.authrole, "session": call.session,
-                "user": call.user.get_username() or None, "args": list(args), "kwargs": kwargs,
-                "procedure": call.procedure}
+        return {
+            "authid": call.authid,
+            "authrole": call.authrole,
+            "session": call.session,
+            "user": call.user.get_username() or None,
+            "args": list(args),
+            "kwargs": kwargs,
+            "procedure": call.procedure,
+        }
 
     @procedure("test.fail")
     def fail(call, code):
@@ -71,22 +76,33 @@ def test_procedures():
 
 
 def test_signed_event_reaches_the_signal(client, received):
-    payload = {"topic": "django.events.ping", "args": [1], "kwargs": {"a": 2},
-               "publisher": {"session": 42, "authid": "7", "authrole": "user"}}
+    payload = {
+        "topic": "django.events.ping",
+        "args": [1],
+        "kwargs": {"a": 2},
+        "publisher": {"session": 42, "authid": "7", "authrole": "user"},
+    }
     response = post(client, EVENTS, payload)
     assert response.status_code == 200, response.content
-    assert received.get_nowait() == {"signal": event_received, "topic": "django.events.ping", "args": [1],
-                                     "kwargs": {"a": 2}, "publisher": {"session": 42, "authid": "7",
-                                                                      "authrole": "user"}}
+    assert received.get_nowait() == {
+        "signal": event_received,
+        "topic": "django.events.ping",
+        "args": [1],
+        "kwargs": {"a": 2},
+        "publisher": {"session": 42, "authid": "7", "authrole": "user"},
+    }
 
 
 @pytest.mark.parametrize("path", [EVENTS, RPC.format("test.whoami")])
-@pytest.mark.parametrize("tamper, reason", [
-    (lambda h: h.clear(), "unsigned"),
-    (lambda h: h.update({"X-Switchboard-Signature": "0" * 64}), "bad_signature"),
-    (lambda h: h.update({"X-Switchboard-Key": "other"}), "unknown_key"),
-    (lambda h: h.update({"X-Switchboard-Timestamp": str(int(time.time()) - 3600)}), "stale_timestamp"),
-])
+@pytest.mark.parametrize(
+    "tamper, reason",
+    [
+        (lambda h: h.clear(), "unsigned"),
+        (lambda h: h.update({"X-Switchboard-Signature": "0" * 64}), "bad_signature"),
+        (lambda h: h.update({"X-Switchboard-Key": "other"}), "unknown_key"),
+        (lambda h: h.update({"X-Switchboard-Timestamp": str(int(time.time()) - 3600)}), "stale_timestamp"),
+    ],
+)
 def test_bad_signatures_are_401(client, received, path, tamper, reason):
     response = post(client, path, {"topic": "django.events.x"}, tamper=tamper)
     assert response.status_code == 401
@@ -154,13 +170,25 @@ def test_a_failing_receiver_rolls_back_and_answers_500(client):
 
 
 def test_call_passes_args_kwargs_and_caller(client):
-    payload = {"procedure": "django.test.whoami", "args": [1, "two"], "kwargs": {"k": 3},
-               "caller": {"session": 9, "authid": None, "authrole": "anonymous"}}
+    payload = {
+        "procedure": "django.test.whoami",
+        "args": [1, "two"],
+        "kwargs": {"k": 3},
+        "caller": {"session": 9, "authid": None, "authrole": "anonymous"},
+    }
     response = post(client, RPC.format("test.whoami"), payload)
     assert response.status_code == 200
-    assert response.json() == {"result": {"authid": None, "authrole": "anonymous", "session": 9, "user": None,
-                                          "args": [1, "two"], "kwargs": {"k": 3},
-                                          "procedure": "django.test.whoami"}}
+    assert response.json() == {
+        "result": {
+            "authid": None,
+            "authrole": "anonymous",
+            "session": 9,
+            "user": None,
+            "args": [1, "two"],
+            "kwargs": {"k": 3},
+            "procedure": "django.test.whoami",
+        }
+    }
 
 
 def test_call_from_a_signed_in_user_has_the_django_user(client, django_user_model):
@@ -170,11 +198,14 @@ def test_call_from_a_signed_in_user_has_the_django_user(client, django_user_mode
     assert result["user"] == "ann" and result["authid"] == str(user.pk)
 
 
-@pytest.mark.parametrize("caller", [
-    {"authid": "999999", "authrole": "user"},           # no such user
-    {"authid": "not-a-number", "authrole": "user"},     # not a pk
-    {"authid": "1", "authrole": "anonymous"},           # authid of another role is not a Django user
-])
+@pytest.mark.parametrize(
+    "caller",
+    [
+        {"authid": "999999", "authrole": "user"},  # no such user
+        {"authid": "not-a-number", "authrole": "user"},  # not a pk
+        {"authid": "1", "authrole": "anonymous"},  # authid of another role is not a Django user
+    ],
+)
 def test_call_user_is_anonymous_unless_a_signed_in_user(client, django_user_model, caller):
     django_user_model.objects.create_user("first", password="pw")
     result = post(client, RPC.format("test.whoami"), {"caller": caller}).json()["result"]
@@ -285,9 +316,14 @@ def test_switchboard_scripts_tag(django_user_model):
     assert '<script src="http://127.0.0.1:9/recovery.js"></script>' in html
     assert '<script src="http://127.0.0.1:9/switchboard.js"></script>' in html
     start = html.index(">", html.index('id="switchboard-config"')) + 1
-    config = json.loads(html[start:html.index("</script>", start)])
-    assert config == {"url": "ws://127.0.0.1:9/ws", "realm": "switchboard", "ticketUrl": "/switchboard/ticket/",
-                      "signedIn": False, "authid": None}
+    config = json.loads(html[start : html.index("</script>", start)])
+    assert config == {
+        "url": "ws://127.0.0.1:9/ws",
+        "realm": "switchboard",
+        "ticketUrl": "/switchboard/ticket/",
+        "signedIn": False,
+        "authid": None,
+    }
 
     request.user = django_user_model.objects.create_user("ann", password="pw")
     html = Template("{% load switchboard %}{% switchboard_scripts %}").render(Context({"request": request}))

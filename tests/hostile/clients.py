@@ -37,8 +37,10 @@ def decode(serializer: str, payload: bytes):
 
 
 def hello(authmethods=("anonymous",), authid=None) -> list:
-    details = {"roles": {"caller": {}, "callee": {}, "publisher": {}, "subscriber": {}},
-               "authmethods": list(authmethods)}
+    details = {
+        "roles": {"caller": {}, "callee": {}, "publisher": {}, "subscriber": {}},
+        "authmethods": list(authmethods),
+    }
     if authid is not None:
         details["authid"] = authid
     return [H.HELLO, H.REALM, details]
@@ -75,6 +77,7 @@ def ws_next(ws: RawWebSocket, deadline: float) -> bytes:
     """The next data frame's payload by `deadline` (socket.timeout after it), pings answered, a
     close raised as Closed. RawWebSocket.recv's own timeout starts again at every ping, and the hub
     pings every 5 s: a connection it forgot would never time out there."""
+
     def read(n: int) -> bytes:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -247,6 +250,7 @@ def rs_open(hub, serializer: str, opening: str) -> RawRawSocket:
 def rs_probe(hub, rs: RawRawSocket, serializer: str, joined: bool, what: str = "") -> str:
     """A CALL, after (unless `joined`) a WAMP-CRA HELLO and the answer to whichever CHALLENGE comes:
     'closed' or 'answered'."""
+
     def step(message) -> bool:
         if isinstance(message, list) and message[:1] == [H.CHALLENGE]:
             rs.send(H.encode(serializer, _challenge_answer(hub.backend_secret, message)))

@@ -61,7 +61,7 @@ def router_pid(hub: Hub) -> int:
             continue
         if "crossbar.worker.main" in cmdline and "--worker" in cmdline:
             at = cmdline.index("--worker")
-            if cmdline[at + 1:at + 2] == ["router"]:
+            if cmdline[at + 1 : at + 2] == ["router"]:
                 return child.pid
         elif worker_id_of(cmdline) == "router":
             return child.pid
@@ -97,18 +97,20 @@ class Watch:
         assert pid == self.pid, f"the router worker {self.pid} is gone (now {pid}) after {what}"
         assert self.sentinel.call("demo.add2", 2, 3, timeout=10) == 5, f"the sentinel got a wrong answer after {what}"
         text = self.hub.log_text()
-        new, self.log_mark = text[self.log_mark:], len(text)
+        new, self.log_mark = text[self.log_mark :], len(text)
         if "Traceback" in new:
             at = new.index("Traceback")
-            raise AssertionError(f"a traceback was logged during {what}:\n{new[max(0, at - 1500):at + 3000]}")
+            raise AssertionError(f"a traceback was logged during {what}:\n{new[max(0, at - 1500) : at + 3000]}")
         bound = min(self.rss_before + BATCH_RSS_GROWTH, self.baseline_rss + MODULE_RSS_GROWTH)
         try:
             wait_until(lambda: self.rss() <= bound, timeout=RSS_SETTLE_TIMEOUT, what="router RSS back in bound")
         except TimeoutError:
             mib = 1024 * 1024
-            raise AssertionError(f"router RSS {self.rss() / mib:.0f} MiB after {what}: before the batch "
-                                 f"{self.rss_before / mib:.0f} MiB, at module start {self.baseline_rss / mib:.0f} "
-                                 f"MiB (bound {bound / mib:.0f} MiB)") from None
+            raise AssertionError(
+                f"router RSS {self.rss() / mib:.0f} MiB after {what}: before the batch "
+                f"{self.rss_before / mib:.0f} MiB, at module start {self.baseline_rss / mib:.0f} "
+                f"MiB (bound {bound / mib:.0f} MiB)"
+            ) from None
 
     def close(self) -> None:
         self.sentinel.close()
@@ -125,10 +127,10 @@ def fuzzed_hub(workdir, **kwargs):
             yield hub, watch
         finally:
             watch.close()
-    tail = hub.log_path.read_text(encoding="utf-8", errors="replace")[watch.log_mark:]
+    tail = hub.log_path.read_text(encoding="utf-8", errors="replace")[watch.log_mark :]
     if "Traceback" in tail:
         at = tail.index("Traceback")
-        excerpt = tail[max(0, at - 1500):at + 3000]
+        excerpt = tail[max(0, at - 1500) : at + 3000]
         raise AssertionError(f"a traceback was logged after the module's last check:\n{excerpt}")
 
 
@@ -141,9 +143,18 @@ def fuzz(watch: Watch, strategy, run_one, name: str, examples: int | None = None
     while done < examples:
         n = min(BATCH, examples - done)
 
-        @settings(max_examples=n, deadline=None, database=None, print_blob=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.filter_too_much, HealthCheck.large_base_example])
+        @settings(
+            max_examples=n,
+            deadline=None,
+            database=None,
+            print_blob=True,
+            suppress_health_check=[
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+                HealthCheck.filter_too_much,
+                HealthCheck.large_base_example,
+            ],
+        )
         @given(strategy)
         def batch(case):
             run_one(case)

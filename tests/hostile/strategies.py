@@ -35,34 +35,164 @@ HELLO, WELCOME, ABORT, CHALLENGE, AUTHENTICATE, GOODBYE, ERROR = 1, 2, 3, 4, 5, 
 PUBLISH, PUBLISHED, SUBSCRIBE, SUBSCRIBED, UNSUBSCRIBE, UNSUBSCRIBED, EVENT = 16, 17, 32, 33, 34, 35, 36
 CALL, CANCEL, RESULT, REGISTER, REGISTERED, UNREGISTER, UNREGISTERED = 48, 49, 50, 64, 65, 66, 67
 INVOCATION, INTERRUPT, YIELD = 68, 69, 70
-KNOWN_CODES = frozenset({HELLO, WELCOME, ABORT, CHALLENGE, AUTHENTICATE, GOODBYE, ERROR, PUBLISH, PUBLISHED,
-                         SUBSCRIBE, SUBSCRIBED, UNSUBSCRIBE, UNSUBSCRIBED, EVENT, CALL, CANCEL, RESULT, REGISTER,
-                         REGISTERED, UNREGISTER, UNREGISTERED, INVOCATION, INTERRUPT, YIELD})
+KNOWN_CODES = frozenset(
+    {
+        HELLO,
+        WELCOME,
+        ABORT,
+        CHALLENGE,
+        AUTHENTICATE,
+        GOODBYE,
+        ERROR,
+        PUBLISH,
+        PUBLISHED,
+        SUBSCRIBE,
+        SUBSCRIBED,
+        UNSUBSCRIBE,
+        UNSUBSCRIBED,
+        EVENT,
+        CALL,
+        CANCEL,
+        RESULT,
+        REGISTER,
+        REGISTERED,
+        UNREGISTER,
+        UNREGISTERED,
+        INVOCATION,
+        INTERRUPT,
+        YIELD,
+    }
+)
 
 # Procedures and topics the hub has, and URIs no router should accept. Nothing here kills or
 # changes other sessions (no wamp.session.kill*): the sentinel must only fail if the hub does.
-KNOWN_URIS = ["demo.add2", "chat.rooms", "chat.post", "presence.list", "presence.join", "presence.leave",
-              "history.get", "clock.tick", "public.fuzz", "chat.room.lobby", "presence.room.lobby", "user.1.inbox",
-              "django.events.fuzz", "django.fuzz", "wamp.session.count", "wamp.session.get",
-              "wamp.subscription.list", "wamp.registration.lookup", "switchboard.auth.ticket", "fuzz.nowhere"]
-ODD_URIS = ["", ".", "..", "a..b", ".a", "a.", "a b", "a#b", "A.B", "\x00", "\ud800", "é.ü", "wamp.", "demo.add2.",
-            "*", "chat.room.", "user..x", "demo.add2\x00", "\u202e.x", "wamp.error"]
+KNOWN_URIS = [
+    "demo.add2",
+    "chat.rooms",
+    "chat.post",
+    "presence.list",
+    "presence.join",
+    "presence.leave",
+    "history.get",
+    "clock.tick",
+    "public.fuzz",
+    "chat.room.lobby",
+    "presence.room.lobby",
+    "user.1.inbox",
+    "django.events.fuzz",
+    "django.fuzz",
+    "wamp.session.count",
+    "wamp.session.get",
+    "wamp.subscription.list",
+    "wamp.registration.lookup",
+    "switchboard.auth.ticket",
+    "fuzz.nowhere",
+]
+ODD_URIS = [
+    "",
+    ".",
+    "..",
+    "a..b",
+    ".a",
+    "a.",
+    "a b",
+    "a#b",
+    "A.B",
+    "\x00",
+    "\ud800",
+    "é.ü",
+    "wamp.",
+    "demo.add2.",
+    "*",
+    "chat.room.",
+    "user..x",
+    "demo.add2\x00",
+    "\u202e.x",
+    "wamp.error",
+]
 #: long URIs, drawn as (piece, count) so that hypothesis' reports stay short
 LONG_URIS = st.builds(lambda piece, n: piece * n + "a", st.sampled_from(["a", "a."]), st.sampled_from([2000, 40000]))
-CLOSE_REASONS = ["wamp.close.normal", "wamp.close.system_shutdown", "wamp.close.close_realm",
-                 "wamp.close.goodbye_and_out", "wamp.error.goodbye_and_out", "wamp.error.not_authorized"]
-OPTION_KEYS = ["acknowledge", "exclude_me", "exclude", "exclude_authid", "exclude_authrole", "eligible",
-               "eligible_authid", "eligible_authrole", "retain", "disclose_me", "match", "get_retained",
-               "receive_progress", "timeout", "invoke", "concurrency", "force_reregister", "mode", "progress",
-               "forward_for", "rkey", "x_acknowledged_delivery", "enc_algo", "ppt_scheme", "ppt_serializer",
-               "ppt_cipher", "ppt_keyid", "caller", "caller_authid", "procedure", "topic", "publisher"]
-OPTION_WORDS = ["exact", "prefix", "wildcard", "bogus", "single", "roundrobin", "random", "first", "last", "kill",
-                "killnowait", "skip", "mqtt", "cbor", "xbr", ""]
+CLOSE_REASONS = [
+    "wamp.close.normal",
+    "wamp.close.system_shutdown",
+    "wamp.close.close_realm",
+    "wamp.close.goodbye_and_out",
+    "wamp.error.goodbye_and_out",
+    "wamp.error.not_authorized",
+]
+OPTION_KEYS = [
+    "acknowledge",
+    "exclude_me",
+    "exclude",
+    "exclude_authid",
+    "exclude_authrole",
+    "eligible",
+    "eligible_authid",
+    "eligible_authrole",
+    "retain",
+    "disclose_me",
+    "match",
+    "get_retained",
+    "receive_progress",
+    "timeout",
+    "invoke",
+    "concurrency",
+    "force_reregister",
+    "mode",
+    "progress",
+    "forward_for",
+    "rkey",
+    "x_acknowledged_delivery",
+    "enc_algo",
+    "ppt_scheme",
+    "ppt_serializer",
+    "ppt_cipher",
+    "ppt_keyid",
+    "caller",
+    "caller_authid",
+    "procedure",
+    "topic",
+    "publisher",
+]
+OPTION_WORDS = [
+    "exact",
+    "prefix",
+    "wildcard",
+    "bogus",
+    "single",
+    "roundrobin",
+    "random",
+    "first",
+    "last",
+    "kill",
+    "killnowait",
+    "skip",
+    "mqtt",
+    "cbor",
+    "xbr",
+    "",
+]
 AUTHMETHODS = ["anonymous", "ticket", "wampcra", "cryptosign", "scram", "tls", "cookie", "bogus", ""]
 ROLES = ["caller", "callee", "publisher", "subscriber", "broker", "dealer", "bogus"]
 
-EXTREME_INTS = [0, 1, -1, 2**31, 2**32, 2**53 - 1, 2**53, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64,
-                -(2**63), -(2**63) - 1, 2**100, -(2**100)]
+EXTREME_INTS = [
+    0,
+    1,
+    -1,
+    2**31,
+    2**32,
+    2**53 - 1,
+    2**53,
+    2**53 + 1,
+    2**63 - 1,
+    2**63,
+    2**64 - 1,
+    2**64,
+    -(2**63),
+    -(2**63) - 1,
+    2**100,
+    -(2**100),
+]
 #: integers of thousands of digits (CPython refuses to parse more than 4300 from text)
 HUGE_INTS = st.builds(lambda digits: 10**digits - 1, st.sampled_from([400, 4300, 4301, 10000]))
 BAD_TEXT = ["\ud800", "\udfff", "a\x00b", "\ufeff", "\U0010ffff", "\u0085\u2028\u2029", "\x1b[31m", "Traceback"]
@@ -72,14 +202,24 @@ BAD_TEXT = ["\ud800", "\udfff", "a\x00b", "\ufeff", "\U0010ffff", "\u0085\u2028\
 def _special(serializer: str):
     """Values only one serializer can carry (MessagePack extension types, CBOR tags and its kin)."""
     if serializer == "msgpack":
-        return st.one_of(st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=12)),
-                         st.builds(msgpack.Timestamp, st.integers(0, 2**34 - 1), st.integers(0, 999_999_999)))
+        return st.one_of(
+            st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=12)),
+            st.builds(msgpack.Timestamp, st.integers(0, 2**34 - 1), st.integers(0, 999_999_999)),
+        )
     if serializer == "cbor":
         return st.one_of(
-            st.builds(cbor2.CBORTag, st.sampled_from([0, 1, 2, 3, 4, 5, 24, 25, 28, 29, 30, 32, 35, 36, 256, 258,
-                                                      260, 261, 55799, 2**32, 2**64 - 1]),
-                      st.one_of(st.integers(-5, 5), st.text(max_size=8), st.binary(max_size=8),
-                                st.lists(st.integers(-3, 3), max_size=3))),
+            st.builds(
+                cbor2.CBORTag,
+                st.sampled_from(
+                    [0, 1, 2, 3, 4, 5, 24, 25, 28, 29, 30, 32, 35, 36, 256, 258, 260, 261, 55799, 2**32, 2**64 - 1]
+                ),
+                st.one_of(
+                    st.integers(-5, 5),
+                    st.text(max_size=8),
+                    st.binary(max_size=8),
+                    st.lists(st.integers(-3, 3), max_size=3),
+                ),
+            ),
             st.just(cbor2.undefined),
             st.builds(cbor2.CBORSimpleValue, st.sampled_from([0, 19, 32, 100, 255])),
             st.datetimes(timezones=st.just(datetime.timezone.utc)),
@@ -91,10 +231,17 @@ def _special(serializer: str):
 
 def leaves(serializer: str):
     return st.one_of(
-        st.none(), st.booleans(),
-        st.integers(-(2**40), 2**40), st.sampled_from(EXTREME_INTS), HUGE_INTS, st.integers(),
-        st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([float("nan"), float("inf"), -0.0, 1e308]),
-        st.text(max_size=20), st.sampled_from(BAD_TEXT), st.text(st.characters(codec=None), max_size=8),
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**40), 2**40),
+        st.sampled_from(EXTREME_INTS),
+        HUGE_INTS,
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([float("nan"), float("inf"), -0.0, 1e308]),
+        st.text(max_size=20),
+        st.sampled_from(BAD_TEXT),
+        st.text(st.characters(codec=None), max_size=8),
         st.binary(max_size=20),
         _special(serializer),
     )
@@ -117,12 +264,17 @@ def deep(depth: int, leaf=1, kind: str = "list"):
 
 def values(serializer: str):
     """Nested values: small and odd, deep (around the depth limit), wide, big."""
-    nested = st.recursive(leaves(serializer),
-                          lambda children: st.one_of(st.lists(children, max_size=4),
-                                                     st.dictionaries(_keys(serializer), children, max_size=4)),
-                          max_leaves=16)
-    depths = st.one_of(st.integers(1, MAX_DEPTH + 4), st.sampled_from([MAX_DEPTH - 3, MAX_DEPTH - 2, MAX_DEPTH - 1,
-                                                                       MAX_DEPTH, MAX_DEPTH + 1, 200, 500]))
+    nested = st.recursive(
+        leaves(serializer),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4), st.dictionaries(_keys(serializer), children, max_size=4)
+        ),
+        max_leaves=16,
+    )
+    depths = st.one_of(
+        st.integers(1, MAX_DEPTH + 4),
+        st.sampled_from([MAX_DEPTH - 3, MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, 200, 500]),
+    )
     return st.one_of(
         nested,
         st.builds(deep, depths, st.just(1), st.sampled_from(["list", "dict"])),
@@ -135,8 +287,11 @@ def values(serializer: str):
 # --- WAMP messages ----------------------------------------------------------------------------
 def wrong(serializer: str):
     """A value of the wrong type for whatever field it replaces."""
-    return st.one_of(leaves(serializer), st.lists(st.integers(), max_size=2),
-                     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+    return st.one_of(
+        leaves(serializer),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    )
 
 
 def ids(serializer: str):
@@ -144,13 +299,18 @@ def ids(serializer: str):
 
 
 def uris(serializer: str):
-    return st.one_of(st.sampled_from(KNOWN_URIS), st.sampled_from(ODD_URIS), LONG_URIS, st.text(max_size=30),
-                     wrong(serializer))
+    return st.one_of(
+        st.sampled_from(KNOWN_URIS), st.sampled_from(ODD_URIS), LONG_URIS, st.text(max_size=30), wrong(serializer)
+    )
 
 
 def options(serializer: str):
-    option_values = st.one_of(leaves(serializer), st.sampled_from(OPTION_WORDS),
-                              st.lists(st.integers(-2, 2**53), max_size=3), st.lists(st.text(max_size=4), max_size=3))
+    option_values = st.one_of(
+        leaves(serializer),
+        st.sampled_from(OPTION_WORDS),
+        st.lists(st.integers(-2, 2**53), max_size=3),
+        st.lists(st.text(max_size=4), max_size=3),
+    )
     good = st.dictionaries(st.one_of(st.sampled_from(OPTION_KEYS), st.text(max_size=10)), option_values, max_size=4)
     return st.one_of(st.just({}), good, values(serializer), wrong(serializer))
 
@@ -159,49 +319,71 @@ def _tail(serializer: str):
     """What may follow a message's fixed fields: nothing, args, args and kwargs, or extra junk."""
     args = st.one_of(st.lists(values(serializer), max_size=3), values(serializer))
     kwargs = st.one_of(st.dictionaries(_keys(serializer), values(serializer), max_size=3), values(serializer))
-    return st.one_of(st.just([]), st.tuples(args).map(list), st.tuples(args, kwargs).map(list),
-                     st.lists(leaves(serializer), min_size=3, max_size=4))
+    return st.one_of(
+        st.just([]),
+        st.tuples(args).map(list),
+        st.tuples(args, kwargs).map(list),
+        st.lists(leaves(serializer), min_size=3, max_size=4),
+    )
 
 
 def hello_details(serializer: str):
     roles = st.one_of(
         st.just({"caller": {}, "callee": {}, "publisher": {}, "subscriber": {}}),
-        st.dictionaries(st.sampled_from(ROLES),
-                        st.one_of(st.just({}), st.fixed_dictionaries(
-                            {"features": st.dictionaries(st.text(max_size=20), leaves(serializer), max_size=3)}),
-                            wrong(serializer)),
-                        max_size=5),
-        wrong(serializer))
-    authmethods = st.one_of(st.lists(st.one_of(st.sampled_from(AUTHMETHODS), wrong(serializer)), max_size=4),
-                            wrong(serializer))
+        st.dictionaries(
+            st.sampled_from(ROLES),
+            st.one_of(
+                st.just({}),
+                st.fixed_dictionaries(
+                    {"features": st.dictionaries(st.text(max_size=20), leaves(serializer), max_size=3)}
+                ),
+                wrong(serializer),
+            ),
+            max_size=5,
+        ),
+        wrong(serializer),
+    )
+    authmethods = st.one_of(
+        st.lists(st.one_of(st.sampled_from(AUTHMETHODS), wrong(serializer)), max_size=4), wrong(serializer)
+    )
     details = st.fixed_dictionaries(
         {"roles": roles},
-        optional={"authmethods": authmethods,
-                  "authid": st.one_of(st.sampled_from([S.BACKEND_AUTHID, "anonymous", "", "\ud800"]),
-                                      st.text(max_size=12), wrong(serializer)),
-                  "authrole": st.one_of(st.sampled_from(["backend", "anonymous", "user", "trusted"]),
-                                        wrong(serializer)),
-                  "authextra": st.one_of(values(serializer), wrong(serializer)),
-                  "agent": st.one_of(st.text(max_size=20), st.builds(lambda n: "x" * n, st.just(100000)),
-                                     wrong(serializer)),
-                  "resumable": wrong(serializer),
-                  "transport": wrong(serializer)})
+        optional={
+            "authmethods": authmethods,
+            "authid": st.one_of(
+                st.sampled_from([S.BACKEND_AUTHID, "anonymous", "", "\ud800"]), st.text(max_size=12), wrong(serializer)
+            ),
+            "authrole": st.one_of(st.sampled_from(["backend", "anonymous", "user", "trusted"]), wrong(serializer)),
+            "authextra": st.one_of(values(serializer), wrong(serializer)),
+            "agent": st.one_of(st.text(max_size=20), st.builds(lambda n: "x" * n, st.just(100000)), wrong(serializer)),
+            "resumable": wrong(serializer),
+            "transport": wrong(serializer),
+        },
+    )
     return st.one_of(details, values(serializer), wrong(serializer))
 
 
 def hellos(serializer: str):
-    realm = st.one_of(st.just(REALM), st.sampled_from(["crossbar", ""]), st.builds(lambda n: "x" * n, st.just(5000)),
-                      uris(serializer))
-    return st.builds(lambda r, d, extra: [HELLO, r, d, *extra], realm, hello_details(serializer),
-                     st.one_of(st.just([]), st.lists(leaves(serializer), min_size=1, max_size=2)))
+    realm = st.one_of(
+        st.just(REALM), st.sampled_from(["crossbar", ""]), st.builds(lambda n: "x" * n, st.just(5000)), uris(serializer)
+    )
+    return st.builds(
+        lambda r, d, extra: [HELLO, r, d, *extra],
+        realm,
+        hello_details(serializer),
+        st.one_of(st.just([]), st.lists(leaves(serializer), min_size=1, max_size=2)),
+    )
 
 
 def authenticates(serializer: str):
-    signature = st.one_of(st.text(max_size=64), st.builds(lambda n: "A" * n, st.sampled_from([44, 100000])),
-                          wrong(serializer))
-    return st.builds(lambda s, e: [AUTHENTICATE, s, e], signature,
-                     st.one_of(st.just({}), st.dictionaries(_keys(serializer), values(serializer), max_size=3),
-                               wrong(serializer)))
+    signature = st.one_of(
+        st.text(max_size=64), st.builds(lambda n: "A" * n, st.sampled_from([44, 100000])), wrong(serializer)
+    )
+    return st.builds(
+        lambda s, e: [AUTHENTICATE, s, e],
+        signature,
+        st.one_of(st.just({}), st.dictionaries(_keys(serializer), values(serializer), max_size=3), wrong(serializer)),
+    )
 
 
 def _msg(code, *fields_and_tail):
@@ -234,20 +416,37 @@ def messages(serializer: str):
     i, u, o, t = ids(serializer), uris(serializer), options(serializer), _tail(serializer)
     none = st.just([])
     router_only = st.one_of(  # messages only a router sends
-        _msg(WELCOME, i, o, none), _msg(CHALLENGE, u, o, none), _msg(PUBLISHED, i, i, none),
-        _msg(SUBSCRIBED, i, i, none), _msg(UNSUBSCRIBED, i, none), _msg(EVENT, i, i, o, t),
-        _msg(RESULT, i, o, t), _msg(REGISTERED, i, i, none), _msg(UNREGISTERED, i, none),
-        _msg(INVOCATION, i, i, o, t), _msg(INTERRUPT, i, o, none),
+        _msg(WELCOME, i, o, none),
+        _msg(CHALLENGE, u, o, none),
+        _msg(PUBLISHED, i, i, none),
+        _msg(SUBSCRIBED, i, i, none),
+        _msg(UNSUBSCRIBED, i, none),
+        _msg(EVENT, i, i, o, t),
+        _msg(RESULT, i, o, t),
+        _msg(REGISTERED, i, i, none),
+        _msg(UNREGISTERED, i, none),
+        _msg(INVOCATION, i, i, o, t),
+        _msg(INTERRUPT, i, o, none),
     )
-    unknown = st.builds(lambda code, rest: [code, *rest],
-                        st.one_of(st.integers().filter(lambda c: c not in KNOWN_CODES),
-                                  st.sampled_from([0, 7, 9, 99, 255, 256, 2**64]), wrong(serializer)),
-                        st.lists(leaves(serializer), max_size=4))
+    unknown = st.builds(
+        lambda code, rest: [code, *rest],
+        st.one_of(
+            st.integers().filter(lambda c: c not in KNOWN_CODES),
+            st.sampled_from([0, 7, 9, 99, 255, 256, 2**64]),
+            wrong(serializer),
+        ),
+        st.lists(leaves(serializer), max_size=4),
+    )
     return st.one_of(
-        hellos(serializer), authenticates(serializer), session_messages(serializer),
+        hellos(serializer),
+        authenticates(serializer),
+        session_messages(serializer),
         _msg(ABORT, o, st.one_of(st.sampled_from(CLOSE_REASONS), u), none),
-        router_only, unknown,
-        st.just([]), st.lists(leaves(serializer), max_size=5), values(serializer),
+        router_only,
+        unknown,
+        st.just([]),
+        st.lists(leaves(serializer), max_size=5),
+        values(serializer),
     )
 
 
@@ -282,7 +481,7 @@ def _unhuge(text: str) -> str:
     while _HUGE in text:
         start = text.index(_HUGE)
         end = text.index(_HUGE_END, start)
-        text = text[:start] + "9" * int(text[start + len(_HUGE):end]) + text[end + len(_HUGE_END):]
+        text = text[:start] + "9" * int(text[start + len(_HUGE) : end]) + text[end + len(_HUGE_END) :]
     return text
 
 
@@ -325,8 +524,16 @@ def encode(serializer: str, message) -> bytes:
     return cbor2.dumps(message)
 
 
-INVALID_UTF8 = [b"\xff", b"\xfe\xff", b"\xc3\x28", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80",
-                b"\xe2\x82"]
+INVALID_UTF8 = [
+    b"\xff",
+    b"\xfe\xff",
+    b"\xc3\x28",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\x80",
+    b"\xe2\x82",
+]
 
 
 @dataclass(repr=False)
@@ -347,7 +554,7 @@ class Damage(_ShortRepr):
         if self.kind == "insert":
             return payload[:at] + self.data + payload[at:]
         if self.kind == "overwrite":
-            return payload[:at] + self.data + payload[at + len(self.data):]
+            return payload[:at] + self.data + payload[at + len(self.data) :]
         if self.kind == "append":
             return payload + self.data
         if self.kind == "replace":
@@ -356,18 +563,43 @@ class Damage(_ShortRepr):
 
 
 #: whole payloads no encoder writes: broken JSON, lone MessagePack/CBOR heads, numbers too long to parse
-RAW_PAYLOADS = [b"", b"[", b"[1,", b"\x91", b"\x81", b"\xd8\x1d\x00", b"\xc1", b"[" * 33 + b"]" * 33, b"1" * 5000,
-                b"[1," + b"9" * 5000 + b"]", b"[1e999999]", b"[-0.0e-99999]", b'["\\ud800"]', b"\xef\xbb\xbf[1]",
-                b'[1,"x",{"a":1,"a":2}]', b"[1] [2]", b"\x00" * 16, b"[" * 100000,
-                b'[48,1,{},"demo.add2",[1,' + b"1" * 4301 + b",2]]"]
+RAW_PAYLOADS = [
+    b"",
+    b"[",
+    b"[1,",
+    b"\x91",
+    b"\x81",
+    b"\xd8\x1d\x00",
+    b"\xc1",
+    b"[" * 33 + b"]" * 33,
+    b"1" * 5000,
+    b"[1," + b"9" * 5000 + b"]",
+    b"[1e999999]",
+    b"[-0.0e-99999]",
+    b'["\\ud800"]',
+    b"\xef\xbb\xbf[1]",
+    b'[1,"x",{"a":1,"a":2}]',
+    b"[1] [2]",
+    b"\x00" * 16,
+    b"[" * 100000,
+    b'[48,1,{},"demo.add2",[1,' + b"1" * 4301 + b",2]]",
+]
 
 
 damage = st.one_of(
     st.just(Damage()),
-    st.builds(Damage, st.sampled_from(["truncate", "insert", "overwrite", "append"]),
-              st.floats(0, 1), st.one_of(st.sampled_from(INVALID_UTF8), st.binary(min_size=1, max_size=6))),
-    st.builds(Damage, st.just("replace"), st.just(0.0),
-              st.one_of(st.binary(max_size=64), st.integers(0, len(RAW_PAYLOADS) - 1).map(RAW_PAYLOADS.__getitem__))),
+    st.builds(
+        Damage,
+        st.sampled_from(["truncate", "insert", "overwrite", "append"]),
+        st.floats(0, 1),
+        st.one_of(st.sampled_from(INVALID_UTF8), st.binary(min_size=1, max_size=6)),
+    ),
+    st.builds(
+        Damage,
+        st.just("replace"),
+        st.just(0.0),
+        st.one_of(st.binary(max_size=64), st.integers(0, len(RAW_PAYLOADS) - 1).map(RAW_PAYLOADS.__getitem__)),
+    ),
 )
 
 
@@ -395,8 +627,16 @@ def wires(serializer: str, message_strategy=None):
 
 
 # --- WebSocket framing ------------------------------------------------------------------------
-def ws_frame(payload: bytes, opcode: int, *, fin: bool = True, rsv: int = 0, mask: bool = True,
-             length: int | None = None, long_form: bool = False) -> bytes:
+def ws_frame(
+    payload: bytes,
+    opcode: int,
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bool = True,
+    length: int | None = None,
+    long_form: bool = False,
+) -> bytes:
     """A client frame with every header bit chosen: `length` may lie, `long_form` uses a 64-bit
     length field for any size (a non-minimal encoding)."""
     n = len(payload) if length is None else length
@@ -440,7 +680,7 @@ class Framing:
             return ws_frame(payload, data_opcode, long_form=True)
         if self.kind in ("fragmented", "fragmented_ping", "unfinished"):
             size = max(1, len(payload) // max(1, self.parts))
-            pieces = [payload[i:i + size] for i in range(0, len(payload), size)] or [b""]
+            pieces = [payload[i : i + size] for i in range(0, len(payload), size)] or [b""]
             out = b""
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1 and self.kind != "unfinished"
@@ -464,9 +704,12 @@ framings = st.one_of(
     st.builds(Framing, st.sampled_from(["swapped", "unmasked", "long_form", "big_control", "unfragmented_control"])),
     st.builds(Framing, st.just("rsv"), rsv=st.integers(1, 7)),
     st.builds(Framing, st.sampled_from(["fragmented", "fragmented_ping", "unfinished"]), parts=st.integers(1, 5)),
-    st.builds(Framing, st.just("close"), close_code=st.sampled_from([-1, 0, 999, 1000, 1001, 1004, 1005, 1006, 1015,
-                                                                      2999, 3000, 4999, 5000, 65535]),
-              reason=st.one_of(st.binary(max_size=8), st.sampled_from(INVALID_UTF8))),
+    st.builds(
+        Framing,
+        st.just("close"),
+        close_code=st.sampled_from([-1, 0, 999, 1000, 1001, 1004, 1005, 1006, 1015, 2999, 3000, 4999, 5000, 65535]),
+        reason=st.one_of(st.binary(max_size=8), st.sampled_from(INVALID_UTF8)),
+    ),
 )
 
 
@@ -484,15 +727,21 @@ class RawFrame:
 
 
 raw_frames = st.one_of(
-    st.just(RawFrame()), st.just(RawFrame()),
+    st.just(RawFrame()),
+    st.just(RawFrame()),
     st.builds(RawFrame, st.sampled_from([1, 2, 3, 7, 8, 0x80, 0xFF])),
     st.builds(RawFrame, st.just(0), st.sampled_from([0, MAX_MESSAGE + 1, 2**24 - 1])),
 )
 
 #: RawSocket opening handshakes: magic, max length exponent and serializer, reserved bytes
 raw_handshakes = st.one_of(
-    st.builds(lambda length, ser, r1, r2: bytes([0x7F, (length << 4) | ser, r1, r2]),
-              st.integers(0, 15), st.integers(0, 15), st.sampled_from([0, 0, 1, 0xFF]), st.sampled_from([0, 0, 1])),
+    st.builds(
+        lambda length, ser, r1, r2: bytes([0x7F, (length << 4) | ser, r1, r2]),
+        st.integers(0, 15),
+        st.integers(0, 15),
+        st.sampled_from([0, 0, 1, 0xFF]),
+        st.sampled_from([0, 0, 1]),
+    ),
     st.binary(min_size=0, max_size=8),
 )
 

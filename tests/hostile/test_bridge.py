@@ -21,67 +21,180 @@ from tests.hostile import strategies as H
 from tests.hostile.clients import ANSWER_TIMEOUT, GONE, Hang, wait_eof
 from tests.hostile.health import fuzz, fuzzed_hub
 
-PATHS = ["publish", "batch", "call", "health", "", "publish/", "nope", "publish?x=1", "publish?x=%ff", "../info",
-         "%2e%2e/info", "publish%00", "call/../publish", "publish//", "\u043f\u0443\u0431".encode().decode("latin-1"),
-         "publish#frag"]
+PATHS = [
+    "publish",
+    "batch",
+    "call",
+    "health",
+    "",
+    "publish/",
+    "nope",
+    "publish?x=1",
+    "publish?x=%ff",
+    "../info",
+    "%2e%2e/info",
+    "publish%00",
+    "call/../publish",
+    "publish//",
+    "\u043f\u0443\u0431".encode().decode("latin-1"),
+    "publish#frag",
+]
 METHODS = ["POST", "POST", "POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "post", "FOO"]
-CONTENT_TYPES = [None, "application/json", "application/json", "application/json; charset=utf-8",
-                 "application/json; charset=latin-1", "APPLICATION/JSON", "application/json;;;", "application/jsonx",
-                 "text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "*/*",
-                 "application/json\x00", "application/json; charset=\xe9"]
-SIGNINGS = ["valid", "valid", "valid", "valid", "unsigned", "wrong_secret", "wrong_key", "stale", "future",
-            "bad_timestamp", "huge_timestamp", "utf8_signature", "empty_nonce", "long_nonce", "odd_nonce", "replayed",
-            "other_body", "other_path", "upper_hex", "truncated", "duplicate", "missing_signature"]
+CONTENT_TYPES = [
+    None,
+    "application/json",
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json; charset=latin-1",
+    "APPLICATION/JSON",
+    "application/json;;;",
+    "application/jsonx",
+    "text/plain",
+    "",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "*/*",
+    "application/json\x00",
+    "application/json; charset=\xe9",
+]
+SIGNINGS = [
+    "valid",
+    "valid",
+    "valid",
+    "valid",
+    "unsigned",
+    "wrong_secret",
+    "wrong_key",
+    "stale",
+    "future",
+    "bad_timestamp",
+    "huge_timestamp",
+    "utf8_signature",
+    "empty_nonce",
+    "long_nonce",
+    "odd_nonce",
+    "replayed",
+    "other_body",
+    "other_path",
+    "upper_hex",
+    "truncated",
+    "duplicate",
+    "missing_signature",
+]
 FRAMINGS = ["length", "length", "length", "chunked", "bad_chunk", "short", "long", "none"]
-RAW_BODIES = [b"", b"{", b"null", b"[]", b'"x"', b"1", b"{}", b'{"topic": 1}', b'{"topic": "public.x", "args": NaN}',
-              b'{"topic": "public.x", "args": [1' + b"1" * 4301 + b"]}", b'{"topic": "public.x", "args": [1e999]}',
-              b'{"topic": "a", "topic": "public.x"}', b"\xef\xbb\xbf{}", '{"topic": "public.x"}'.encode("utf-16"),
-              b'{"topic": "public.\xff"}', b'{"topic": "public.x", "args": ["\\ud800"]}', b"[" * 100000,
-              b'{"events": ' + b"[" * 40 + b"]" * 40 + b"}", b'{"procedure": "demo.add2", "args": [1, 2]}\x00',
-              b'{"events": [' + b",".join([b'{"topic": "public.x"}'] * 1001) + b"]}", b"\x00" * 64]
+RAW_BODIES = [
+    b"",
+    b"{",
+    b"null",
+    b"[]",
+    b'"x"',
+    b"1",
+    b"{}",
+    b'{"topic": 1}',
+    b'{"topic": "public.x", "args": NaN}',
+    b'{"topic": "public.x", "args": [1' + b"1" * 4301 + b"]}",
+    b'{"topic": "public.x", "args": [1e999]}',
+    b'{"topic": "a", "topic": "public.x"}',
+    b"\xef\xbb\xbf{}",
+    '{"topic": "public.x"}'.encode("utf-16"),
+    b'{"topic": "public.\xff"}',
+    b'{"topic": "public.x", "args": ["\\ud800"]}',
+    b"[" * 100000,
+    b'{"events": ' + b"[" * 40 + b"]" * 40 + b"}",
+    b'{"procedure": "demo.add2", "args": [1, 2]}\x00',
+    b'{"events": [' + b",".join([b'{"topic": "public.x"}'] * 1001) + b"]}",
+    b"\x00" * 64,
+]
 
 
 def _json(value) -> bytes:
-    return H._unhuge(json.dumps(H._jsonable(value), allow_nan=True, ensure_ascii=False)).encode("utf-8",
-                                                                                                 "surrogatepass")
+    return H._unhuge(json.dumps(H._jsonable(value), allow_nan=True, ensure_ascii=False)).encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 def bodies():
     v = H.values("json")
     publish_options = st.dictionaries(
-        st.one_of(st.sampled_from(["retain", "exclude_authid", "eligible_authid", "exclude_me", "acknowledge",
-                                   "exclude", "eligible", "disclose_me", "match"]), st.text(max_size=8)),
-        st.one_of(H.leaves("json"), st.lists(st.text(max_size=6), max_size=3)), max_size=3)
-    event = st.fixed_dictionaries({"topic": H.uris("json")}, optional={
-        "args": st.one_of(st.lists(v, max_size=3), v), "kwargs": st.one_of(st.dictionaries(st.text(max_size=8), v,
-                                                                                            max_size=3), v),
-        "id": st.one_of(st.text(max_size=12), st.builds(lambda n: "i" * n, st.sampled_from([128, 129])),
-                        H.wrong("json")),
-        "options": st.one_of(publish_options, H.wrong("json"))})
-    call = st.fixed_dictionaries({"procedure": H.uris("json")}, optional={
-        "args": st.one_of(st.lists(v, max_size=3), v), "kwargs": st.one_of(st.dictionaries(st.text(max_size=8), v,
-                                                                                            max_size=3), v),
-        "timeout": st.one_of(st.sampled_from([0, -1, 0.001, 300, 301, 1e308, float("nan"), float("inf"), "5", None,
-                                              True]), st.floats(0.5, 5))})
+        st.one_of(
+            st.sampled_from(
+                [
+                    "retain",
+                    "exclude_authid",
+                    "eligible_authid",
+                    "exclude_me",
+                    "acknowledge",
+                    "exclude",
+                    "eligible",
+                    "disclose_me",
+                    "match",
+                ]
+            ),
+            st.text(max_size=8),
+        ),
+        st.one_of(H.leaves("json"), st.lists(st.text(max_size=6), max_size=3)),
+        max_size=3,
+    )
+    event = st.fixed_dictionaries(
+        {"topic": H.uris("json")},
+        optional={
+            "args": st.one_of(st.lists(v, max_size=3), v),
+            "kwargs": st.one_of(st.dictionaries(st.text(max_size=8), v, max_size=3), v),
+            "id": st.one_of(
+                st.text(max_size=12), st.builds(lambda n: "i" * n, st.sampled_from([128, 129])), H.wrong("json")
+            ),
+            "options": st.one_of(publish_options, H.wrong("json")),
+        },
+    )
+    call = st.fixed_dictionaries(
+        {"procedure": H.uris("json")},
+        optional={
+            "args": st.one_of(st.lists(v, max_size=3), v),
+            "kwargs": st.one_of(st.dictionaries(st.text(max_size=8), v, max_size=3), v),
+            "timeout": st.one_of(
+                st.sampled_from([0, -1, 0.001, 300, 301, 1e308, float("nan"), float("inf"), "5", None, True]),
+                st.floats(0.5, 5),
+            ),
+        },
+    )
     batch = st.fixed_dictionaries({"events": st.one_of(st.lists(event, max_size=4), H.wrong("json"))})
     return st.one_of(
-        event.map(_json), call.map(_json), batch.map(_json),
-        st.dictionaries(st.text(max_size=10), v, max_size=4).map(_json), v.map(_json),
+        event.map(_json),
+        call.map(_json),
+        batch.map(_json),
+        st.dictionaries(st.text(max_size=10), v, max_size=4).map(_json),
+        v.map(_json),
         st.integers(0, len(RAW_BODIES) - 1).map(RAW_BODIES.__getitem__),
         st.binary(max_size=64),
     )
 
 
-extra_headers = st.lists(st.one_of(
-    st.sampled_from([("Content-Length", "-1"), ("Content-Length", "abc"), ("Content-Length", "1, 2"),
-                     ("Transfer-Encoding", "chunked, gzip"), ("Transfer-Encoding", "identity"),
-                     ("Expect", "100-continue"), ("Host", ""), ("Content-Encoding", "gzip"),
-                     ("X-Switchboard-Key", "django"), ("X-Switchboard-Timestamp", "0"), ("Connection", "keep-alive"),
-                     ("X-Forwarded-For", "1.2.3.4")]),
-    st.builds(lambda n: ("X-Long", "x" * n), st.sampled_from([100, 20000, 70000])),
-    st.tuples(st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,20}", fullmatch=True), st.from_regex(r"[ -~\x80-\xff]{0,40}",
-                                                                                             fullmatch=True)),
-), max_size=3)
+extra_headers = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                ("Content-Length", "-1"),
+                ("Content-Length", "abc"),
+                ("Content-Length", "1, 2"),
+                ("Transfer-Encoding", "chunked, gzip"),
+                ("Transfer-Encoding", "identity"),
+                ("Expect", "100-continue"),
+                ("Host", ""),
+                ("Content-Encoding", "gzip"),
+                ("X-Switchboard-Key", "django"),
+                ("X-Switchboard-Timestamp", "0"),
+                ("Connection", "keep-alive"),
+                ("X-Forwarded-For", "1.2.3.4"),
+            ]
+        ),
+        st.builds(lambda n: ("X-Long", "x" * n), st.sampled_from([100, 20000, 70000])),
+        st.tuples(
+            st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,20}", fullmatch=True),
+            st.from_regex(r"[ -~\x80-\xff]{0,40}", fullmatch=True),
+        ),
+    ),
+    max_size=3,
+)
 
 
 @dataclass
@@ -96,16 +209,26 @@ class BridgeCase:
     many_headers: int = 0
 
     def __repr__(self) -> str:
-        return (f"BridgeCase({self.method!r}, {self.path!r}, {H._short(self.body)}, {self.content_type!r}, "
-                f"{self.signing!r}, {self.framing!r}, {H._short(self.headers)}, many_headers={self.many_headers})")
+        return (
+            f"BridgeCase({self.method!r}, {self.path!r}, {H._short(self.body)}, {self.content_type!r}, "
+            f"{self.signing!r}, {self.framing!r}, {H._short(self.headers)}, many_headers={self.many_headers})"
+        )
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(repr(self))
 
 
-bridge_cases = st.builds(BridgeCase, st.sampled_from(METHODS), st.sampled_from(PATHS), bodies(),
-                         st.sampled_from(CONTENT_TYPES), st.sampled_from(SIGNINGS), st.sampled_from(FRAMINGS),
-                         extra_headers, st.sampled_from([0, 0, 0, 0, 200, 1000]))
+bridge_cases = st.builds(
+    BridgeCase,
+    st.sampled_from(METHODS),
+    st.sampled_from(PATHS),
+    bodies(),
+    st.sampled_from(CONTENT_TYPES),
+    st.sampled_from(SIGNINGS),
+    st.sampled_from(FRAMINGS),
+    extra_headers,
+    st.sampled_from([0, 0, 0, 0, 200, 1000]),
+)
 
 
 def signature_headers(hub, case: BridgeCase, target: str) -> list[tuple[str, str]]:
@@ -170,7 +293,7 @@ def request_bytes(hub, case: BridgeCase) -> tuple[bytes, bool]:
     elif case.framing in ("chunked", "bad_chunk"):
         head.append("Transfer-Encoding: chunked")
         size = max(1, len(body) // 3)
-        chunks = [body[i:i + size] for i in range(0, len(body), size)]
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
         body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
         if case.framing == "bad_chunk":
             body = b"zz\r\n" + body[:-5]
@@ -226,9 +349,15 @@ def test_the_bridge_survives_hostile_requests(hub_watch):
 def test_signed_well_formed_requests_reach_the_parsers_and_are_answered(hub_watch):
     """Validly signed requests with hostile fields: the parsers and the WAMP side answer each."""
     hub, watch = hub_watch
-    cases = st.builds(BridgeCase, st.just("POST"), st.sampled_from(["publish", "batch", "call"]), bodies(),
-                      st.just("application/json"), st.sampled_from(["valid"] * 5 + ["odd_nonce"]),
-                      st.just("length"))
+    cases = st.builds(
+        BridgeCase,
+        st.just("POST"),
+        st.sampled_from(["publish", "batch", "call"]),
+        bodies(),
+        st.just("application/json"),
+        st.sampled_from(["valid"] * 5 + ["odd_nonce"]),
+        st.just("length"),
+    )
 
     def run(case):
         status = run_bridge(hub, case)

@@ -25,10 +25,14 @@ def _closed_code(ws: RawWebSocket, serializer: str) -> int | None:
 
 
 @pytest.mark.parametrize("serializer", H.SERIALIZERS)
-@pytest.mark.parametrize("message", [
-    [H.HELLO, "", {"roles": {"caller": {}}}],  # an empty realm
-    [H.HELLO, "a b", {"roles": {"caller": {}}}],
-], ids=["empty_realm", "realm_with_space"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        [H.HELLO, "", {"roles": {"caller": {}}}],  # an empty realm
+        [H.HELLO, "a b", {"roles": {"caller": {}}}],
+    ],
+    ids=["empty_realm", "realm_with_space"],
+)
 def test_an_invalid_uri_in_hello_is_a_protocol_error_not_a_traceback(hub_watch, serializer, message):
     """Found by test_websocket_survives_hostile_wamp: Autobahn's message parser raises
     InvalidUriError (not a ProtocolError) for a URI that does not match its pattern; the router's
@@ -67,8 +71,9 @@ def test_a_bridge_header_that_is_not_utf8_is_answered_4xx_not_500(hub_watch, hea
     headers["Content-Type"] = "application/json"
     headers[header] = "\xe9"
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    request = (f"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
-               f"{head}\r\n").encode("latin-1") + body
+    request = (
+        f"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+    ).encode("latin-1") + body
     try:
         with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as sock:
             sock.sendall(request)
@@ -164,10 +169,14 @@ def test_a_call_after_goodbye_on_rawsocket_is_aborted_not_ignored(hub_watch):
     watch.check("RawSocket CALL after GOODBYE")
 
 
-@pytest.mark.parametrize("header, value", [
-    ("X-Switchboard-Timestamp", "9" * 400),  # int() takes it; minus the clock's float overflows
-    ("X-Switchboard-Signature", "\xc3\xa9" * 32),  # UTF-8 "é" (valid, non-ASCII): hmac.compare_digest refuses str
-], ids=["huge_timestamp", "non_ascii_signature"])
+@pytest.mark.parametrize(
+    "header, value",
+    [
+        ("X-Switchboard-Timestamp", "9" * 400),  # int() takes it; minus the clock's float overflows
+        ("X-Switchboard-Signature", "\xc3\xa9" * 32),  # UTF-8 "é" (valid, non-ASCII): hmac.compare_digest refuses str
+    ],
+    ids=["huge_timestamp", "non_ascii_signature"],
+)
 def test_an_odd_signature_header_is_answered_401_not_500(hub_watch, header, value):
     """Found by test_the_bridge_survives_hostile_requests (with non-UTF-8 headers left out): the
     Verifier (bridge/signing.py) turns a 400-digit timestamp into an int and subtracts the clock's
@@ -180,8 +189,9 @@ def test_an_odd_signature_header_is_answered_401_not_500(hub_watch, header, valu
     headers["Content-Type"] = "application/json"
     headers[header] = value
     head = "".join(f"{name}: {v}\r\n" for name, v in headers.items())
-    request = (f"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
-               f"{head}\r\n").encode("latin-1") + body
+    request = (
+        f"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+    ).encode("latin-1") + body
     try:
         with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as sock:
             sock.sendall(request)

@@ -22,16 +22,22 @@ def hub_watch(tmp_path_factory):
 def ws_cases(serializer: str):
     plain = st.tuples(H.wires(serializer), st.just(H.Framing()))
     framed = st.tuples(H.wires(serializer), H.framings)
-    return st.builds(WsCase, st.sampled_from(["none", "hello", "hello", "goodbye"]),
-                     st.lists(st.one_of(plain, plain, framed), min_size=1, max_size=5),
-                     st.sampled_from(["probe", "probe", "probe", "half_close", "reset"]))
+    return st.builds(
+        WsCase,
+        st.sampled_from(["none", "hello", "hello", "goodbye"]),
+        st.lists(st.one_of(plain, plain, framed), min_size=1, max_size=5),
+        st.sampled_from(["probe", "probe", "probe", "half_close", "reset"]),
+    )
 
 
 def rs_cases(serializer: str, openings):
     pre_auth = st.one_of(H.hellos(serializer), H.authenticates(serializer), H.messages(serializer))
-    return st.builds(RawCase, st.sampled_from(openings),
-                     st.lists(st.tuples(H.wires(serializer, pre_auth), H.raw_frames), min_size=1, max_size=4),
-                     st.sampled_from(["probe", "probe", "probe", "half_close", "reset"]))
+    return st.builds(
+        RawCase,
+        st.sampled_from(openings),
+        st.lists(st.tuples(H.wires(serializer, pre_auth), H.raw_frames), min_size=1, max_size=4),
+        st.sampled_from(["probe", "probe", "probe", "half_close", "reset"]),
+    )
 
 
 @pytest.mark.parametrize("serializer", H.SERIALIZERS)
@@ -43,8 +49,12 @@ def test_websocket_survives_hostile_wamp(hub_watch, serializer):
 @pytest.mark.parametrize("serializer", H.SERIALIZERS)
 def test_rawsocket_survives_hostile_input_before_authentication(hub_watch, serializer):
     hub, watch = hub_watch
-    fuzz(watch, rs_cases(serializer, ["none", "none", "challenged"]), lambda case: run_rs(hub, serializer, case),
-         f"RawSocket {serializer} before authentication")
+    fuzz(
+        watch,
+        rs_cases(serializer, ["none", "none", "challenged"]),
+        lambda case: run_rs(hub, serializer, case),
+        f"RawSocket {serializer} before authentication",
+    )
 
 
 def test_rawsocket_survives_hostile_handshakes(hub_watch):
@@ -56,8 +66,10 @@ def test_rawsocket_survives_hostile_handshakes(hub_watch):
 @pytest.mark.parametrize("serializer", ["json", "cbor"])
 def test_rawsocket_backend_session_survives_hostile_messages(hub_watch, serializer):
     hub, watch = hub_watch
-    cases = st.builds(RawCase, st.just("authenticated"),
-                      st.lists(st.tuples(H.wires(serializer, H.session_messages(serializer)), H.raw_frames),
-                               min_size=1, max_size=4),
-                      st.sampled_from(["probe", "probe", "half_close", "reset"]))
+    cases = st.builds(
+        RawCase,
+        st.just("authenticated"),
+        st.lists(st.tuples(H.wires(serializer, H.session_messages(serializer)), H.raw_frames), min_size=1, max_size=4),
+        st.sampled_from(["probe", "probe", "half_close", "reset"]),
+    )
     fuzz(watch, cases, lambda case: run_rs(hub, serializer, case), f"RawSocket {serializer} backend session")

@@ -12,11 +12,13 @@ def request(hub, path, body=None, *, method="POST", secret=None, key=None, heade
     data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
     all_headers = {"Content-Type": "application/json"}
     if sign:
-        all_headers.update(sign_request(key or hub.bridge_key, secret or hub.bridge_secret, method,
-                                        "/bridge/" + path, data))
+        all_headers.update(
+            sign_request(key or hub.bridge_key, secret or hub.bridge_secret, method, "/bridge/" + path, data)
+        )
     all_headers.update(headers or {})
-    req = urllib.request.Request(hub.bridge_url + path, data=data if method != "GET" else None,
-                                 headers=all_headers, method=method)
+    req = urllib.request.Request(
+        hub.bridge_url + path, data=data if method != "GET" else None, headers=all_headers, method=method
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             return response.status, json.loads(response.read() or b"{}")

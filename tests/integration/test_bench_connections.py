@@ -33,16 +33,31 @@ def _node_pids(hub: Hub) -> list[int]:
 def test_sessions_survive_the_servers_pings_while_the_others_open(tmp_path):
     config = S.load_config(S.CONFIG_FILE)
     S.transport(config, S.WEB_TRANSPORT_ID)["paths"]["ws"]["options"].update(
-        auto_ping_interval=PING_MS, auto_ping_timeout=PING_MS)
+        auto_ping_interval=PING_MS, auto_ping_timeout=PING_MS
+    )
     with Hub.started(tmp_path, with_components=False, config=config, env=LOADGEN_LIMITS) as hub:
-        cfg = {"protocol": "wamp_msgpack", "compress": 0, "url": hub.url, "realm": hub.realm, "topic": "bench.x",
-               "workload": "connections", "connections": SESSIONS, "parallel": 1, "timeout": 120}
-        proc = subprocess.Popen([sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)], cwd=S.PROJECT_ROOT,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        cfg = {
+            "protocol": "wamp_msgpack",
+            "compress": 0,
+            "url": hub.url,
+            "realm": hub.realm,
+            "topic": "bench.x",
+            "workload": "connections",
+            "connections": SESSIONS,
+            "parallel": 1,
+            "timeout": 120,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)],
+            cwd=S.PROJECT_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             line = proc.stdout.readline()
             assert line.startswith("HOLDING "), line
-            opened = json.loads(line[len("HOLDING "):])
+            opened = json.loads(line[len("HOLDING ") :])
             # the first sessions were open for longer than a ping and its timeout before the last one
             assert opened["seconds"] > 2.2 * PING_MS / 1000, opened
             time.sleep(3 * PING_MS / 1000)  # the scenario, not a wait for an event: idle for three pings

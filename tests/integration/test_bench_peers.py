@@ -18,10 +18,32 @@ SYSTEMS = ("switchboard", "sb_before", "ceiling")
 
 def test_a_small_run_measures_every_workload_without_losing_anything(tmp_path):
     out = tmp_path / "results"
-    cmd = [sys.executable, "-m", "bench.peers", "--quick", "--systems", ",".join(SYSTEMS),
-           "--fanout-subscribers", "20", "--fanout-events", "60", "--fanout-seconds", "1",
-           "--fanout-unloaded-events", "5", "--fanout-paced-seconds", "0.5", "--rpc-concurrency", "1,4",
-           "--rpc-seconds", "0.5", "--connections", "60", "--out-dir", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.peers",
+        "--quick",
+        "--systems",
+        ",".join(SYSTEMS),
+        "--fanout-subscribers",
+        "20",
+        "--fanout-events",
+        "60",
+        "--fanout-seconds",
+        "1",
+        "--fanout-unloaded-events",
+        "5",
+        "--fanout-paced-seconds",
+        "0.5",
+        "--rpc-concurrency",
+        "1,4",
+        "--rpc-seconds",
+        "0.5",
+        "--connections",
+        "60",
+        "--out-dir",
+        str(out),
+    ]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((out / "peers.json").read_text())

@@ -17,10 +17,34 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_small_soak_reports_every_field(tmp_path):
     out = tmp_path / "results"
-    cmd = [sys.executable, "-m", "bench.soak", "--quick", "--subscribers", "10", "--warmup-seconds", "1",
-           "--baseline-seconds", "2", "--window-seconds", "8", "--after-seconds", "1", "--recovery-timeout", "5",
-           "--slow-consumers", "2", "--malformed-rate", "5", "--malformed-timeout", "2", "--churn-rate", "2",
-           "--out-dir", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.soak",
+        "--quick",
+        "--subscribers",
+        "10",
+        "--warmup-seconds",
+        "1",
+        "--baseline-seconds",
+        "2",
+        "--window-seconds",
+        "8",
+        "--after-seconds",
+        "1",
+        "--recovery-timeout",
+        "5",
+        "--slow-consumers",
+        "2",
+        "--malformed-rate",
+        "5",
+        "--malformed-timeout",
+        "2",
+        "--churn-rate",
+        "2",
+        "--out-dir",
+        str(out),
+    ]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
     assert result.returncode in (0, 1), result.stderr[-3000:]
     data = json.loads((out / "soak.json").read_text())
@@ -41,8 +65,15 @@ def test_a_small_soak_reports_every_field(tmp_path):
     assert len(bad["slow_consumers"]) == 2
     assert bad["malformed_total"] > 0 and bad["churn_total"] > 0
     verdict = data["verdict"]
-    for key in ("p99_clean_ms", "p99_bad_ms", "p99_ratio", "rss_growth_mib", "slow_dropped", "malformed_refused",
-                "lost"):
+    for key in (
+        "p99_clean_ms",
+        "p99_bad_ms",
+        "p99_ratio",
+        "rss_growth_mib",
+        "slow_dropped",
+        "malformed_refused",
+        "lost",
+    ):
         assert key in verdict, key
     assert len(verdict["goals"]) == 6 and all(isinstance(g["met"], bool) for g in verdict["goals"])
     markdown = (out / "soak.md").read_text()

@@ -112,8 +112,12 @@ def test_call_result_shapes(bridge, listener):
     from autobahn.wamp.types import CallResult as WampResult
 
     procedure = unique("test.shapes")
-    answers = {"nothing": lambda: None, "dict": lambda: {"a": 1}, "several": lambda: WampResult(1, 2, total=3),
-               "kwargs only": lambda: WampResult(total=3)}
+    answers = {
+        "nothing": lambda: None,
+        "dict": lambda: {"a": 1},
+        "several": lambda: WampResult(1, 2, total=3),
+        "kwargs only": lambda: WampResult(total=3),
+    }
     listener.register(procedure, lambda kind: answers[kind]())
     assert bridge.call(procedure, "nothing") is None
     assert bridge.call(procedure, "dict") == {"a": 1}
@@ -226,4 +230,3 @@ def test_a_stopped_hub_raises_hub_unavailable_after_retries_then_the_client_reco
             sub = listener.subscribe(topic)
             client.publish(topic, "after")
             assert sub.get(timeout=5).args == ("after",)
-

@@ -35,8 +35,9 @@ def test_batch_is_delivered_in_order(switchboard_hub, switchboard_client):
 
 def test_batch_validates_everything_before_publishing(switchboard_hub, switchboard_client):
     sub = switchboard_client.subscribe("chat.room.halfbatch")
-    status, body = request(switchboard_hub, "batch", {"events": [{"topic": "chat.room.halfbatch", "args": [1]},
-                                                                {"topic": "not a uri"}]})
+    status, body = request(
+        switchboard_hub, "batch", {"events": [{"topic": "chat.room.halfbatch", "args": [1]}, {"topic": "not a uri"}]}
+    )
     assert status == 400 and "events[1].topic" in body["message"] and body["index"] == 1
     request(switchboard_hub, "publish", {"topic": "chat.room.halfbatch", "args": ["after"]})
     assert sub.get().args == ("after",)
@@ -44,7 +45,9 @@ def test_batch_validates_everything_before_publishing(switchboard_hub, switchboa
 
 def test_call_returns_results_and_maps_errors(switchboard_hub):
     assert request(switchboard_hub, "call", {"procedure": "demo.add2", "args": [2, 3]}) == (
-        200, {"args": [5], "kwargs": {}})
+        200,
+        {"args": [5], "kwargs": {}},
+    )
     status, body = request(switchboard_hub, "call", {"procedure": "demo.add2", "args": [2, "x"]})
     assert status == 422 and body["error"] == "switchboard.error.invalid_argument" and body["args"]
     status, body = request(switchboard_hub, "call", {"procedure": "no.such.thing"})
@@ -56,6 +59,7 @@ def test_call_returns_results_and_maps_errors(switchboard_hub):
 def test_call_timeout_gives_504_and_cancels_the_call(switchboard_hub):
     interrupted = asyncio.Event()
     with switchboard_hub.backend_client() as backend:
+
         async def never_answers():
             try:
                 await asyncio.Event().wait()
@@ -72,12 +76,15 @@ def test_call_timeout_gives_504_and_cancels_the_call(switchboard_hub):
     assert request(switchboard_hub, "call", {"procedure": "demo.add2", "args": [1, 1]})[0] == 200
 
 
-@pytest.mark.parametrize("body, status, fragment", [
-    ({"topic": "a b"}, 400, "not a valid WAMP URI"),
-    ({"args": [1]}, 400, "topic must be"),
-    ({"topic": "wamp.session.on_join"}, 400, "reserved"),
-    ({"topic": "chat.room.x", "options": {"nonsense": 1}}, 400, "not supported"),
-])
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        ({"topic": "a b"}, 400, "not a valid WAMP URI"),
+        ({"args": [1]}, 400, "topic must be"),
+        ({"topic": "wamp.session.on_join"}, 400, "reserved"),
+        ({"topic": "chat.room.x", "options": {"nonsense": 1}}, 400, "not supported"),
+    ],
+)
 def test_bad_publish_bodies(switchboard_hub, body, status, fragment):
     got_status, got = request(switchboard_hub, "publish", body)
     assert got_status == status and fragment in got["message"] and got["error"] == "switchboard.error.bad_request"
@@ -100,11 +107,23 @@ def test_signature_failures_are_401(switchboard_hub):
     assert reason(sign=False) == "unsigned"
     assert reason(secret="wrong") == "bad_signature"
     assert reason(key="someone") == "unknown_key"
-    stale = sign_request(switchboard_hub.bridge_key, switchboard_hub.bridge_secret, "POST", "/bridge/publish",
-                         b'{"topic": "chat.room.x"}', now=time.time() - 3600)
+    stale = sign_request(
+        switchboard_hub.bridge_key,
+        switchboard_hub.bridge_secret,
+        "POST",
+        "/bridge/publish",
+        b'{"topic": "chat.room.x"}',
+        now=time.time() - 3600,
+    )
     assert reason(headers=stale, sign=False, raw=b'{"topic": "chat.room.x"}') == "stale_timestamp"
-    future = sign_request(switchboard_hub.bridge_key, switchboard_hub.bridge_secret, "POST", "/bridge/publish",
-                          b'{"topic": "chat.room.x"}', now=time.time() + 3600)
+    future = sign_request(
+        switchboard_hub.bridge_key,
+        switchboard_hub.bridge_secret,
+        "POST",
+        "/bridge/publish",
+        b'{"topic": "chat.room.x"}',
+        now=time.time() + 3600,
+    )
     assert reason(headers=future, sign=False, raw=b'{"topic": "chat.room.x"}') == "stale_timestamp"
     moved = {**stale, HEADER_TIMESTAMP: str(int(time.time()))}  # a stale request re-dated by hand
     assert reason(headers=moved, sign=False, raw=b'{"topic": "chat.room.x"}') == "bad_signature"

@@ -40,7 +40,7 @@ class FakeDjango:
                 if self.path == "/switchboard/events/":
                     outer.events.put(data)
                     return self.answer(204, None)
-                name = self.path[len("/switchboard/rpc/"):].rstrip("/")
+                name = self.path[len("/switchboard/rpc/") :].rstrip("/")
                 if name == "greet":
                     return self.answer(200, {"result": f"hello {data['args'][0]} from {data['caller']['authid']}"})
                 if name == "refuse":
@@ -66,9 +66,14 @@ class FakeDjango:
 def linked(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("linked")
     port = free_port()
-    hub = Hub(workdir, with_components=False,
-              env={"SWITCHBOARD_DJANGO_URL": f"http://127.0.0.1:{port}/switchboard",
-                   "SWITCHBOARD_FORWARD_TOPICS": "django.events., other.forwarded."})
+    hub = Hub(
+        workdir,
+        with_components=False,
+        env={
+            "SWITCHBOARD_DJANGO_URL": f"http://127.0.0.1:{port}/switchboard",
+            "SWITCHBOARD_FORWARD_TOPICS": "django.events., other.forwarded.",
+        },
+    )
     hub.node.prepare()  # secrets exist before the fake Django needs them
     django = FakeDjango(hub.bridge_key, hub.bridge_secret, port)
     hub.start()
@@ -111,6 +116,7 @@ def test_forwarded_events_keep_their_order(linked):
             c.publish("other.forwarded.seq", i)
         assert [django.events.get(timeout=10)["args"][0] for _ in range(20)] == list(range(20))
 
+
 def test_django_down_is_a_clear_error(linked):
     hub, django = linked
     django.stop()
@@ -118,4 +124,3 @@ def test_django_down_is_a_clear_error(linked):
         with pytest.raises(ApplicationError) as info:
             c.call("django.greet", "x")
     assert info.value.error == "switchboard.error.unavailable"
-

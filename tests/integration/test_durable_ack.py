@@ -38,11 +38,14 @@ def arrival_order(client) -> list[str]:
     return seen
 
 
-@pytest.mark.parametrize("topic, options, held", [
-    ("chat.room.order", {}, True),  # history stores it: PUBLISHED waits for the commit, after the EVENT
-    ("public.order", {}, False),  # no history: PUBLISHED first, as Crossbar sends it
-    ("chat.room.order-eligible", {"eligible": "me"}, False),  # the history component is not eligible
-])
+@pytest.mark.parametrize(
+    "topic, options, held",
+    [
+        ("chat.room.order", {}, True),  # history stores it: PUBLISHED waits for the commit, after the EVENT
+        ("public.order", {}, False),  # no history: PUBLISHED first, as Crossbar sends it
+        ("chat.room.order-eligible", {"eligible": "me"}, False),  # the history component is not eligible
+    ],
+)
 def test_published_waits_for_the_commit_only_where_history_stores_the_event(hub, topic, options, held):
     with hub.backend_client() as c:
         sub = c.subscribe(topic)

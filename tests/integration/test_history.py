@@ -25,7 +25,10 @@ def test_chat_rooms_keep_history_in_order(switchboard_client):
     assert texts(switchboard_client.call("history.get", "chat.room.history-1", limit=2)) == ["m3", "m4"]
     second = everything["events"][1]["publication"]
     assert texts(switchboard_client.call("history.get", "chat.room.history-1", after_publication=second)) == [
-        "m2", "m3", "m4"]
+        "m2",
+        "m3",
+        "m4",
+    ]
     unknown = switchboard_client.call("history.get", "chat.room.history-1", after_publication=1)
     assert unknown["gap"] is True and texts(unknown) == ["m0", "m1", "m2", "m3", "m4"]
 
@@ -38,15 +41,18 @@ def test_live_events_carry_the_publication_id_history_knows(switchboard_client):
     assert stored["publication"] is not None and stored["args"] == [live.args[0]]
 
 
-@pytest.mark.parametrize("kwargs, uri", [
-    ({}, "switchboard.error.invalid_argument"),
-    ({"topic": "chat.room.x", "since": -1}, "switchboard.error.invalid_argument"),
-    ({"topic": "chat.room.x", "since": 1, "after_publication": 2}, "switchboard.error.invalid_argument"),
-    ({"topic": "chat.room.x", "limit": 0}, "switchboard.error.invalid_argument"),
-    ({"topic": "chat.room.x", "limit": 5000}, "switchboard.error.invalid_argument"),
-    ({"topic": "chat.room.x", "since": "3"}, "switchboard.error.invalid_argument"),
-    ({"topic": "clock.tick"}, "switchboard.error.no_history"),
-])
+@pytest.mark.parametrize(
+    "kwargs, uri",
+    [
+        ({}, "switchboard.error.invalid_argument"),
+        ({"topic": "chat.room.x", "since": -1}, "switchboard.error.invalid_argument"),
+        ({"topic": "chat.room.x", "since": 1, "after_publication": 2}, "switchboard.error.invalid_argument"),
+        ({"topic": "chat.room.x", "limit": 0}, "switchboard.error.invalid_argument"),
+        ({"topic": "chat.room.x", "limit": 5000}, "switchboard.error.invalid_argument"),
+        ({"topic": "chat.room.x", "since": "3"}, "switchboard.error.invalid_argument"),
+        ({"topic": "clock.tick"}, "switchboard.error.no_history"),
+    ],
+)
 def test_bad_arguments(switchboard_client, kwargs, uri):
     with pytest.raises(ApplicationError) as info:
         switchboard_client.call("history.get", **kwargs)
@@ -88,9 +94,13 @@ def mixed_config():
 
 def test_concurrent_publishers_stored_in_the_order_subscribers_saw(tmp_path):
     topic = "mixed.events"
-    with Hub.started(tmp_path, with_components=False, config=mixed_config()) as hub, \
-            hub.client() as watcher, hub.backend_client() as rawsocket, hub.client() as websocket, \
-            HubClient(hub.bridge_url, hub.bridge_key, hub.bridge_secret) as http:
+    with (
+        Hub.started(tmp_path, with_components=False, config=mixed_config()) as hub,
+        hub.client() as watcher,
+        hub.backend_client() as rawsocket,
+        hub.client() as websocket,
+        HubClient(hub.bridge_url, hub.bridge_key, hub.bridge_secret) as http,
+    ):
         live = watcher.subscribe(topic)
         jobs = [
             lambda: [rawsocket.publish(topic, {"text": f"rs{i}"}) for i in range(40)],

@@ -13,9 +13,12 @@ CAP_LINE = "history: store at its cap"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    env = {"SWITCHBOARD_HISTORY_MAX_TOPICS": str(MAX_TOPICS), "SWITCHBOARD_HISTORY_MAX_BYTES": str(MAX_BYTES),
-           "SWITCHBOARD_CHAT_MAX_ROOMS": str(MAX_ROOMS),
-           "SWITCHBOARD_CALLS_PER_SECOND": "0"}  # the caps alone, not the call rate limit, bound the store
+    env = {
+        "SWITCHBOARD_HISTORY_MAX_TOPICS": str(MAX_TOPICS),
+        "SWITCHBOARD_HISTORY_MAX_BYTES": str(MAX_BYTES),
+        "SWITCHBOARD_CHAT_MAX_ROOMS": str(MAX_ROOMS),
+        "SWITCHBOARD_CALLS_PER_SECOND": "0",
+    }  # the caps alone, not the call rate limit, bound the store
     with Hub.started(tmp_path_factory.mktemp("history-caps"), env=env) as hub:
         yield hub
 
@@ -69,7 +72,7 @@ def test_long_messages_hit_the_byte_cap_and_the_file_stays_bounded(hub):
     with hub.client() as c:
         flood(c, [f"long-{n}" for n in range(120)], "x" * 2000, active)  # about 260 KiB of events
         result = c.call("history.get", "chat.room.active", since=0, limit=1000)
-        assert [e["args"][0]["text"] for e in result["events"]][-len(active):] == active
+        assert [e["args"][0]["text"] for e in result["events"]][-len(active) :] == active
         assert path.stat().st_size <= MAX_BYTES + 32 * 1024
         topics = stored_topics(hub)
         assert "chat.room.active" in topics and "chat.room.long-119" in topics and "chat.room.long-0" not in topics

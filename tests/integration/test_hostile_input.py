@@ -29,8 +29,12 @@ DEEP_FRAMES = {
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    env = {"SWITCHBOARD_CALLS_PER_SECOND": "5", "SWITCHBOARD_CALL_BURST": "10",
-           "SWITCHBOARD_MAX_SUBSCRIPTIONS": "3", "SWITCHBOARD_SEND_BUFFER": "262144"}
+    env = {
+        "SWITCHBOARD_CALLS_PER_SECOND": "5",
+        "SWITCHBOARD_CALL_BURST": "10",
+        "SWITCHBOARD_MAX_SUBSCRIPTIONS": "3",
+        "SWITCHBOARD_SEND_BUFFER": "262144",
+    }
     with Hub.started(tmp_path_factory.mktemp("hostile"), env=env) as hub:
         yield hub
 
@@ -99,8 +103,10 @@ def test_the_bridge_refuses_a_body_that_is_not_json(hub):
 
 def test_a_huge_content_length_is_answered_413_at_once(hub):
     with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as s:
-        s.sendall(b"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: 99999999999\r\n\r\n{}")
+        s.sendall(
+            b"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 99999999999\r\n\r\n{}"
+        )
         answer = b""
         while chunk := s.recv(4096):
             answer += chunk
@@ -121,8 +127,10 @@ def test_a_connection_that_never_finishes_its_request_is_closed_and_a_websocket_
 
 def test_a_chunked_body_past_the_limit_is_answered_413(hub):
     with socket.create_connection(("127.0.0.1", hub.settings.port), timeout=10) as s:
-        s.sendall(b"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Transfer-Encoding: chunked\r\n\r\n")
+        s.sendall(
+            b"POST /bridge/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         chunk = b"x" * 65536
         try:
             for _ in range(40):  # 2.5 MiB, past the 1 MiB default

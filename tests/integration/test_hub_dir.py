@@ -19,8 +19,9 @@ SWITCHBOARD = [sys.executable, "-m", "switchboard.router"]
 
 
 def switchboard(*args, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([*SWITCHBOARD, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*SWITCHBOARD, *args], cwd=cwd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,9 @@ def two_hubs(tmp_path_factory):
     try:
         for name in ("one", "two"):
             hub_dir = elsewhere / name
-            result = switchboard("init", str(hub_dir), "--port", str(free_port()), "--backend-port", str(free_port()),
-                                 cwd=elsewhere)
+            result = switchboard(
+                "init", str(hub_dir), "--port", str(free_port()), "--backend-port", str(free_port()), cwd=elsewhere
+            )
             assert result.returncode == 0, result.stderr
             hubs.append(RunningHub(hub_dir, cwd=elsewhere, ports=False))
         yield hubs

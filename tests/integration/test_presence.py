@@ -58,15 +58,22 @@ def test_killed_client_leaves(switchboard_hub):
         finally:
             child.kill()
             child.wait()
-    assert left.args[0] == {"event": "leave", "room": "p3",
-                            "member": {"id": f"session:{session}", "nick": "doomed", "authid": None}}
+    assert left.args[0] == {
+        "event": "leave",
+        "room": "p3",
+        "member": {"id": f"session:{session}", "nick": "doomed", "authid": None},
+    }
     assert switchboard_hub.client().call("presence.list", "p3") == []
 
 
 def test_tabs_of_one_browser_count_once(switchboard_hub):
     client = "browser-0123456789"
-    with switchboard_hub.client() as watcher, switchboard_hub.backend_client() as backend, \
-            switchboard_hub.client() as tab1, switchboard_hub.client() as tab2:
+    with (
+        switchboard_hub.client() as watcher,
+        switchboard_hub.backend_client() as backend,
+        switchboard_hub.client() as tab1,
+        switchboard_hub.client() as tab2,
+    ):
         events = watcher.subscribe("presence.room.p4")
         session_ends = backend.subscribe("wamp.session.on_leave")
         tab1.call("presence.join", "p4", "pat", client)
@@ -97,8 +104,14 @@ def test_a_signed_in_user_counts_once_across_sessions(switchboard_hub):
         assert watcher.call("presence.list", "p5") == [{"id": "user:77", "nick": "ann", "authid": "77"}]
 
 
-@pytest.mark.parametrize("args, uri", [(("Bad Room", "x"), uris.INVALID_ROOM), (("ok", ""), uris.INVALID_NICK),
-                                       (("ok", "x", "short"), uris.INVALID_ARGUMENT)])
+@pytest.mark.parametrize(
+    "args, uri",
+    [
+        (("Bad Room", "x"), uris.INVALID_ROOM),
+        (("ok", ""), uris.INVALID_NICK),
+        (("ok", "x", "short"), uris.INVALID_ARGUMENT),
+    ],
+)
 def test_presence_bad_input(switchboard_client, args, uri):
     with pytest.raises(ApplicationError) as info:
         switchboard_client.call("presence.join", *args)
@@ -146,8 +159,9 @@ def test_a_room_of_1000_is_listed_in_one_call(tmp_path):
 
 
 def crowd_in_one_room(hub):
-    crowd = subprocess.Popen([sys.executable, "-c", CROWD, hub.url, hub.realm, "big", "1000"],
-                             stdout=subprocess.PIPE, text=True)
+    crowd = subprocess.Popen(
+        [sys.executable, "-c", CROWD, hub.url, hub.realm, "big", "1000"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert crowd.stdout.readline().strip() == "ready"
         with hub.client() as newcomer:

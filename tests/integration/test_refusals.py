@@ -20,10 +20,13 @@ def test_registering_an_existing_procedure_is_not_authorized_like_any_other(swit
     assert error_of(switchboard_client.register, procedure + "_none", lambda: None) == NOT_AUTHORIZED
 
 
-@pytest.mark.parametrize("existing, missing", [
-    ("switchboard.auth.authorize", "switchboard.auth.nothing"),
-    ("switchboard.auth.ticket", "switchboard.auth.tickets"),
-])
+@pytest.mark.parametrize(
+    "existing, missing",
+    [
+        ("switchboard.auth.authorize", "switchboard.auth.nothing"),
+        ("switchboard.auth.ticket", "switchboard.auth.tickets"),
+    ],
+)
 def test_a_procedure_one_may_not_call_is_not_authorized_whether_it_exists_or_not(switchboard_hub, existing, missing):
     with switchboard_hub.backend_client() as backend:  # the backend may see what exists
         assert backend.call("wamp.registration.lookup", existing) is not None
@@ -32,15 +35,18 @@ def test_a_procedure_one_may_not_call_is_not_authorized_whether_it_exists_or_not
         assert error_of(c.call, existing) == error_of(c.call, missing) == NOT_AUTHORIZED
 
 
-@pytest.mark.parametrize("procedure, args, kwargs", [
-    ("chat.rooms", (), {"bogus": 5}),
-    ("chat.rooms", (1,), {}),
-    ("demo.add2", (1, 2, 3), {}),
-    ("demo.add2", (1,), {"c": 2}),
-    ("chat.post", ("lobby", "hi", "ann", "extra"), {}),
-    ("presence.list", ("lobby",), {"details": 1}),
-    ("history.get", ("chat.room.lobby",), {"bogus": 1}),
-])
+@pytest.mark.parametrize(
+    "procedure, args, kwargs",
+    [
+        ("chat.rooms", (), {"bogus": 5}),
+        ("chat.rooms", (1,), {}),
+        ("demo.add2", (1, 2, 3), {}),
+        ("demo.add2", (1,), {"c": 2}),
+        ("chat.post", ("lobby", "hi", "ann", "extra"), {}),
+        ("presence.list", ("lobby",), {"details": 1}),
+        ("history.get", ("chat.room.lobby",), {"bogus": 1}),
+    ],
+)
 def test_arguments_a_procedure_cannot_take_are_invalid_argument(switchboard_hub, procedure, args, kwargs):
     with switchboard_hub.client() as c:
         with pytest.raises(ApplicationError) as info:

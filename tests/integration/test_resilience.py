@@ -23,8 +23,11 @@ def test_component_comes_back_after_its_session_is_killed(switchboard_hub):
     with switchboard_hub.backend_client() as backend, switchboard_hub.client() as user:
         before = callee_session(backend, "chat.post")
         backend.call("wamp.session.kill", before, reason="switchboard.test.kill")
-        after = wait_until(lambda: (s := callee_session(backend, "chat.post")) and s != before and s,
-                           timeout=30, what="chat component re-registered")
+        after = wait_until(
+            lambda: (s := callee_session(backend, "chat.post")) and s != before and s,
+            timeout=30,
+            what="chat component re-registered",
+        )
         assert after != before
         assert user.call("chat.post", "lobby", "back again", "ann")["text"] == "back again"
         assert user.call("demo.add2", 1, 1) == 2
@@ -52,9 +55,14 @@ def test_a_dead_component_process_stops_the_node_until_restarted(tmp_path):
 
 def test_standalone_component_reconnects_after_hub_restart(tmp_path):
     with Hub.started(tmp_path, with_components=False) as hub:
-        proc = subprocess.Popen([sys.executable, "-m", "switchboard.components.demo"], env=hub.backend_env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "switchboard.components.demo"],
+            env=hub.backend_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
+
             def add2_works():
                 with hub.client() as c:
                     return c.call("demo.add2", 2, 3) == 5

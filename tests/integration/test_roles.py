@@ -24,8 +24,9 @@ def test_anonymous_cannot_take_over_a_component_procedure(switchboard_client):
     assert denied(switchboard_client.register, "demo.add2", lambda: None) == NOT_AUTHORIZED
 
 
-@pytest.mark.parametrize("topic", ["chat.room.lobby", "clock.tick", "presence.room.lobby", "presence.sync",
-                                   "any.topic"])
+@pytest.mark.parametrize(
+    "topic", ["chat.room.lobby", "clock.tick", "presence.room.lobby", "presence.sync", "any.topic"]
+)
 def test_anonymous_cannot_publish(switchboard_client, topic):
     assert denied(switchboard_client.publish, topic, {"forged": True}) == NOT_AUTHORIZED
 

@@ -29,8 +29,12 @@ class Supervised(RunningHub):
         """kill -9 `pid`, wait for the supervisor to report the hub serving again; its new lines."""
         before = len(self.lines())
         os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: self.alive() and any(SERVING_AGAIN in line for line in self.lines()[before:]),
-                   timeout=START_TIMEOUT, interval=0.2, what="the hub serving again")
+        wait_until(
+            lambda: self.alive() and any(SERVING_AGAIN in line for line in self.lines()[before:]),
+            timeout=START_TIMEOUT,
+            interval=0.2,
+            what="the hub serving again",
+        )
         return self.lines()[before:]
 
     def assert_serving(self) -> None:

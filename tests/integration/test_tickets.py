@@ -38,12 +38,19 @@ def test_expired_forged_and_replayed_tickets_are_refused_with_their_reason(switc
 
 
 def test_users_receive_only_their_own_private_events(switchboard_hub):
-    with login(switchboard_hub, "1") as alice, login(switchboard_hub, "2") as bob, \
-            switchboard_hub.backend_client() as backend:
+    with (
+        login(switchboard_hub, "1") as alice,
+        login(switchboard_hub, "2") as bob,
+        switchboard_hub.backend_client() as backend,
+    ):
         alice_inbox = alice.subscribe("user.1.notifications")
         bob_inbox = bob.subscribe("user.2.", match="prefix")
-        for topic, match in [("user.1.notifications", None), ("user.1.", "prefix"), ("user.", "prefix"),
-                             ("user..notifications", "wildcard")]:
+        for topic, match in [
+            ("user.1.notifications", None),
+            ("user.1.", "prefix"),
+            ("user.", "prefix"),
+            ("user..notifications", "wildcard"),
+        ]:
             with pytest.raises(ApplicationError) as info:
                 bob.subscribe(topic, match=match)
             assert info.value.error == "wamp.error.not_authorized", topic
@@ -56,8 +63,11 @@ def test_users_receive_only_their_own_private_events(switchboard_hub):
 
 def test_users_may_not_publish_or_register(switchboard_hub):
     with login(switchboard_hub, "7") as c:
-        for action in (lambda: c.publish("user.7.notifications", 1), lambda: c.register("user.7.x", lambda: 1),
-                       lambda: c.call("wamp.session.list")):
+        for action in (
+            lambda: c.publish("user.7.notifications", 1),
+            lambda: c.register("user.7.x", lambda: 1),
+            lambda: c.call("wamp.session.list"),
+        ):
             with pytest.raises(ApplicationError) as info:
                 action()
             assert info.value.error == "wamp.error.not_authorized"
@@ -72,8 +82,14 @@ def test_anonymous_cannot_read_private_topics(switchboard_client):
 def forged(secret, **payload):
     """A correctly signed ticket whose payload is written by hand (mint refuses bad subs)."""
     now = int(time.time())
-    fields = {"v": tickets.VERSION, "iat": now, "exp": now + 60, "jti": f"forged-{time.monotonic_ns()}",
-              "extra": {}, **payload}
+    fields = {
+        "v": tickets.VERSION,
+        "iat": now,
+        "exp": now + 60,
+        "jti": f"forged-{time.monotonic_ns()}",
+        "extra": {},
+        **payload,
+    }
     encoded = tickets._b64(json.dumps(fields).encode())
     return f"{encoded}.{tickets._mac(secret, encoded)}"
 
@@ -88,24 +104,35 @@ def test_a_sub_with_a_dot_cannot_reach_another_users_private_topics(switchboard_
                 c.call("history.get", "user.1.notes.x")
     except JoinError as e:
         assert e.reason == "switchboard.error.ticket_invalid"
-    assert refused(switchboard_hub, forged(switchboard_hub.ticket_secret, sub="1.notes")).reason == \
-        "switchboard.error.ticket_invalid"
+    assert (
+        refused(switchboard_hub, forged(switchboard_hub.ticket_secret, sub="1.notes")).reason
+        == "switchboard.error.ticket_invalid"
+    )
 
 
 @pytest.mark.parametrize("sub", [42, ["1"], {"id": "1"}, True, "a b", "1#2", ""])
 def test_a_signed_ticket_with_a_bad_sub_is_aborted_not_left_hanging(switchboard_hub, sub):
     started = time.monotonic()
     with pytest.raises(JoinError) as info:
-        Client(switchboard_hub.url, switchboard_hub.realm, ticket=forged(switchboard_hub.ticket_secret, sub=sub),
-               timeout=10)
+        Client(
+            switchboard_hub.url,
+            switchboard_hub.realm,
+            ticket=forged(switchboard_hub.ticket_secret, sub=sub),
+            timeout=10,
+        )
     assert info.value.reason == "switchboard.error.ticket_invalid"
     assert time.monotonic() - started < 10
 
 
-@pytest.mark.parametrize("field, value", [("jti", ["x"]), ("jti", 7), ("extra", ["x"]), ("extra", "x"),
-                                          ("exp", 1e20), ("iat", None)])
+@pytest.mark.parametrize(
+    "field, value", [("jti", ["x"]), ("jti", 7), ("extra", ["x"]), ("extra", "x"), ("exp", 1e20), ("iat", None)]
+)
 def test_a_signed_ticket_with_mistyped_fields_is_aborted(switchboard_hub, field, value):
     with pytest.raises(JoinError) as info:
-        Client(switchboard_hub.url, switchboard_hub.realm,
-               ticket=forged(switchboard_hub.ticket_secret, sub="5", **{field: value}), timeout=10)
+        Client(
+            switchboard_hub.url,
+            switchboard_hub.realm,
+            ticket=forged(switchboard_hub.ticket_secret, sub="5", **{field: value}),
+            timeout=10,
+        )
     assert info.value.reason == "switchboard.error.ticket_invalid"

@@ -27,16 +27,26 @@ INSTALL_TIMEOUT = 900
 
 
 def run(*args, cwd: Path, env: dict | None = None, timeout: float = INSTALL_TIMEOUT) -> str:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL, env=os.environ if env is None else env)
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=os.environ if env is None else env,
+    )
     assert result.returncode == 0, f"{args}: {result.stdout[-3000:]}{result.stderr[-3000:]}"
     return result.stdout
 
 
 def clean_env() -> dict:
     """This test run's environment without what points into the repository's virtualenv."""
-    return {k: v for k, v in os.environ.items()
-            if k not in ("VIRTUAL_ENV", "PYTHONPATH") and not k.startswith("SWITCHBOARD_")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "PYTHONPATH") and not k.startswith("SWITCHBOARD_")
+    }
 
 
 def venv(path: Path) -> Path:
@@ -53,8 +63,9 @@ def outside(tmp_path_factory) -> Path:
 
 
 #: what a build from the repository must not see: a stale build/ would ship files deleted since
-NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache",
-                                    ".switchboard", "test-results")
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".switchboard", "test-results"
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +90,18 @@ def hub(outside, wheel):
 
 def test_the_wheel_holds_one_namespace_with_the_page_and_the_config(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert {n.split("/")[0] for n in names} == {"switchboard", wheel.name.split("-")[0] + "-" +
-                                                wheel.name.split("-")[1] + ".dist-info"}
-    for data in ("web/index.html", "web/switchboard.js", "web/vendor/autobahn.min.js", "crossbar/config.json",
-                 "bridge/django/migrations/0001_initial.py", "router/node/launch.py"):
+    assert {n.split("/")[0] for n in names} == {
+        "switchboard",
+        wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info",
+    }
+    for data in (
+        "web/index.html",
+        "web/switchboard.js",
+        "web/vendor/autobahn.min.js",
+        "crossbar/config.json",
+        "bridge/django/migrations/0001_initial.py",
+        "router/node/launch.py",
+    ):
         data = f"switchboard/{data}"
         assert data in names
     assert not [n for n in names if n.startswith(("switchboard/tests", "switchboard/bench"))]
@@ -90,8 +109,13 @@ def test_the_wheel_holds_one_namespace_with_the_page_and_the_config(wheel):
 
 def test_the_installed_hub_serves_from_its_own_install(hub, outside):
     running, python = hub
-    where = run(python, "-c", "import switchboard.router, switchboard.web as w; print(switchboard.router.__file__)",
-                cwd=outside, env=clean_env())
+    where = run(
+        python,
+        "-c",
+        "import switchboard.router, switchboard.web as w; print(switchboard.router.__file__)",
+        cwd=outside,
+        env=clean_env(),
+    )
     assert Path(where.strip()).is_relative_to(outside / "hub-venv")
     page = urllib.request.urlopen(f"http://127.0.0.1:{running.port}/", timeout=10).read().decode()
     assert "switchboard.js" in page
@@ -109,18 +133,22 @@ def test_a_fresh_django_project_on_the_base_install_publishes_to_it(hub, outside
     for heavy in ("twisted", "autobahn", "crossbar"):
         probe = subprocess.run([python, "-c", f"import {heavy}"], capture_output=True, timeout=60)
         assert probe.returncode != 0, f"the base install brought {heavy}"
-    run(python.parent / "django-admin", "startproject", "mysite", cwd=outside, env=clean_env(),
-        timeout=120)
+    run(python.parent / "django-admin", "startproject", "mysite", cwd=outside, env=clean_env(), timeout=120)
     settings = outside / "mysite" / "mysite" / "settings.py"
-    settings.write_text(settings.read_text() + f"""
+    settings.write_text(
+        settings.read_text()
+        + f"""
 from switchboard.bridge.django.conf import from_env
 
 INSTALLED_APPS += ["switchboard.bridge.django"]
 SWITCHBOARD = from_env({str(running.secrets_file)!r})
-""")
+"""
+    )
     urls = outside / "mysite" / "mysite" / "urls.py"
-    urls.write_text(urls.read_text().replace("from django.urls import path", "from django.urls import include, path")
-                    + '\nurlpatterns += [path("switchboard/", include("switchboard.bridge.django.urls"))]\n')
+    urls.write_text(
+        urls.read_text().replace("from django.urls import path", "from django.urls import include, path")
+        + '\nurlpatterns += [path("switchboard/", include("switchboard.bridge.django.urls"))]\n'
+    )
     env = {**clean_env(), "SWITCHBOARD_BRIDGE_URL": f"http://127.0.0.1:{running.port}/bridge/"}
     manage = [python, outside / "mysite" / "manage.py"]
     run(*manage, "migrate", "--verbosity", "0", cwd=outside / "mysite", env=env, timeout=120)
@@ -129,6 +157,13 @@ SWITCHBOARD = from_env({str(running.secrets_file)!r})
     assert f"hub http://127.0.0.1:{running.port}/bridge/ (key 'django'): ok" in status
     with running.client() as c:
         events = c.subscribe("public.wheel")
-        run(*manage, "shell", "-c", "from switchboard.bridge.django import publish; publish('public.wheel', 'hi')",
-            cwd=outside / "mysite", env=env, timeout=120)
+        run(
+            *manage,
+            "shell",
+            "-c",
+            "from switchboard.bridge.django import publish; publish('public.wheel', 'hi')",
+            cwd=outside / "mysite",
+            env=env,
+            timeout=120,
+        )
         assert list(events.get(timeout=30).args) == ["hi"]

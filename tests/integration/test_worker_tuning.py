@@ -68,8 +68,13 @@ def _workers(probe_dir) -> dict[str, dict]:
 
 
 def _tuned(worker: dict) -> bool:
-    return (worker["frozen"] > 0 and worker["full_passes"] and worker["turn_flush"] and worker["fast_send"]
-            and worker["worker_log"])
+    return (
+        worker["frozen"] > 0
+        and worker["full_passes"]
+        and worker["turn_flush"]
+        and worker["fast_send"]
+        and worker["worker_log"]
+    )
 
 
 def test_every_worker_applies_its_tuning(tmp_path):

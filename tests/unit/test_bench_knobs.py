@@ -13,8 +13,10 @@ def test_convert_reads_bools_tuples_and_numbers():
 
 def test_django_publish_defaults_environment_and_flags_layer_in_that_order():
     assert parse([], env={}) == Params()
-    params = parse(["--events", "50", "--note", "quiet machine"],
-                   env={"BENCH_EVENTS": "900", "BENCH_ROUNDS": "4", "BENCH_SCENARIOS": "sb_publish"})
+    params = parse(
+        ["--events", "50", "--note", "quiet machine"],
+        env={"BENCH_EVENTS": "900", "BENCH_ROUNDS": "4", "BENCH_SCENARIOS": "sb_publish"},
+    )
     assert params.events == 50 and params.rounds == 4 and params.scenarios == ("sb_publish",)
     assert params.notes == ("quiet machine",)
 

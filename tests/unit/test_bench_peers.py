@@ -51,8 +51,12 @@ def test_the_median_round_is_reported_with_every_round():
 
 def test_a_failed_round_does_not_hide_the_others_and_all_failed_is_an_error():
     ok = {"deliveries_per_s": 5000}
-    merged = peers.merge_rounds([{"fanout": {"100": {"error": "stalled"}}, "rpc": {}, "connections": None},
-                                 {"fanout": {"100": ok}, "rpc": {}, "connections": None}])
+    merged = peers.merge_rounds(
+        [
+            {"fanout": {"100": {"error": "stalled"}}, "rpc": {}, "connections": None},
+            {"fanout": {"100": ok}, "rpc": {}, "connections": None},
+        ]
+    )
     assert merged["fanout"]["100"]["deliveries_per_s"] == 5000 and "error" not in merged
     failed = peers.merge_rounds([{"error": "no start", "fanout": {}, "rpc": {}, "connections": None}] * 2)
     assert failed["error"] == "no start"
@@ -60,14 +64,21 @@ def test_a_failed_round_does_not_hide_the_others_and_all_failed_is_an_error():
 
 def test_ratios_divide_switchboard_by_each_peer():
     def system(deliveries, calls, kb):
-        return {"fanout": {"100": {"deliveries_per_s": deliveries}}, "rpc": {"10": {"calls_per_s": calls}},
-                "connections": {"rss_per_session_kb": kb}}
+        return {
+            "fanout": {"100": {"deliveries_per_s": deliveries}},
+            "rpc": {"10": {"calls_per_s": calls}},
+            "connections": {"rss_per_session_kb": kb},
+        }
 
-    data = {"params": {"fanout_subscribers": [100], "rpc_concurrency": [10]},
-            "systems": {"switchboard": system(30000, 900, 8.0), "channels": system(3000, 1800, 32.0)}}
-    assert peers.ratios(data) == {"fanout N=100: Switchboard / Channels": 10.0,
-                                  "rpc C=10: Switchboard / Channels": 0.5,
-                                  "RSS per session: Switchboard / Channels": 0.25}
+    data = {
+        "params": {"fanout_subscribers": [100], "rpc_concurrency": [10]},
+        "systems": {"switchboard": system(30000, 900, 8.0), "channels": system(3000, 1800, 32.0)},
+    }
+    assert peers.ratios(data) == {
+        "fanout N=100: Switchboard / Channels": 10.0,
+        "rpc C=10: Switchboard / Channels": 0.5,
+        "RSS per session: Switchboard / Channels": 0.25,
+    }
 
 
 def _proxied_config():

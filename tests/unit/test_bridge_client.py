@@ -49,26 +49,62 @@ def test_200_without_json_is_an_error(raw):
 @pytest.mark.parametrize(
     "status, answer, cls, uri",
     [
-        (400, {"error": "switchboard.error.bad_request", "message": "topic must be a non-empty string"},
-         errors.BadRequest, "switchboard.error.bad_request"),
-        (400, {"error": "wamp.error.invalid_uri", "args": ["invalid URI"]}, errors.BadRequest,
-         "wamp.error.invalid_uri"),
+        (
+            400,
+            {"error": "switchboard.error.bad_request", "message": "topic must be a non-empty string"},
+            errors.BadRequest,
+            "switchboard.error.bad_request",
+        ),
+        (
+            400,
+            {"error": "wamp.error.invalid_uri", "args": ["invalid URI"]},
+            errors.BadRequest,
+            "wamp.error.invalid_uri",
+        ),
         (400, {"error": "wamp.error.invalid_argument", "args": []}, errors.BadRequest, "wamp.error.invalid_argument"),
-        (401, {"error": "switchboard.error.unauthorized", "reason": "bad_signature", "message": "no match"},
-         errors.NotAuthorized, "switchboard.error.unauthorized"),
-        (403, {"error": "wamp.error.not_authorized", "args": ["denied"]}, errors.NotAuthorized,
-         "wamp.error.not_authorized"),
-        (404, {"error": "wamp.error.no_such_procedure", "args": ["no callee"]}, errors.NoSuchProcedure,
-         "wamp.error.no_such_procedure"),
-        (404, {"error": "switchboard.error.not_found", "message": "no bridge endpoint 'x'"}, errors.SwitchboardError,
-         "switchboard.error.not_found"),
-        (405, {"error": "switchboard.error.method_not_allowed"}, errors.SwitchboardError,
-         "switchboard.error.method_not_allowed"),
+        (
+            401,
+            {"error": "switchboard.error.unauthorized", "reason": "bad_signature", "message": "no match"},
+            errors.NotAuthorized,
+            "switchboard.error.unauthorized",
+        ),
+        (
+            403,
+            {"error": "wamp.error.not_authorized", "args": ["denied"]},
+            errors.NotAuthorized,
+            "wamp.error.not_authorized",
+        ),
+        (
+            404,
+            {"error": "wamp.error.no_such_procedure", "args": ["no callee"]},
+            errors.NoSuchProcedure,
+            "wamp.error.no_such_procedure",
+        ),
+        (
+            404,
+            {"error": "switchboard.error.not_found", "message": "no bridge endpoint 'x'"},
+            errors.SwitchboardError,
+            "switchboard.error.not_found",
+        ),
+        (
+            405,
+            {"error": "switchboard.error.method_not_allowed"},
+            errors.SwitchboardError,
+            "switchboard.error.method_not_allowed",
+        ),
         (413, {"error": "switchboard.error.too_large"}, errors.BadRequest, "switchboard.error.too_large"),
-        (422, {"error": "app.error.no_stock", "args": ["out of stock", 3], "kwargs": {"sku": "A1"}},
-         errors.ApplicationError, "app.error.no_stock"),
-        (500, {"error": "wamp.error.runtime_error", "args": ["boom"]}, errors.ApplicationError,
-         "wamp.error.runtime_error"),
+        (
+            422,
+            {"error": "app.error.no_stock", "args": ["out of stock", 3], "kwargs": {"sku": "A1"}},
+            errors.ApplicationError,
+            "app.error.no_stock",
+        ),
+        (
+            500,
+            {"error": "wamp.error.runtime_error", "args": ["boom"]},
+            errors.ApplicationError,
+            "wamp.error.runtime_error",
+        ),
         (502, {"error": "wamp.error.canceled", "args": []}, errors.ApplicationError, "wamp.error.canceled"),
         (503, {"error": "switchboard.error.unavailable"}, errors.HubUnavailable, "switchboard.error.unavailable"),
         (504, {"error": "switchboard.error.timeout"}, errors.CallTimeout, "switchboard.error.timeout"),
@@ -88,8 +124,9 @@ def test_each_status_raises_its_error(status, answer, cls, uri):
 def test_the_message_says_what_the_hub_said():
     error = errors.error_for(422, body({"error": "app.error.no_stock", "args": ["out of stock"]}))
     assert str(error) == "app.error.no_stock: out of stock [HTTP 422]"
-    refused = errors.error_for(401, body({"error": "switchboard.error.unauthorized", "reason": "replayed",
-                                          "message": "nonce already used"}))
+    refused = errors.error_for(
+        401, body({"error": "switchboard.error.unauthorized", "reason": "replayed", "message": "nonce already used"})
+    )
     assert refused.reason == "replayed" and "(replayed) nonce already used" in str(refused)
 
 
@@ -112,8 +149,13 @@ def test_a_non_json_error_body_still_maps_by_status():
 
 def test_error_constructor_keeps_the_wamp_payload():
     error = errors.ApplicationError("m", status=422, uri="a.b", args=(1, 2), kwargs={"k": 3})
-    assert (error.message, error.status, error.uri, error.error_args, error.error_kwargs) == ("m", 422, "a.b", [1, 2],
-                                                                                             {"k": 3})
+    assert (error.message, error.status, error.uri, error.error_args, error.error_kwargs) == (
+        "m",
+        422,
+        "a.b",
+        [1, 2],
+        {"k": 3},
+    )
     assert errors.SwitchboardError("m").error_kwargs == {} and errors.SwitchboardError("m").status is None
 
 
@@ -183,34 +225,52 @@ def offline():
         (lambda c: c.publish(""), errors.BadRequest, "not a valid topic URI"),
         (lambda c: c.publish("a..b"), errors.BadRequest, "not a valid topic URI"),
         (lambda c: c.publish("a b"), errors.BadRequest, "not a valid topic URI"),
-        (lambda c: c.publish("a.b", when=datetime.date(2024, 1, 1)), TypeError,
-         "kwargs['when'] is a datetime.date, which is not JSON-serialisable"),
+        (
+            lambda c: c.publish("a.b", when=datetime.date(2024, 1, 1)),
+            TypeError,
+            "kwargs['when'] is a datetime.date, which is not JSON-serialisable",
+        ),
         (lambda c: c.publish("a.b", 1, {"x": [0, {1, 2}]}), TypeError, "args[1]['x'][1] is a set"),
         (lambda c: c.publish("a.b", math.nan), TypeError, "args[0] is nan, which is not valid JSON"),
         (lambda c: c.publish("a.b", 2**64), TypeError, "MessagePack subscribers cannot receive"),
         (lambda c: c.call("a.b", {"n": -(2**63) - 1}), TypeError, "outside [-2**63, 2**64 - 1]"),
-        (lambda c: c.publish("a.b", functools.reduce(lambda v, _: [v], range(32), 1)), TypeError,
-         "nested deeper than 32 levels"),
+        (
+            lambda c: c.publish("a.b", functools.reduce(lambda v, _: [v], range(32), 1)),
+            TypeError,
+            "nested deeper than 32 levels",
+        ),
         (lambda c: c.publish_event("a.b", "abc"), TypeError, "args must be a list or tuple, not str"),
         (lambda c: c.publish_event("a.b", [], [1]), TypeError, "kwargs must be a dict, not list"),
         (lambda c: c.publish_event("a.b", [], {1: 2}), TypeError, "kwargs keys must be str"),
-        (lambda c: c.publish("a.b", options={"retain": True}), errors.BadRequest,
-         "['options'] are reserved by the bridge (for publish options use publish_event"),
+        (
+            lambda c: c.publish("a.b", options={"retain": True}),
+            errors.BadRequest,
+            "['options'] are reserved by the bridge (for publish options use publish_event",
+        ),
         (lambda c: c.call("a.b", options=1), errors.BadRequest, "['options'] are reserved"),
         (lambda c: c.publish("wamp.session.on_join"), errors.BadRequest, "reserved for the router"),
         (lambda c: c.publish_event("a.b", id=5), TypeError, "id must be a str, not int"),
         (lambda c: c.publish_event("a.b", id=""), errors.BadRequest, "id must be 1 to 128 characters"),
         (lambda c: c.publish_event("a.b", id="x" * 129), errors.BadRequest, "id must be 1 to 128 characters"),
-        (lambda c: c.publish_event("a.b", options={"acknowledge": True}), errors.BadRequest,
-         "unknown publish option(s) ['acknowledge']"),
+        (
+            lambda c: c.publish_event("a.b", options={"acknowledge": True}),
+            errors.BadRequest,
+            "unknown publish option(s) ['acknowledge']",
+        ),
         (lambda c: c.publish_event("a.b", options=["retain"]), TypeError, "options must be a dict"),
         (lambda c: c.publish("a.b", "x" * (1024 * 1024)), errors.BadRequest, "at most 1,048,576"),
         (lambda c: c.publish_many([{"topic": "a.b"}, "c.d"]), TypeError, "events[1] must be a dict"),
-        (lambda c: c.publish_many([{"topic": "a.b", "arg": [1]}]), errors.BadRequest,
-         "events[0] has unknown field(s) ['arg']"),
+        (
+            lambda c: c.publish_many([{"topic": "a.b", "arg": [1]}]),
+            errors.BadRequest,
+            "events[0] has unknown field(s) ['arg']",
+        ),
         (lambda c: c.publish_many([{"args": [1]}]), errors.BadRequest, "events[0] has no 'topic'"),
-        (lambda c: c.publish_many([{"topic": "a.b"}, {"topic": "a.b", "kwargs": {"t": object()}}]), TypeError,
-         "events[1]: kwargs['t'] is a object"),
+        (
+            lambda c: c.publish_many([{"topic": "a.b"}, {"topic": "a.b", "kwargs": {"t": object()}}]),
+            TypeError,
+            "events[1]: kwargs['t'] is a object",
+        ),
         (lambda c: c.call(None), TypeError, "procedure must be a str"),
         (lambda c: c.call("demo add2"), errors.BadRequest, "not a valid procedure URI"),
         (lambda c: c.call("demo.add2", timeout=0), errors.BadRequest, "timeout must be more than 0"),
@@ -269,8 +329,11 @@ def test_results_are_frozen_values():
 
 def test_batches_hold_at_most_1000_events_and_1_mib():
     small = [b'{"topic":"a"}'] * 2500
-    assert [(offset, len(chunk)) for offset, chunk in client_module._chunks(small)] == [(0, 1000), (1000, 1000),
-                                                                                         (2000, 500)]
+    assert [(offset, len(chunk)) for offset, chunk in client_module._chunks(small)] == [
+        (0, 1000),
+        (1000, 1000),
+        (2000, 500),
+    ]
     big = [b"x" * 400_000] * 5
     chunks = list(client_module._chunks(big))
     assert [(offset, len(chunk)) for offset, chunk in chunks] == [(0, 2), (2, 2), (4, 1)]
@@ -360,8 +423,11 @@ def client(hub, waits):
 
 
 def test_each_try_is_signed_afresh_and_the_event_keeps_its_id(hub, client, waits):
-    hub.script = [(503, {"error": "switchboard.error.unavailable"}), (502, {"error": "wamp.error.x"}),
-                  (200, {"id": "e1", "duplicate": True})]
+    hub.script = [
+        (503, {"error": "switchboard.error.unavailable"}),
+        (502, {"error": "wamp.error.x"}),
+        (200, {"id": "e1", "duplicate": True}),
+    ]
     assert client.publish_event("notes.created", [{"id": 7}], {"by": "ann"}, id="e1") == PublishResult("e1", True)
 
     assert waits == pytest.approx([0.1, 0.2])
@@ -373,8 +439,9 @@ def test_each_try_is_signed_afresh_and_the_event_keeps_its_id(hub, client, waits
     assert len({headers[HEADER_NONCE] for _, _, headers, _ in hub.requests}) == 3
     assert len({headers[HEADER_SIGNATURE] for _, _, headers, _ in hub.requests}) == 3
     assert len({raw for *_, raw in hub.requests}) == 1, "every try sends the same event"
-    assert hub.requests[0][3] == (b'{"topic":"notes.created","args":[{"id":7}],"kwargs":{"by":"ann"},'
-                                  b'"id":"e1"}'), "compact JSON"
+    assert hub.requests[0][3] == (b'{"topic":"notes.created","args":[{"id":7}],"kwargs":{"by":"ann"},"id":"e1"}'), (
+        "compact JSON"
+    )
 
 
 def test_publish_generates_an_id_and_gives_up_after_the_last_retry(hub, client, waits):
@@ -459,22 +526,37 @@ def test_publish_many_sends_batches_of_1000_in_order(hub, client):
 def test_publish_many_resends_only_what_the_hub_has_not_published(hub, client, waits):
     events = [{"topic": "a.b", "id": f"e{i}"} for i in range(5)]
     hub.script = [
-        (503, {"error": "switchboard.error.unavailable", "index": 2,
-               "results": [{"id": "e0", "duplicate": False}, {"id": "e1", "duplicate": False}]}),
+        (
+            503,
+            {
+                "error": "switchboard.error.unavailable",
+                "index": 2,
+                "results": [{"id": "e0", "duplicate": False}, {"id": "e1", "duplicate": False}],
+            },
+        ),
         (200, {"results": [{"id": f"e{i}", "duplicate": False} for i in range(2, 5)]}),
     ]
     results = client.publish_many(events)
     assert [r.id for r in results] == ["e0", "e1", "e2", "e3", "e4"] and not any(r.duplicate for r in results)
-    assert [[e["id"] for e in b["events"]] for b in hub.bodies()] == [["e0", "e1", "e2", "e3", "e4"],
-                                                                      ["e2", "e3", "e4"]]
+    assert [[e["id"] for e in b["events"]] for b in hub.bodies()] == [
+        ["e0", "e1", "e2", "e3", "e4"],
+        ["e2", "e3", "e4"],
+    ]
 
 
 def test_publish_many_reports_the_refused_event_and_what_was_published(hub, client, waits):
     events = [{"topic": "a.b", "id": f"e{i}"} for i in range(1003)]
     hub.script = [
         (200, {"results": [{"id": f"e{i}", "duplicate": False} for i in range(1000)]}),
-        (403, {"error": "wamp.error.not_authorized", "args": ["no"], "index": 1,
-               "results": [{"id": "e1000", "duplicate": False}]}),
+        (
+            403,
+            {
+                "error": "wamp.error.not_authorized",
+                "args": ["no"],
+                "index": 1,
+                "results": [{"id": "e1000", "duplicate": False}],
+            },
+        ),
     ]
     with pytest.raises(errors.NotAuthorized) as info:
         client.publish_many(events)
@@ -484,8 +566,12 @@ def test_publish_many_reports_the_refused_event_and_what_was_published(hub, clie
 
 
 def test_call_results_take_the_simplest_shape(hub, client):
-    hub.script = [(200, {"args": [], "kwargs": {}}), (200, {"args": [{"a": 1}], "kwargs": {}}),
-                  (200, {"args": [1, 2], "kwargs": {}}), (200, {"args": [1], "kwargs": {"b": 2}})]
+    hub.script = [
+        (200, {"args": [], "kwargs": {}}),
+        (200, {"args": [{"a": 1}], "kwargs": {}}),
+        (200, {"args": [1, 2], "kwargs": {}}),
+        (200, {"args": [1], "kwargs": {"b": 2}}),
+    ]
     assert client.call("x.y") is None
     assert client.call("x.y") == {"a": 1}
     assert client.call("x.y") == CallResult([1, 2], {})

@@ -16,19 +16,22 @@ def test_parse_publish_defaults_and_options():
     assert P.parse_publish({"topic": "a", "args": None, "kwargs": None}).args == []
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({}, "topic must be"),
-    ({"topic": "a b"}, "not a valid WAMP URI"),
-    ({"topic": "a..b"}, "not a valid WAMP URI"),
-    ({"topic": "wamp.session.kill"}, "reserved"),
-    ({"topic": "a", "args": {}}, "args must be a list"),
-    ({"topic": "a", "kwargs": []}, "kwargs must be an object"),
-    ({"topic": "a", "kwargs": {"options": 1}}, "reserved name"),
-    ({"topic": "a", "id": ""}, "id must be"),
-    ({"topic": "a", "id": "x" * 129}, "id must be"),
-    ({"topic": "a", "options": {"acknowledge": False}}, "not supported"),
-    ({"topic": "a", "options": {"exclude_authid": [1]}}, "authid strings"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({}, "topic must be"),
+        ({"topic": "a b"}, "not a valid WAMP URI"),
+        ({"topic": "a..b"}, "not a valid WAMP URI"),
+        ({"topic": "wamp.session.kill"}, "reserved"),
+        ({"topic": "a", "args": {}}, "args must be a list"),
+        ({"topic": "a", "kwargs": []}, "kwargs must be an object"),
+        ({"topic": "a", "kwargs": {"options": 1}}, "reserved name"),
+        ({"topic": "a", "id": ""}, "id must be"),
+        ({"topic": "a", "id": "x" * 129}, "id must be"),
+        ({"topic": "a", "options": {"acknowledge": False}}, "not supported"),
+        ({"topic": "a", "options": {"exclude_authid": [1]}}, "authid strings"),
+    ],
+)
 def test_parse_publish_rejects(body, fragment):
     assert fragment in str(bad(P.parse_publish, body))
 
@@ -54,11 +57,19 @@ def test_parse_json_limits():
     assert P.parse_json(json.dumps({"a": 1}).encode()) == {"a": 1}
 
 
-@pytest.mark.parametrize("uri, status", [
-    ("wamp.error.no_such_procedure", 404), ("wamp.error.not_authorized", 403),
-    ("wamp.error.invalid_argument", 400), ("wamp.error.runtime_error", 500),
-    ("wamp.error.something_new", 502), ("switchboard.error.invalid_room", 422), ("app.error.x", 422),
-    (P.TIMEOUT, 504), (P.UNAVAILABLE, 503),
-])
+@pytest.mark.parametrize(
+    "uri, status",
+    [
+        ("wamp.error.no_such_procedure", 404),
+        ("wamp.error.not_authorized", 403),
+        ("wamp.error.invalid_argument", 400),
+        ("wamp.error.runtime_error", 500),
+        ("wamp.error.something_new", 502),
+        ("switchboard.error.invalid_room", 422),
+        ("app.error.x", 422),
+        (P.TIMEOUT, 504),
+        (P.UNAVAILABLE, 503),
+    ],
+)
 def test_status_for_error(uri, status):
     assert P.status_for_error(uri) == status

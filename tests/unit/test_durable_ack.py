@@ -78,8 +78,14 @@ def published(publication, request=1, topic="chat.room.x"):
 @pytest.fixture
 def acks():
     clock, sent = Clock(), []
-    acks = DurableAcks("router", "history-session", send=lambda router, session, msg: sent.append((session, msg)),
-                       clock=clock, call_later=clock.call_later, timeout=5)
+    acks = DurableAcks(
+        "router",
+        "history-session",
+        send=lambda router, session, msg: sent.append((session, msg)),
+        clock=clock,
+        call_later=clock.call_later,
+        timeout=5,
+    )
     acks.clock, acks.sent = clock, sent
     return acks
 
@@ -144,8 +150,9 @@ class FakeRouter:
 def patched(monkeypatch, acks):
     """The module's filter wrapper over a fake stock filter, with `acks` attached to a FakeRouter."""
     router, filtered = FakeRouter(), {}
-    monkeypatch.setattr(durable_ack, "_stock_filter", lambda broker, receivers, publish: filtered.get(
-        id(publish), receivers))
+    monkeypatch.setattr(
+        durable_ack, "_stock_filter", lambda broker, receivers, publish: filtered.get(id(publish), receivers)
+    )
     monkeypatch.setattr(durable_ack, "_Published", SimpleNamespace)
     monkeypatch.setattr(durable_ack, "_by_router", {router: acks})
     acks.router = router
@@ -159,7 +166,9 @@ def publish(request=1, topic="chat.room.x", acknowledge=True):
 def test_the_published_of_an_acknowledged_publish_history_receives_is_held(patched):
     router, p = patched.router, publish(request=4)
     assert durable_ack.filter_receivers(patched.broker, {"history-session", "browser"}, p) == {
-        "history-session", "browser"}
+        "history-session",
+        "browser",
+    }
     durable_ack.filter_receivers(patched.broker, {"history-session"}, p)  # a second matching subscription
     router.send("browser", "EVENT")  # anything but a PUBLISHED goes out as ever
     reply = published(77, request=4)

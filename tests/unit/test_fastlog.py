@@ -78,7 +78,10 @@ def test_debug_and_trace_keep_everything_eager():
 
 
 def test_the_environment_can_turn_it_off():
-    run("""
+    run(
+        """
         assert fastlog.install("info") == 0
         assert session.hlval is autobahn.util.hlval
-    """, **{S.ENV_LAZY_LOG_ARGS: "0"})
+    """,
+        **{S.ENV_LAZY_LOG_ARGS: "0"},
+    )

@@ -137,16 +137,21 @@ def test_queued_writes_stay_in_order():
 #: sha256 of the Autobahn (26.10.2) methods whose work `fastsend.send` does for the plain case: an upgrade
 #: that changes one fails here, to be compared with fastsend again.
 STOCK_SOURCES = {
-    "autobahn.wamp.websocket.WampWebSocketProtocol.send":
-        "811ed7bd88f1a2c9ea86d6cba69f3a8ea5b16b8cca1a75fd12d1c0e1bba48ee5",
-    "autobahn.websocket.protocol.WebSocketProtocol.sendMessage":
-        "048d6bcf0d71230997c4b4225086c891ed1247eed9307e58546b1bfb5b174443",
-    "autobahn.websocket.protocol.WebSocketProtocol.sendFrame":
-        "89cc8b024c413aa09943880cb5bcf0667bc2cce07b6cb3c9c864bba04fe9e659",
-    "autobahn.websocket.protocol.WebSocketProtocol.sendData":
-        "5dcca425b048b07eb27d56a625a790d7a8e48fbe958753074cb1e55e174b2423",
-    "autobahn.websocket.protocol.PreparedMessage.__init__":
-        "76eab585334bdb7191702fc9b2a77dbb616430c095e26bbd63770f06668fd0d7",
+    "autobahn.wamp.websocket.WampWebSocketProtocol.send": (
+        "811ed7bd88f1a2c9ea86d6cba69f3a8ea5b16b8cca1a75fd12d1c0e1bba48ee5"
+    ),
+    "autobahn.websocket.protocol.WebSocketProtocol.sendMessage": (
+        "048d6bcf0d71230997c4b4225086c891ed1247eed9307e58546b1bfb5b174443"
+    ),
+    "autobahn.websocket.protocol.WebSocketProtocol.sendFrame": (
+        "89cc8b024c413aa09943880cb5bcf0667bc2cce07b6cb3c9c864bba04fe9e659"
+    ),
+    "autobahn.websocket.protocol.WebSocketProtocol.sendData": (
+        "5dcca425b048b07eb27d56a625a790d7a8e48fbe958753074cb1e55e174b2423"
+    ),
+    "autobahn.websocket.protocol.PreparedMessage.__init__": (
+        "76eab585334bdb7191702fc9b2a77dbb616430c095e26bbd63770f06668fd0d7"
+    ),
 }
 
 
@@ -163,10 +168,14 @@ def test_written_against_this_autobahn():
 
 def test_off_outside_a_worker_and_by_the_environment():
     for env in ({}, {S.ENV_FAST_SEND: "0"}):
-        run_code(f"""
+        run_code(
+            f"""
             from autobahn.wamp.websocket import WampWebSocketProtocol
             from switchboard.router.patches import fastsend
             stock = WampWebSocketProtocol.send
             assert not fastsend.install(force={bool(env)})
             assert WampWebSocketProtocol.send is stock
-            """, unset=(S.ENV_FAST_SEND,), **env)
+            """,
+            unset=(S.ENV_FAST_SEND,),
+            **env,
+        )

@@ -17,7 +17,9 @@ def run(code: str, **env) -> None:
     run_code(code, unset=(S.ENV_GC_FREEZE, S.ENV_GC_FULL_EVERY), **env)
 
 
-KEPT_FROZEN = AS_WORKER + """
+KEPT_FROZEN = (
+    AS_WORKER
+    + """
 import gc, weakref
 from twisted.internet.task import Clock
 from switchboard.router.patches import gcfreeze
@@ -33,10 +35,13 @@ assert passes is not None and gcfreeze.keep_long_lived_frozen(clock, seconds=60)
 def in_collected_generations(obj) -> bool:
     return any(o is obj for o in gc.get_objects())  # generations 0-2: not the permanent one
 """
+)
 
 
 def test_a_worker_freezes_its_heap_once():
-    run(AS_WORKER + """
+    run(
+        AS_WORKER
+        + """
 import gc
 from switchboard.router.patches import gcfreeze
 from switchboard.router.patches.workerproc import in_crossbar_worker
@@ -45,7 +50,8 @@ frozen = gcfreeze.freeze_startup_heap()
 assert frozen > 10_000 and gc.get_freeze_count() == frozen, frozen
 assert gcfreeze.freeze_startup_heap() == 0  # once per process
 assert gc.isenabled()  # later objects are still collected
-""")
+"""
+    )
 
 
 def test_outside_a_worker_nothing_is_frozen():
@@ -59,15 +65,21 @@ assert gcfreeze.freeze_startup_heap() == 0 and gc.get_freeze_count() == 0
 
 
 def test_the_environment_turns_it_off():
-    run(AS_WORKER + """
+    run(
+        AS_WORKER
+        + """
 import gc
 from switchboard.router.patches import gcfreeze
 assert gcfreeze.freeze_startup_heap() == 0 and gc.get_freeze_count() == 0
-""", **{S.ENV_GC_FREEZE: "0"})
+""",
+        **{S.ENV_GC_FREEZE: "0"},
+    )
 
 
 def test_what_survives_a_full_collection_is_frozen():
-    run(KEPT_FROZEN + """
+    run(
+        KEPT_FROZEN
+        + """
 sessions = [Node() for _ in range(1000)]
 assert in_collected_generations(sessions[0])
 before = gc.get_freeze_count()
@@ -78,11 +90,14 @@ assert not in_collected_generations(sessions[0])
 assert gc.get_freeze_count() >= before + 1000
 young = Node()  # made after it: collected as usual until the next full collection
 assert in_collected_generations(young)
-""")
+"""
+    )
 
 
 def test_a_full_pass_reclaims_cyclic_garbage_that_was_frozen_alive():
-    run(KEPT_FROZEN + """
+    run(
+        KEPT_FROZEN
+        + """
 closed = Node()
 closed.me = closed  # a reference cycle, as a session and its protocol have
 alive = weakref.ref(closed)
@@ -97,14 +112,20 @@ assert alive() is not None
 clock.advance(1)  # ... the periodic full pass does
 assert alive() is None
 assert gc.get_freeze_count() > 10_000  # and the rest is frozen again
-""")
+"""
+    )
 
 
 def test_full_passes_off_or_misconfigured():
-    for value, error in (("0", None), ("soon", "SWITCHBOARD_GC_FULL_EVERY='soon' is not a number"),
-                         ("-5", "SWITCHBOARD_GC_FULL_EVERY='-5' is not a number"),
-                         ("inf", "SWITCHBOARD_GC_FULL_EVERY='inf' is not a number")):
-        run(AS_WORKER + f"""
+    for value, error in (
+        ("0", None),
+        ("soon", "SWITCHBOARD_GC_FULL_EVERY='soon' is not a number"),
+        ("-5", "SWITCHBOARD_GC_FULL_EVERY='-5' is not a number"),
+        ("inf", "SWITCHBOARD_GC_FULL_EVERY='inf' is not a number"),
+    ):
+        run(
+            AS_WORKER
+            + f"""
 import gc
 from twisted.internet.task import Clock
 from switchboard.router.patches import gcfreeze
@@ -116,7 +137,9 @@ except ValueError as e:
     assert {error!r} and str(e).startswith({error!r}) and {value!r} in str(e), e
 else:
     assert {error!r} is None, "refused"
-""", **{S.ENV_GC_FULL_EVERY: value})
+""",
+            **{S.ENV_GC_FULL_EVERY: value},
+        )
 
 
 def test_outside_a_worker_nothing_is_kept_frozen():

@@ -53,9 +53,11 @@ def test_positions_survive_reopening_even_when_retention_emptied_a_topic(tmp_pat
 def test_a_store_written_before_the_topics_table_is_backfilled(tmp_path):
     path = tmp_path / "old.sqlite3"
     db = sqlite3.connect(path)
-    db.executescript("CREATE TABLE events (topic TEXT NOT NULL, position INTEGER NOT NULL, publication INTEGER, "
-                     "published REAL NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (topic, position)) WITHOUT ROWID;"
-                     "INSERT INTO events VALUES ('a', 1, 7, 1.0, '[[1],{}]'), ('a', 2, 8, 2.0, '[[2],{}]');")
+    db.executescript(
+        "CREATE TABLE events (topic TEXT NOT NULL, position INTEGER NOT NULL, publication INTEGER, "
+        "published REAL NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (topic, position)) WITHOUT ROWID;"
+        "INSERT INTO events VALUES ('a', 1, 7, 1.0, '[[1],{}]'), ('a', 2, 8, 2.0, '[[2],{}]');"
+    )
     db.commit()
     db.close()
     store = HistoryStore(path)

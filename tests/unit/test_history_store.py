@@ -39,9 +39,13 @@ def test_quick_trim_looks_for_old_events_only_when_the_oldest_is_old():
 
 
 def test_policy_exact_beats_prefix_and_longest_prefix_wins():
-    policy = HistoryPolicy([{"uri": "chat.", "match": "prefix", "max_events": 10},
-                            {"uri": "chat.room.", "match": "prefix", "max_events": 20},
-                            {"uri": "chat.room.vip", "max_events": 30}])
+    policy = HistoryPolicy(
+        [
+            {"uri": "chat.", "match": "prefix", "max_events": 10},
+            {"uri": "chat.room.", "match": "prefix", "max_events": 20},
+            {"uri": "chat.room.vip", "max_events": 30},
+        ]
+    )
     assert policy.retention("chat.room.vip").max_events == 30
     assert policy.retention("chat.room.x").max_events == 20
     assert policy.retention("chat.other").max_events == 10
@@ -49,8 +53,15 @@ def test_policy_exact_beats_prefix_and_longest_prefix_wins():
     assert isinstance(policy.retention("chat.x"), Retention)
 
 
-@pytest.mark.parametrize("rule", [{"uri": "", "match": "prefix"}, {"uri": "a", "match": "wildcard"},
-                                  {"uri": "a", "max_events": 0}, {"uri": "a", "max_age": -1}])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"uri": "", "match": "prefix"},
+        {"uri": "a", "match": "wildcard"},
+        {"uri": "a", "max_events": 0},
+        {"uri": "a", "max_age": -1},
+    ],
+)
 def test_policy_rejects_bad_rules(rule):
     with pytest.raises(ValueError):
         HistoryPolicy([rule])

@@ -30,14 +30,18 @@ def imported(path: Path) -> set[str]:
 
 def test_nothing_imports_the_folders_by_their_bare_names():
     """A bare `import router` would load a second copy of a module beside switchboard.router's."""
-    offenders = {str(p.relative_to(ROOT)): sorted(n for n in imported(p) if n.split(".")[0] in FOLDERS)
-                 for p in python_files(*FOLDERS, "tests", "bench", "examples")}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(n for n in imported(p) if n.split(".")[0] in FOLDERS)
+        for p in python_files(*FOLDERS, "tests", "bench", "examples")
+    }
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
 def test_the_router_does_not_import_the_components():
-    offenders = {str(p.relative_to(ROOT)): sorted(n for n in imported(p) if n.startswith("switchboard.components"))
-                 for p in python_files("router")}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(n for n in imported(p) if n.startswith("switchboard.components"))
+        for p in python_files("router")
+    }
     assert {path: names for path, names in offenders.items() if names} == {}
 
 

@@ -20,9 +20,18 @@ def test_a_value_from_the_environment_overrides_the_default():
     assert limits.value("calls_per_second", {"SWITCHBOARD_CALLS_PER_SECOND": "0"}) == 0  # off
 
 
-@pytest.mark.parametrize("name, raw", [("max_depth", "deep"), ("max_depth", "0"), ("max_depth", "2.5"),
-                                       ("send_buffer", "-1"), ("calls_per_second", "inf"),
-                                       ("calls_per_second", "nan"), ("max_subscriptions", "0")])
+@pytest.mark.parametrize(
+    "name, raw",
+    [
+        ("max_depth", "deep"),
+        ("max_depth", "0"),
+        ("max_depth", "2.5"),
+        ("send_buffer", "-1"),
+        ("calls_per_second", "inf"),
+        ("calls_per_second", "nan"),
+        ("max_subscriptions", "0"),
+    ],
+)
 def test_an_unusable_value_is_refused_naming_the_variable(name, raw):
     limit = limits.LIMITS[name]
     with pytest.raises(limits.LimitError, match=limit.env):

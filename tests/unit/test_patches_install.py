@@ -14,30 +14,39 @@ def state():
 
 
 def test_importing_the_patches_applies_nothing():
-    run_code(STATE + """
+    run_code(
+        STATE
+        + """
 import switchboard.router.patches
 assert not any(state().values()), state()
-""")
+"""
+    )
 
 
 def test_a_container_worker_gets_every_worker_patch_and_none_of_the_routers():
-    run_code(STATE + """
+    run_code(
+        STATE
+        + """
 from twisted.internet import reactor
 from switchboard.router import patches
 patches.install("container", reactor)
 s = state()
 assert s["ingress"] and s["sendlimit"] and s["authcache"], s
 assert not (s["connlimit"] or s["dealer_order"] or s["durable_ack"]), s
-""")
+"""
+    )
 
 
 def test_the_router_worker_gets_the_routers_patches_too():
-    run_code(STATE + """
+    run_code(
+        STATE
+        + """
 from twisted.internet import reactor
 from switchboard.router import patches
 patches.install("router", reactor)
 assert all(state().values()), state()
-""")
+"""
+    )
 
 
 def test_an_unknown_role_is_refused():

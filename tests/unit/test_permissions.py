@@ -3,11 +3,13 @@ from switchboard.router.services.permissions import Decision, Rules, decide_for_
 
 
 def test_exact_beats_prefix_and_longest_prefix_wins():
-    rules = Rules([
-        {"uri": "a.", "match": "prefix", "allow": {"call": True}},
-        {"uri": "a.b.", "match": "prefix", "allow": {"subscribe": True}},
-        {"uri": "a.b.c", "match": "exact", "allow": {"publish": True}, "disclose": {"publisher": True}},
-    ])
+    rules = Rules(
+        [
+            {"uri": "a.", "match": "prefix", "allow": {"call": True}},
+            {"uri": "a.b.", "match": "prefix", "allow": {"subscribe": True}},
+            {"uri": "a.b.c", "match": "exact", "allow": {"publish": True}, "disclose": {"publisher": True}},
+        ]
+    )
     assert rules.decide("a.x", "call") == Decision(True)
     assert rules.decide("a.b.x", "call") == Decision(False)
     assert rules.decide("a.b.x", "subscribe") == Decision(True)
@@ -24,9 +26,15 @@ def test_user_gets_public_rules_plus_own_private_topics():
     assert not decide_for_user(rules, "42", "user.43.notifications", "subscribe").cache
     assert decide_for_user(rules, "42", "demo.add2", "call").cache
     assert decide_for_user(rules, "42", "user.42.", "subscribe", "prefix").allow
-    for uri, match in [("user.43.notifications", None), ("user.", "prefix"), ("user.4", "prefix"),
-                       ("user..notifications", "wildcard"), ("chat.room.lobby", "wildcard"), ("us", "prefix"),
-                       ("", "prefix")]:
+    for uri, match in [
+        ("user.43.notifications", None),
+        ("user.", "prefix"),
+        ("user.4", "prefix"),
+        ("user..notifications", "wildcard"),
+        ("chat.room.lobby", "wildcard"),
+        ("us", "prefix"),
+        ("", "prefix"),
+    ]:
         assert not decide_for_user(rules, "42", uri, "subscribe", match).allow, (uri, match)
     assert not decide_for_user(rules, "42", "user.42.notifications", "publish").allow
     assert not decide_for_user(rules, "42", "demo.add2", "register").allow
@@ -46,8 +54,14 @@ def test_published_ids_expire_and_are_bounded():
 
 def test_an_authid_that_is_not_one_uri_component_owns_no_private_topics():
     rules = public_rules()
-    for authid, uri in [("1.notes", "user.1.notes.x"), ("1.", "user.1..x"), ("1#", "user.1#.x"), ("", "user..x"),
-                        (None, "user.None.x"), (42, "user.42.x")]:
+    for authid, uri in [
+        ("1.notes", "user.1.notes.x"),
+        ("1.", "user.1..x"),
+        ("1#", "user.1#.x"),
+        ("", "user..x"),
+        (None, "user.None.x"),
+        (42, "user.42.x"),
+    ]:
         for match in (None, "exact", "prefix"):
             decision = decide_for_user(rules, authid, uri, "subscribe", match)
             assert not decision.allow and not decision.cache, (authid, uri, match)

@@ -125,8 +125,9 @@ def test_the_sqlite_file_remembers_across_a_reopen(tmp_path):
     assert not again.check_and_add("jti-1") and len(again) == 1
     assert "evt-1" in PublishedIds(clock=clock, store=reopened(replay_store.EVENT_IDS))
     clock.now += 10
-    assert NonceCache(10, clock=clock, store=reopened(replay_store.TICKETS)).check_and_add("jti-1"), \
+    assert NonceCache(10, clock=clock, store=reopened(replay_store.TICKETS)).check_and_add("jti-1"), (
         "an expired key is accepted again"
+    )
     assert writers[-1].close()
 
 

@@ -32,8 +32,11 @@ def rows(path, kind=None):
 def writer(tmp_path, **kwargs):
     commits = queue.Queue()
     kwargs.setdefault("clock", Clock())
-    w = Writer(tmp_path / "replay.sqlite3", on_commit=lambda batch: commits.put(
-        (threading.current_thread().name, [key for _, key, _ in batch])), **kwargs)
+    w = Writer(
+        tmp_path / "replay.sqlite3",
+        on_commit=lambda batch: commits.put((threading.current_thread().name, [key for _, key, _ in batch])),
+        **kwargs,
+    )
     return w, commits
 
 
@@ -128,8 +131,9 @@ def test_a_restart_loads_the_latest_keys_into_memory_and_refuses_them(tmp_path):
 def test_put_does_no_io_on_the_callers_thread(tmp_path, monkeypatch):
     w, commits = writer(tmp_path, batch_size=2, delay=FOREVER)
     calls = []
-    monkeypatch.setattr(w, "_write", lambda batch, write=w._write: (calls.append(threading.current_thread().name),
-                                                                    write(batch)))
+    monkeypatch.setattr(
+        w, "_write", lambda batch, write=w._write: (calls.append(threading.current_thread().name), write(batch))
+    )
     w.put("k", "a", 2e6)
     w.put("k", "b", 2e6)
     assert commits.get(timeout=WAIT)[1] == ["a", "b"]

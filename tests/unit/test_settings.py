@@ -17,8 +17,14 @@ def test_defaults_come_from_config_json():
 
 
 def test_environment_overrides_and_bad_values_are_named():
-    s = S.Settings.from_env({"SWITCHBOARD_HOST": "0.0.0.0", "SWITCHBOARD_PORT": "9000",
-                             "SWITCHBOARD_BACKEND_PORT": "9001", "SWITCHBOARD_LOGLEVEL": "warn"})
+    s = S.Settings.from_env(
+        {
+            "SWITCHBOARD_HOST": "0.0.0.0",
+            "SWITCHBOARD_PORT": "9000",
+            "SWITCHBOARD_BACKEND_PORT": "9001",
+            "SWITCHBOARD_LOGLEVEL": "warn",
+        }
+    )
     assert (s.host, s.port, s.backend_port, s.loglevel) == ("0.0.0.0", 9000, 9001, "warn")
     with pytest.raises(S.SettingsError, match="SWITCHBOARD_PORT"):
         S.Settings.from_env({"SWITCHBOARD_PORT": "http"})
@@ -95,8 +101,10 @@ def test_the_hub_directory_holds_secrets_node_and_its_own_config(tmp_path):
     s = S.Settings.from_env({"SWITCHBOARD_DIR": str(tmp_path)})
     assert s.config_file == tmp_path / "config.json" and s.port == 8111
     elsewhere = tmp_path / "elsewhere.env"
-    assert S.Settings.from_env({"SWITCHBOARD_DIR": str(tmp_path),
-                                "SWITCHBOARD_SECRETS_FILE": str(elsewhere)}).secrets_file == elsewhere
+    assert (
+        S.Settings.from_env({"SWITCHBOARD_DIR": str(tmp_path), "SWITCHBOARD_SECRETS_FILE": str(elsewhere)}).secrets_file
+        == elsewhere
+    )
 
 
 def test_without_a_hub_directory_it_is_dot_switchboard_here(tmp_path, monkeypatch):

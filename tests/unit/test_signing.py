@@ -47,16 +47,20 @@ def test_any_change_breaks_the_signature():
     assert reason(v, signed(clock), path="/bridge/call") == "bad_signature"
     assert reason(v, signed(clock), method="PUT") == "bad_signature"
     assert reason(v, {**signed(clock), HEADER_SIGNATURE: "0" * 64}) == "bad_signature"
-    assert reason(v, sign_request("django", "other", "POST", "/bridge/publish", b'{"topic":"a"}',
-                                  now=clock.now)) == "bad_signature"
+    assert (
+        reason(v, sign_request("django", "other", "POST", "/bridge/publish", b'{"topic":"a"}', now=clock.now))
+        == "bad_signature"
+    )
 
 
 def test_missing_unknown_and_stale():
     clock = Clock()
     v = verifier(clock, window=300)
     assert reason(v, {}) == "unsigned"
-    assert reason(v, sign_request("nobody", "s3cret", "POST", "/bridge/publish", b'{"topic":"a"}',
-                                  now=clock.now)) == "unknown_key"
+    assert (
+        reason(v, sign_request("nobody", "s3cret", "POST", "/bridge/publish", b'{"topic":"a"}', now=clock.now))
+        == "unknown_key"
+    )
     assert reason(v, {**signed(clock), HEADER_TIMESTAMP: "yesterday"}) == "bad_timestamp"
     old = signed(Clock(clock.now - 301))
     assert reason(v, old) == "stale_timestamp"

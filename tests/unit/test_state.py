@@ -22,10 +22,16 @@ def test_iso_utc_has_milliseconds_and_z():
 
 def test_chat_message_names_the_router_given_author():
     moment = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    msg = messages.chat_message(message_id="m1", room="lobby", text="hi", nick="ada", session=7, authid="anon",
-                                moment=moment)
-    assert msg == {"id": "m1", "room": "lobby", "text": "hi", "time": "2026-01-02T00:00:00.000Z",
-                   "author": {"nick": "ada", "session": 7, "authid": "anon"}}
+    msg = messages.chat_message(
+        message_id="m1", room="lobby", text="hi", nick="ada", session=7, authid="anon", moment=moment
+    )
+    assert msg == {
+        "id": "m1",
+        "room": "lobby",
+        "text": "hi",
+        "time": "2026-01-02T00:00:00.000Z",
+        "author": {"nick": "ada", "session": 7, "authid": "anon"},
+    }
 
 
 def test_rooms_lists_most_recent_first_and_expires_idle_rooms():

@@ -1,4 +1,5 @@
-"""The tree stays ruff-clean (rules in pyproject.toml), so style is checked where tests are."""
+"""The tree stays ruff-clean and ruff-formatted (rules in pyproject.toml), so style is checked where
+tests are: `ruff format .` fixes the formatting."""
 
 import os
 import shutil
@@ -11,12 +12,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_ruff_is_clean():
-    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
-    if not ruff:
+def ruff() -> str:
+    found = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if not found:
         if os.environ.get("CI"):
             pytest.fail("ruff is not installed (make test installs it)")
         pytest.skip("ruff is not installed")
-    result = subprocess.run([ruff, "check", "--output-format", "concise", "."], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    return found
+
+
+@pytest.mark.parametrize("command", [["check", "--output-format", "concise", "."], ["format", "--check", "."]])
+def test_ruff_is_clean(command):
+    result = subprocess.run([ruff(), *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -54,10 +54,25 @@ def test_plain_subs_pass():
         assert tickets.verify("k", tickets.mint("k", sub, now=1000), now=1000)["sub"] == sub
 
 
-@pytest.mark.parametrize("field, value", [("sub", 42), ("sub", None), ("sub", ["1"]), ("sub", True),
-                                          ("jti", 7), ("jti", ["j"]), ("jti", ""), ("jti", "j" * 129),
-                                          ("extra", []), ("extra", "x"), ("exp", 1060.5), ("exp", True),
-                                          ("iat", None), ("iat", "1000")])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("sub", 42),
+        ("sub", None),
+        ("sub", ["1"]),
+        ("sub", True),
+        ("jti", 7),
+        ("jti", ["j"]),
+        ("jti", ""),
+        ("jti", "j" * 129),
+        ("extra", []),
+        ("extra", "x"),
+        ("exp", 1060.5),
+        ("exp", True),
+        ("iat", None),
+        ("iat", "1000"),
+    ],
+)
 def test_every_field_of_a_signed_payload_has_its_type_checked(field, value):
     assert reason("k", signed("k", **{field: value}), now=1000) == tickets.INVALID
 

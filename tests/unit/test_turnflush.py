@@ -16,7 +16,8 @@ def test_sockets(case):
 
 
 def test_installed_in_a_worker():
-    run_code("""
+    run_code(
+        """
         import importlib.machinery, sys
         sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("crossbar.worker.main", None)
         from twisted.internet import tcp, unix
@@ -25,22 +26,30 @@ def test_installed_in_a_worker():
         assert tcp.Server.startWriting is turnflush._start_writing
         assert unix.Server.startWriting is turnflush._start_writing  # the router's unix-socket transports
         assert tcp.Client.startWriting is not turnflush._start_writing  # connecting needs the reactor
-        """, unset=(S.ENV_TURN_FLUSH,))
+        """,
+        unset=(S.ENV_TURN_FLUSH,),
+    )
 
 
 def test_outside_a_worker_twisted_is_untouched():
-    run_code("""
+    run_code(
+        """
         from twisted.internet import abstract, tcp
         from switchboard.router.patches import turnflush
         assert not turnflush.install()
         assert tcp.Server.startWriting is abstract.FileDescriptor.startWriting
-        """, unset=(S.ENV_TURN_FLUSH,))
+        """,
+        unset=(S.ENV_TURN_FLUSH,),
+    )
 
 
 def test_the_environment_turns_it_off():
-    run_code("""
+    run_code(
+        """
         from twisted.internet import abstract, tcp
         from switchboard.router.patches import turnflush
         assert not turnflush.install(force=True)
         assert tcp.Server.startWriting is abstract.FileDescriptor.startWriting
-        """, **{S.ENV_TURN_FLUSH: "0"})
+        """,
+        **{S.ENV_TURN_FLUSH: "0"},
+    )

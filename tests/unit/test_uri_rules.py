@@ -7,8 +7,14 @@ from switchboard.router.services.uri_rules import UriRules
 
 
 def test_an_exact_rule_beats_any_prefix_and_the_longest_prefix_wins():
-    rules = UriRules([("chat.", "prefix", "chat"), ("chat.room.", "prefix", "room"),
-                      ("chat.room.lobby", "exact", "lobby"), ("chat.room.lobby.x", "exact", "x")])
+    rules = UriRules(
+        [
+            ("chat.", "prefix", "chat"),
+            ("chat.room.", "prefix", "room"),
+            ("chat.room.lobby", "exact", "lobby"),
+            ("chat.room.lobby.x", "exact", "x"),
+        ]
+    )
     assert rules.lookup("chat.room.lobby") == "lobby"
     assert rules.lookup("chat.room.other") == "room"
     assert rules.lookup("chat.rooms") == "chat"

@@ -124,8 +124,10 @@ def test_crossbar_connection_chatter_goes_to_debug():
     chatter = {"log_level": LogLevel.info, "log_format": next(iter(workerlog.CHATTER)), "x": 1}
     assert workerlog.demoted(chatter) == {**chatter, "log_level": LogLevel.debug}
     assert chatter["log_level"] is LogLevel.info  # other observers see the event unchanged
-    for kept in ({**chatter, "log_level": LogLevel.warn},
-                 {"log_level": LogLevel.info, "log_format": "new session attached"}):
+    for kept in (
+        {**chatter, "log_level": LogLevel.warn},
+        {"log_level": LogLevel.info, "log_format": "new session attached"},
+    ):
         assert workerlog.demoted(kept) is kept
 
 
@@ -170,20 +172,28 @@ log.warn("a warning")
 
 
 def test_installed_the_controller_gets_a_warning_at_once_and_no_chatter_at_info():
-    run_code(INSTALLED.replace("LEVEL", '"info"') + """
+    run_code(
+        INSTALLED.replace("LEVEL", '"info"')
+        + """
 assert records() == [("info", "session attached"), ("warn", "a warning")]
 log.info("session detached")
 assert records() == []
 reactor.advance(0)
 assert records() == [("info", "session detached")]
-""", unset=(S.ENV_WORKER_LOG,))
+""",
+        unset=(S.ENV_WORKER_LOG,),
+    )
 
 
 def test_installed_the_chatter_is_there_at_debug():
-    run_code(INSTALLED.replace("LEVEL", '"debug"') + """
+    run_code(
+        INSTALLED.replace("LEVEL", '"debug"')
+        + """
 assert records() == [("debug", "onConnect cookie tracking disabled on WebSocket connection"),
                      ("info", "session attached"), ("warn", "a warning")]
-""", unset=(S.ENV_WORKER_LOG,))
+""",
+        unset=(S.ENV_WORKER_LOG,),
+    )
 
 
 def test_written_against_this_crossbar():
@@ -202,7 +212,11 @@ def test_written_against_this_crossbar():
 
 def test_off_outside_a_worker_and_by_the_environment():
     for env in ({}, {S.ENV_WORKER_LOG: "0"}):
-        run_code(f"""
+        run_code(
+            f"""
             from switchboard.router.patches import workerlog
             assert not workerlog.install(force={bool(env)})
-            """, unset=(S.ENV_WORKER_LOG,), **env)
+            """,
+            unset=(S.ENV_WORKER_LOG,),
+            **env,
+        )

@@ -149,13 +149,13 @@ def a_full_socket_takes_part_of_a_turn(setup: Setup):
     at = 0
     while not server.transport._sb_polling_writable:  # one chunk per turn until a send is partial
         assert at < len(sent), "the socket never filled up"
-        turnflush.write(server.transport, sent[at:at + chunk])
+        turnflush.write(server.transport, sent[at : at + chunk])
         at += chunk
         yield task.deferLater(reactor, 0, lambda: None)
     assert server.transport in setup.polled_for_writing
     assert sum(setup.sends[server.transport]) < at  # part of the last turn's chunk waits
     for start in range(at, at + 4 * chunk, chunk):
-        turnflush.write(server.transport, sent[start:start + chunk])
+        turnflush.write(server.transport, sent[start : start + chunk])
     at += 4 * chunk
     client.transport.resumeProducing()
     data = yield client.arrived(at)
@@ -166,6 +166,7 @@ def a_full_socket_takes_part_of_a_turn(setup: Setup):
 
 class Producer:
     """Counts what the transport asks of it."""
+
     resumed = paused = 0
 
     def resumeProducing(self):
@@ -196,10 +197,12 @@ def a_streaming_producer_is_paused_and_resumed(setup: Setup):
     twin_client.transport.pauseProducing()
     big = pattern(8 * 2**20)
     for start in range(0, len(big), 65536):
-        turnflush.write(server.transport, big[start:start + 65536])
-        twin.transport.write(big[start:start + 65536])
-        assert (producer.paused, server.transport.producerPaused) == (twin_producer.paused,
-                                                                     twin.transport.producerPaused)
+        turnflush.write(server.transport, big[start : start + 65536])
+        twin.transport.write(big[start : start + 65536])
+        assert (producer.paused, server.transport.producerPaused) == (
+            twin_producer.paused,
+            twin.transport.producerPaused,
+        )
     assert producer.paused > 0
     client.transport.resumeProducing()
     twin_client.transport.resumeProducing()
@@ -242,7 +245,7 @@ def a_full_socket_waits_for_the_reactor(setup: Setup):
     client.transport.pauseProducing()  # the client stops reading: the server's socket fills up
     first, second = pattern(24 * 2**20), pattern(2**20)[::-1]
     for start in range(0, len(first), 65536):
-        server.transport.write(first[start:start + 65536])
+        server.transport.write(first[start : start + 65536])
     yield task.deferLater(reactor, 0, lambda: None)  # one turn: the flush has run
     assert server.transport._sb_polling_writable
     assert server.transport in setup.polled_for_writing
@@ -316,11 +319,21 @@ def abort_drops_what_is_queued(setup: Setup):
     setup.no_errors()
 
 
-CASES = {f.__name__: f for f in (
-    one_send_per_turn, router_writes_share_the_send, a_full_socket_takes_part_of_a_turn,
-    a_producer_keeps_twisted_s_path, a_streaming_producer_is_paused_and_resumed, a_full_socket_waits_for_the_reactor,
-    lose_connection_sends_first, a_failed_send_drops_only_that_connection,
-    a_failing_close_handler_does_not_stop_the_others, abort_drops_what_is_queued)}
+CASES = {
+    f.__name__: f
+    for f in (
+        one_send_per_turn,
+        router_writes_share_the_send,
+        a_full_socket_takes_part_of_a_turn,
+        a_producer_keeps_twisted_s_path,
+        a_streaming_producer_is_paused_and_resumed,
+        a_full_socket_waits_for_the_reactor,
+        lose_connection_sends_first,
+        a_failed_send_drops_only_that_connection,
+        a_failing_close_handler_does_not_stop_the_others,
+        abort_drops_what_is_queued,
+    )
+}
 
 
 def main(case: str) -> None:

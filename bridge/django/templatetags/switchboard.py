@@ -35,4 +35,7 @@ def switchboard_scripts(context) -> SafeString:
     return json_script(config, CONFIG_ELEMENT_ID) + format_html(
         '\n<script src="{}vendor/autobahn.min.js"></script>\n<script src="{}recovery.js"></script>'
         '\n<script src="{}switchboard.js"></script>',
-        cfg.hub_http_url, cfg.hub_http_url, cfg.hub_http_url)
+        cfg.hub_http_url,
+        cfg.hub_http_url,
+        cfg.hub_http_url,
+    )

@@ -13,8 +13,12 @@ def greet(call, name: str = "") -> dict:
         raise RPCError("notes.error.invalid_name", "a name has at most 50 characters", length=len(name))
     user = call.user
     who = user.get_username() if user.is_authenticated else "anonymous"
-    return {"text": f"Hello {name or 'stranger'}, from Django! You are {who}.",
-            "authid": call.authid, "authrole": call.authrole, "username": who}
+    return {
+        "text": f"Hello {name or 'stranger'}, from Django! You are {who}.",
+        "authid": call.authid,
+        "authrole": call.authrole,
+        "username": who,
+    }
 
 
 @procedure("notes.list")

@@ -20,8 +20,11 @@ def notify(user_id, text: str, **extra) -> None:
 @receiver(post_save, sender=Note, dispatch_uid="notes.notify_owner")
 def notify_owner(sender, instance, created, raw=False, **kwargs):
     if instance.owner_id and not raw:
-        notify(instance.owner_id, f"Your note “{instance.title}” was {'created' if created else 'updated'}.",
-               note=instance.pk)
+        notify(
+            instance.owner_id,
+            f"Your note “{instance.title}” was {'created' if created else 'updated'}.",
+            note=instance.pk,
+        )
 
 
 @receiver(event_received, dispatch_uid="notes.ping")

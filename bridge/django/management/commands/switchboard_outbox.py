@@ -12,15 +12,24 @@ from switchboard.bridge.django.models import OutboxEvent
 
 
 class Command(BaseCommand):
-    help = ("Deliver pending Switchboard outbox events to the hub, in order per topic. Runs until SIGTERM "
-            "or Ctrl-C; --once drains what it can and exits (status 1 if the hub could not take them).")
+    help = (
+        "Deliver pending Switchboard outbox events to the hub, in order per topic. Runs until SIGTERM "
+        "or Ctrl-C; --once drains what it can and exits (status 1 if the hub could not take them)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="deliver what is pending now, then exit")
-        parser.add_argument("--interval", type=float, default=None,
-                            help='seconds between rounds (default SWITCHBOARD["OUTBOX"]["INTERVAL"])')
-        parser.add_argument("--force", action="store_true",
-                            help="with --once: offer refused events again without waiting for their retry time")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=None,
+            help='seconds between rounds (default SWITCHBOARD["OUTBOX"]["INTERVAL"])',
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="with --once: offer refused events again without waiting for their retry time",
+        )
 
     def handle(self, *args, once=False, interval=None, force=False, **options):
         cfg = switchboard()  # fail fast on bad settings
@@ -37,8 +46,9 @@ class Command(BaseCommand):
 
         wake = threading.Event()
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        self.stdout.write(f"switchboard_outbox: delivering to {cfg.url} every "
-                          f"{interval or cfg.outbox.interval:g}s (Ctrl-C stops)")
+        self.stdout.write(
+            f"switchboard_outbox: delivering to {cfg.url} every {interval or cfg.outbox.interval:g}s (Ctrl-C stops)"
+        )
         try:
             sender.run_loop(stop, interval=interval, wake=wake, on_round=self._log_round)
         finally:

@@ -26,8 +26,10 @@ def problem(client: HubClient, url: str) -> str | None:
         client.call(PROBE, timeout=TIMEOUT)
     except NotAuthorized as e:
         if e.status == 401:
-            return (f"the hub refused this project's signature ({e.reason}): SWITCHBOARD['KEY'] and ['SECRET'] "
-                    f"must be the hub's SWITCHBOARD_BRIDGE_KEY and SWITCHBOARD_BRIDGE_SECRET")
+            return (
+                f"the hub refused this project's signature ({e.reason}): SWITCHBOARD['KEY'] and ['SECRET'] "
+                f"must be the hub's SWITCHBOARD_BRIDGE_KEY and SWITCHBOARD_BRIDGE_SECRET"
+            )
     except NoSuchProcedure:
         pass  # signed and accepted: nobody registers the probe
     except SwitchboardError as e:
@@ -36,8 +38,10 @@ def problem(client: HubClient, url: str) -> str | None:
 
 
 class Command(BaseCommand):
-    help = ("Say whether the hub is reachable and accepts this project's signature, and what the outbox "
-            "holds; exit status 1 naming the problem when the hub cannot take events.")
+    help = (
+        "Say whether the hub is reachable and accepts this project's signature, and what the outbox "
+        "holds; exit status 1 naming the problem when the hub cannot take events."
+    )
 
     def handle(self, *args, **options):
         cfg = switchboard()
@@ -51,9 +55,10 @@ class Command(BaseCommand):
         oldest = pending.order_by("created").values_list("created", flat=True).first()
         held = f", the oldest {(timezone.now() - oldest).total_seconds():.0f} s old" if oldest else ""
         refused = pending.filter(retry_at__isnull=False).count()
-        self.stdout.write(f"switchboard_status: hub {cfg.url} (key {cfg.key!r}): "
-                          f"{'ok' if found is None else 'NOT OK'}")
-        self.stdout.write(f"switchboard_status: outbox {count} pending{held}; {refused} refused by the hub, "
-                          f"waiting to be offered again")
+        self.stdout.write(f"switchboard_status: hub {cfg.url} (key {cfg.key!r}): {'ok' if found is None else 'NOT OK'}")
+        self.stdout.write(
+            f"switchboard_status: outbox {count} pending{held}; {refused} refused by the hub, "
+            f"waiting to be offered again"
+        )
         if found is not None:
             raise CommandError(found)
