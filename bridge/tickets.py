@@ -1,29 +1,34 @@
 """Short-lived signed tickets that let a browser join the hub as its Django user: pure functions.
 
-A ticket is `base64url(payload JSON) "." base64url(HMAC-SHA256(secret, "switchboard-ticket." + payload))`
-with payload {"v": 1, "sub": authid, "iat", "exp", "jti", "extra"}. Django mints it; the router's
-dynamic authenticator verifies it and accepts each jti once, so a ticket cannot be replayed.
+A ticket is a standard JWT (RFC 7519), HS256 with the hub's SWITCHBOARD_TICKET_SECRET, so a
+backend in any language can mint one with its JWT library. Claims, all required: `sub` (the
+authid), `iat`, `exp` (at most MAX_TTL after iat), `jti` (used once), `aud` = "switchboard"; and
+optionally `extra` (an object, the session's authextra). Django mints it; the router's dynamic
+authenticator verifies it and accepts each jti once, so a ticket cannot be replayed.
 
 `sub` becomes the session's authid and the middle of its private topics `user.<sub>.…`, so it must be
 one URI component: a sub with a dot ("1.notes") would otherwise own the topics of user "1". Both
-sides check it (SUB_PATTERN), and verify checks every field's type, because the router hangs the
-session on an authid or extra of the wrong type instead of refusing it.
+sides check it (SUB_PATTERN), and verify checks every claim's type, because the router hangs the
+session on an authid or extra of the wrong type instead of refusing it. PyJWT checks the signature,
+the algorithm (only HS256: no "none", no key confusion) and the audience; the times are checked here
+against an injected clock.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import re
 import secrets
 import time
 
+import jwt
 from switchboard.bridge import uris
 
-VERSION = 1
+#: the only algorithm a ticket may use, and the audience it must name
+ALGORITHM = "HS256"
+AUDIENCE = "switchboard"
+REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "aud")
+#: RFC 7518: an HS256 key at least as long as the hash (the hub generates 43 random characters)
+MIN_SECRET_BYTES = 32
 #: Seconds a ticket is valid; a page fetches a fresh one on every (re)connect.
 DEFAULT_TTL = 60
 #: Longest lifetime a ticket may claim; the router remembers used tickets this long.
@@ -34,7 +39,6 @@ MAX_TICKET_LENGTH = 4096
 #: What a sub may be: one URI component (no ".", "#", whitespace or wildcard), e.g. a Django pk or UUID.
 SUB_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_JTI_LENGTH = 128
-_DOMAIN = b"switchboard-ticket."
 
 INVALID, EXPIRED, REPLAYED = uris.TICKET_INVALID, uris.TICKET_EXPIRED, uris.TICKET_REPLAYED
 
@@ -45,18 +49,6 @@ class TicketError(ValueError):
     def __init__(self, uri: str, message: str):
         super().__init__(message)
         self.uri = uri
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(secret: str, payload: str) -> str:
-    return _b64(hmac.new(secret.encode("utf-8"), _DOMAIN + payload.encode("ascii"), hashlib.sha256).digest())
 
 
 def check_sub(sub) -> str:
@@ -81,16 +73,15 @@ def mint(
         raise ValueError(f"ttl must be in (0, {MAX_TTL}] seconds")
     if extra is not None and not isinstance(extra, dict):
         raise TypeError("extra must be a dict")
-    payload = {
-        "v": VERSION,
+    claims = {
         "sub": check_sub(str(authid)),
         "iat": int(now),
         "exp": int(now + ttl),
         "jti": jti or secrets.token_urlsafe(16),
+        "aud": AUDIENCE,
         "extra": extra or {},
     }
-    encoded = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
-    return f"{encoded}.{_mac(secret, encoded)}"
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def _is_int(value) -> bool:
@@ -100,23 +91,24 @@ def _is_int(value) -> bool:
 def verify(secret: str, ticket: str, *, now: float | None = None, leeway: float = LEEWAY) -> dict:
     """The payload of an authentic, unexpired ticket; TicketError otherwise. Replay is the caller's check."""
     now = time.time() if now is None else now
-    if not isinstance(ticket, str) or len(ticket) > MAX_TICKET_LENGTH or ticket.count(".") != 1:
+    if not isinstance(ticket, str) or len(ticket) > MAX_TICKET_LENGTH:
         raise TicketError(INVALID, "malformed ticket")
-    encoded, mac = ticket.split(".")
-    if not hmac.compare_digest(_mac(secret, encoded), mac):
-        raise TicketError(INVALID, "ticket signature does not match")
     try:
-        payload = json.loads(_unb64(encoded))
-    except (ValueError, binascii.Error):
-        raise TicketError(INVALID, "ticket payload is not JSON") from None
+        payload = jwt.decode(
+            ticket,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False, "verify_nbf": False},
+        )
+    except jwt.InvalidTokenError as e:
+        raise TicketError(INVALID, f"ticket refused: {e}") from None
     if (
-        not isinstance(payload, dict)
-        or payload.get("v") != VERSION
-        or not _is_int(payload.get("exp"))
+        not _is_int(payload.get("exp"))
         or not isinstance(payload.get("jti"), str)
         or not 0 < len(payload["jti"]) <= MAX_JTI_LENGTH
     ):
-        raise TicketError(INVALID, "ticket payload lacks v, an integer exp or a string jti")
+        raise TicketError(INVALID, "ticket lacks an integer exp or a string jti")
     check_sub(payload.get("sub"))
     if not isinstance(payload.setdefault("extra", {}), dict):
         raise TicketError(INVALID, "ticket extra must be an object")

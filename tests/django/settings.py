@@ -38,7 +38,7 @@ SWITCHBOARD = {
     "URL": "http://127.0.0.1:9/bridge/",
     "KEY": "django",
     "SECRET": "placeholder-bridge-secret",
-    "TICKET_SECRET": "placeholder-ticket-secret",
+    "TICKET_SECRET": "placeholder-ticket-secret-of-32-bytes-at-least",
     "OUTBOX": {"SENDER_THREAD": False, "KEEP_DELIVERED": None},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -85,6 +85,10 @@ def test_system_check_reports_bad_settings(settings):
     assert [e.id for e in errors if e.id.startswith("switchboard")] == ["switchboard.E001"]
     settings.SWITCHBOARD = {"SECRET": "s"}
     assert [e.id for e in checks.run_checks() if e.id.startswith("switchboard")] == ["switchboard.W001"]
+    settings.SWITCHBOARD = {"SECRET": "s", "TICKET_SECRET": "short"}
+    assert [e.id for e in checks.run_checks() if e.id.startswith("switchboard")] == ["switchboard.W002"]
+    settings.SWITCHBOARD = {"SECRET": "s", "TICKET_SECRET": "t" * 32}
+    assert [e.id for e in checks.run_checks() if e.id.startswith("switchboard")] == []
 
 
 def test_from_env_reads_the_hubs_secrets_file_and_env_wins(tmp_path):
