@@ -1,22 +1,21 @@
-"""NAME=value files (dev secrets): read by the hub and by Django settings alike."""
+"""NAME=value files (dev secrets): read by the hub and by Django settings alike, with python-dotenv's
+parser (quotes, comments, `export`), as any .env file."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 
 def parse_env_file(text: str) -> dict[str, str]:
-    """Read NAME=value lines; blank lines and # comments are skipped."""
-    values = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, value = line.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"line {number}: expected NAME=value")
-        values[name.strip()] = value.strip()
-    return values
+    """The NAME=value pairs of `text`; ValueError naming a line that has a name but no value."""
+    values = dotenv_values(stream=io.StringIO(text))
+    bare = [name for name, value in values.items() if value is None]
+    if bare:
+        raise ValueError(f"expected NAME=value, not {bare[0]!r}")
+    return dict(values)
 
 
 def load_env_file(path: str | Path) -> dict[str, str]:

@@ -5,6 +5,11 @@ keys are kept is a `ReplayStore`, always answered from memory so a check costs m
 `MemoryStore` below (a process's memory, for Django and the unit tests), or the router's
 `WriteBehindStore` (router/services/replay_store.py: a MemoryStore loaded from the hub's SQLite file at start,
 each new key written there behind, off the reactor thread), so a hub restart forgets nothing.
+
+Written here rather than taken from a TTL cache library (cachetools' TTLCache and the like): those
+evict the oldest live entry when full, and a replay cache that forgets a live key accepts its request
+again; this one refuses new keys when full (ReplayCacheFull), and keeps its keys in a store that can
+be written behind to disk.
 """
 
 from __future__ import annotations

@@ -73,9 +73,10 @@ def test_secrets_are_generated_once_and_env_wins(tmp_path):
     assert parse_env_file(path.read_text()) == first
 
 
-def test_parse_env_file_names_the_bad_line():
-    with pytest.raises(ValueError, match="line 2"):
+def test_parse_env_file_names_the_bad_line_and_reads_dotenv_syntax():
+    with pytest.raises(ValueError, match="expected NAME=value, not 'nonsense'"):
         parse_env_file("A=1\nnonsense\n")
+    assert parse_env_file('# comment\nexport A="quoted value"\nB=2 # trailing\n') == {"A": "quoted value", "B": "2"}
 
 
 def test_move_into_router_runs_a_container_component_as_a_router_backend_session():
