@@ -48,7 +48,10 @@ def hub_healthy(url: str) -> bool:
 def start_hub(url: str) -> subprocess.Popen:
     print(f"run.py: starting the hub with {' '.join(f'{k}={v}' for k, v in HUB_ENV.items())}", flush=True)
     hub = subprocess.Popen(
-        [sys.executable, "-m", "router", "run"], cwd=REPO, env={**os.environ, **HUB_ENV}, start_new_session=True
+        [sys.executable, "-m", "switchboard.router", "run"],
+        cwd=REPO,
+        env={**os.environ, **HUB_ENV},
+        start_new_session=True,
     )  # our Ctrl-C handling stops it, after Django
     deadline = time.monotonic() + HUB_START_TIMEOUT
     try:

@@ -5,7 +5,9 @@ import sys
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "router", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "switchboard.router", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_crossbar_check_passes():

@@ -37,6 +37,17 @@ def test_nothing_imports_the_folders_by_their_bare_names():
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
+def test_nothing_runs_the_folders_by_their_bare_names():
+    """`python -m router` works only from the checkout's root, and loads the bare copy."""
+    bare = [f'"-m", "{folder}' for folder in FOLDERS] + [f"-m {folder}" for folder in FOLDERS]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in python_files(*FOLDERS, "tests", "bench", "examples")
+        if any(b + ending in p.read_text(encoding="utf-8") for b in bare for ending in ('"', ".", " "))
+    ]
+    assert offenders == []
+
+
 def test_the_router_does_not_import_the_components():
     offenders = {
         str(p.relative_to(ROOT)): sorted(n for n in imported(p) if n.startswith("switchboard.components"))
