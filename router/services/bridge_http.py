@@ -73,13 +73,16 @@ class BridgeResource(Resource):
         *,
         published: PublishedIds | None = None,
         durable: Callable[[], Deferred] | None = None,
+        clock=reactor,
     ):
-        """`durable()`: a Deferred firing once the nonces and ids accepted so far are on disk (None: memory only)."""
+        """`durable()`: a Deferred firing once the nonces and ids accepted so far are on disk (None: memory only);
+        `clock`: what a call's timeout runs on (a test gives a twisted.internet.task.Clock)."""
         super().__init__()
         self._verifier = verifier
         self._session = session_provider
         self._published = PublishedIds() if published is None else published
         self._durable = durable
+        self._clock = clock
         self._in_flight: dict[str, Deferred] = {}
         self._max_body, self._max_depth = limits.value("max_message_size"), limits.value("max_depth")
         # endpoint -> (body parser, operation)
@@ -238,7 +241,7 @@ class BridgeResource(Resource):
             expired.append(True)
             d.cancel()  # WAMP CANCEL: the router interrupts the callee
 
-        timer = reactor.callLater(call.timeout, expire)
+        timer = self._clock.callLater(call.timeout, expire)
         finished.addErrback(lambda _: d.cancel())  # the HTTP client went away: cancel the call too
         try:
             result = await d

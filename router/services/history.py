@@ -22,7 +22,6 @@ What a client can recover, and what not: docs/history.md.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from autobahn.twisted.wamp import ApplicationSession
@@ -62,6 +61,9 @@ CAP_LOG_INTERVAL = 3600.0
 class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
     """Subscribes to the history-enabled topics (config extra "topics") and registers history.get."""
 
+    #: what events are stamped, trimmed and the cap's log line paced by (a test sets a task.Clock)
+    clock = reactor
+
     async def onJoin(self, details):
         extra = self.config.extra or {}
         self._acks = None
@@ -86,6 +88,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             await self.subscribe(self._record, rule.uri, options=options)
         await self.register(self.get, GET, options=RegisterOptions(details_arg="details"))
         self._trimmer = LoopingCall(self._trim_all)
+        self._trimmer.clock = self.clock
         self._trimmer.start(TRIM_INTERVAL, now=True)
         self._acks = durable_ack.attach(self)  # from now on, publishes to these topics wait for their commit
         log.info("history: {n} rule(s), store {path}", n=len(self._policy.rules), path=str(path))
@@ -109,7 +112,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             acks.close()
 
     def _record(self, *args, details=None, **kwargs):
-        event = (details.topic, details.publication, time.time(), list(args), kwargs)
+        event = (details.topic, details.publication, self.clock.seconds(), list(args), kwargs)
         with self._queue_lock:
             self._queue.append(event)
             if self._draining:  # the thread takes it with the next batch
@@ -159,7 +162,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             self._store.append_many(batch)
         finally:  # committed, or it never will be: a publisher must not wait for it
             reactor.callFromThread(self._committed, [event[1] for event in batch])
-        now = time.time()
+        now = self.clock.seconds()
         touched = {event[0] for event in batch}
         for topic in touched:
             retention = self._policy.retention(topic)
@@ -171,7 +174,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         if not eviction.topics:
             return
         self._evictions += eviction.topics
-        now = reactor.seconds()
+        now = self.clock.seconds()
         if self._capped_line_at is not None and now - self._capped_line_at < CAP_LOG_INTERVAL:
             return
         first = self._capped_line_at is None
@@ -200,7 +203,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             await self._run(self._trim, topics[i : i + TRIM_CHUNK])
 
     def _trim(self, topics):
-        now = time.time()
+        now = self.clock.seconds()
         for topic in topics:
             retention = self._policy.retention(topic)
             if retention is None:  # no longer history-enabled: drop it
