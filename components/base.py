@@ -45,7 +45,7 @@ class BackendSession(QuietApplicationErrors, CheckedArguments, ApplicationSessio
     def onChallenge(self, challenge):
         if challenge.method != "wampcra":
             raise Exception(f"backend components answer only wampcra, not {challenge.method}")
-        secret = os.environ.get(S.ENV_BACKEND_SECRET)
+        secret = S.runtime().backend_secret
         if not secret:
             raise Exception(f"{S.ENV_BACKEND_SECRET} is not set")
         return auth.compute_wcs(secret, challenge.extra["challenge"])
@@ -61,18 +61,19 @@ def _ready(*args, **kwargs) -> None:
 
 def run_standalone(component: type[ApplicationSession], argv: list[str] | None = None) -> None:
     """`python -m switchboard.components.<name>`: connect to a running hub and stay connected."""
+    from switchboard.router.node.secrets import ensure_secrets
+
     defaults = S.Settings.from_env()
+    # the secrets the environment does not give come from the hub's file (generated there if need
+    # be), before this process's Runtime is read
+    os.environ.update(ensure_secrets(defaults.secrets_file)[0])
+    runtime = S.runtime()
     parser = argparse.ArgumentParser(description=component.__doc__)
     parser.add_argument(
         "--url",
-        default=os.environ.get(S.ENV_URL) or defaults.backend_url,
+        default=runtime.component_url or defaults.backend_url,
         help=f"router URL, rs://host:port or ws://host:port/ws (default: ${S.ENV_URL} or %(default)s)",
     )
-    parser.add_argument("--realm", default=os.environ.get(S.ENV_REALM) or defaults.realm)
+    parser.add_argument("--realm", default=runtime.component_realm or defaults.realm)
     args = parser.parse_args(argv)
-    if not os.environ.get(S.ENV_BACKEND_SECRET):
-        from switchboard.router.node.secrets import ensure_secrets
-
-        secrets, _ = ensure_secrets(defaults.secrets_file)
-        os.environ.update(secrets)
     ApplicationRunner(args.url, args.realm).run(component, auto_reconnect=True)

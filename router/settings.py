@@ -139,7 +139,71 @@ def gc_full_every(env) -> float:
 
 def guards_on(env=None) -> bool:
     """Whether the guards against hostile clients are installed (SWITCHBOARD_GUARDS, default on)."""
-    return (os.environ if env is None else env).get(ENV_GUARDS, "1") != "0"
+    return runtime().guards if env is None else env.get(ENV_GUARDS, "1") != "0"
+
+
+def _on(env, name: str) -> bool:
+    """A switch that is on unless set to "0"."""
+    return env.get(name, "1") != "0"
+
+
+#: Topic prefixes forwarded to Django when SWITCHBOARD_FORWARD_TOPICS is not set.
+DEFAULT_FORWARD_TOPICS = "django.events."
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a worker process (the router services, the patches, a component) takes from the
+    environment the node starts it with: read once, at first use (`runtime()`), here and nowhere else."""
+
+    bridge_key: str
+    bridge_secret: str | None
+    ticket_secret: str | None
+    backend_secret: str | None
+    django_url: str
+    forward_topics: tuple[str, ...]
+    #: what a standalone component connects to, when given (run_standalone)
+    component_url: str | None
+    component_realm: str | None
+    lazy_log_args: bool
+    gc_freeze: bool
+    gc_full_every: float
+    turn_flush: bool
+    fast_send: bool
+    worker_log: bool
+    guards: bool
+
+    @classmethod
+    def from_env(cls, env) -> "Runtime":
+        topics = env.get(ENV_FORWARD_TOPICS, DEFAULT_FORWARD_TOPICS)
+        return cls(
+            bridge_key=env.get(ENV_BRIDGE_KEY) or DEFAULT_BRIDGE_KEY,
+            bridge_secret=env.get(ENV_BRIDGE_SECRET) or None,
+            ticket_secret=env.get(ENV_TICKET_SECRET) or None,
+            backend_secret=env.get(ENV_BACKEND_SECRET) or None,
+            django_url=(env.get(ENV_DJANGO_URL) or "").rstrip("/"),
+            forward_topics=tuple(filter(None, (t.strip() for t in topics.split(",")))),
+            component_url=env.get(ENV_URL) or None,
+            component_realm=env.get(ENV_REALM) or None,
+            lazy_log_args=_on(env, ENV_LAZY_LOG_ARGS),
+            gc_freeze=_on(env, ENV_GC_FREEZE),
+            gc_full_every=gc_full_every(env),
+            turn_flush=_on(env, ENV_TURN_FLUSH),
+            fast_send=_on(env, ENV_FAST_SEND),
+            worker_log=_on(env, ENV_WORKER_LOG),
+            guards=_on(env, ENV_GUARDS),
+        )
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This process's Runtime, read from its environment the first time it is asked for."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.from_env(os.environ)
+    return _runtime
 
 
 def check_limits(env) -> None:

@@ -13,7 +13,6 @@ emitted anyway, and nothing outside log arguments: the helpers' own modules keep
 from __future__ import annotations
 
 import functools
-import os
 import pprint
 import sys
 
@@ -83,7 +82,7 @@ def install(level: str | None = None) -> int:
     nor with SWITCHBOARD_LAZY_LOG_ARGS=0).
     Returns how many module attributes were rebound; calling it again rebinds what was loaded since."""
     level = level or tx.get_global_log_level()
-    if level in VERBOSE_LEVELS or os.environ.get(S.ENV_LAZY_LOG_ARGS, "1") == "0":
+    if level in VERBOSE_LEVELS or not S.runtime().lazy_log_args:
         return 0
     originals = _originals()
     wrapped = {key: lazy(fn) for key, fn in originals.items()}

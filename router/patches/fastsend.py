@@ -17,8 +17,6 @@ Autobahn's `sendMessage` exactly as before.
 
 from __future__ import annotations
 
-import os
-
 from autobahn.wamp.exception import SerializationError, TransportLost
 from autobahn.wamp.websocket import WampWebSocketProtocol
 from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol
@@ -94,11 +92,7 @@ def install(force: bool = False) -> bool:
     global _installed
     if _installed:
         return True
-    if (
-        not (force or in_crossbar_worker())
-        or os.environ.get(S.ENV_FAST_SEND, "1") == "0"
-        or tx.get_global_log_level() == "trace"
-    ):
+    if not (force or in_crossbar_worker()) or not S.runtime().fast_send or tx.get_global_log_level() == "trace":
         return False
     WampWebSocketProtocol.send = send
     _installed = True

@@ -20,7 +20,6 @@ reclaims it and freezes the rest again: one long pause per period instead of one
 from __future__ import annotations
 
 import gc
-import os
 
 from switchboard.router import settings as S
 from switchboard.router.patches.workerproc import in_crossbar_worker
@@ -41,7 +40,7 @@ def freeze_startup_heap(force: bool = False) -> int:
     process. Returns how many objects were frozen: 0 when already done, outside a worker (a test run,
     a standalone component), or turned off with SWITCHBOARD_GC_FREEZE=0."""
     global _frozen
-    if _frozen or not (force or in_crossbar_worker()) or os.environ.get(S.ENV_GC_FREEZE, "1") == "0":
+    if _frozen or not (force or in_crossbar_worker()) or not S.runtime().gc_freeze:
         return 0
     _frozen = True
     gc.collect()  # garbage from the imports goes now, not into the permanent generation
@@ -77,7 +76,7 @@ def keep_long_lived_frozen(reactor=None, seconds: float | None = None):
     passes' LoopingCall, or None when the startup heap is not frozen, it already runs, or the period
     is 0 (off)."""
     global _full_passes, _freeze_checks, _full_collections_seen
-    seconds = S.gc_full_every(os.environ) if seconds is None else seconds
+    seconds = S.runtime().gc_full_every if seconds is None else seconds
     if not _frozen or _full_passes is not None or seconds == 0:
         return None
     if reactor is None:

@@ -26,7 +26,6 @@ item 10). Anything else takes Twisted's own code.
 from __future__ import annotations
 
 import errno
-import os
 
 from switchboard.router import settings as S
 from switchboard.router.patches.workerproc import in_crossbar_worker
@@ -160,7 +159,7 @@ def install(force: bool = False) -> bool:
     global _installed
     if _installed:
         return True
-    if not (force or in_crossbar_worker()) or os.environ.get(S.ENV_TURN_FLUSH, "1") == "0":
+    if not (force or in_crossbar_worker()) or not S.runtime().turn_flush:
         return False
     tcp.Server._sb_polling_writable = False
     tcp.Server.startWriting = _start_writing

@@ -103,7 +103,7 @@ def install(reactor=None, stream=None, force: bool = False) -> bool:
     global _installed
     if _installed:
         return True
-    if not (force or in_crossbar_worker()) or os.environ.get(S.ENV_WORKER_LOG, "1") == "0":
+    if not (force or in_crossbar_worker()) or not S.runtime().worker_log:
         return False
     stock = _json_observer()
     if stock is None:

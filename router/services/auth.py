@@ -8,8 +8,6 @@ blocking the reactor), so a ticket that signed a session in is still refused aft
 
 from __future__ import annotations
 
-import os
-
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 from switchboard.bridge import tickets
@@ -31,7 +29,7 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
     """Registers the ticket authenticator and the `user` role's authorizer."""
 
     async def onJoin(self, details):
-        self._secret = os.environ.get(S.ENV_TICKET_SECRET)
+        self._secret = S.runtime().ticket_secret
         if not self._secret:
             raise RuntimeError(f"{S.ENV_TICKET_SECRET} is not set")
         database = (self.config.extra or {}).get("database", replay_store.DEFAULT_DATABASE)

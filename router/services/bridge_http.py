@@ -8,7 +8,6 @@ is the contract.
 from __future__ import annotations
 
 import json
-import os
 from typing import Callable
 
 from autobahn.wamp.exception import ApplicationError
@@ -36,8 +35,7 @@ def create(extra: dict) -> Resource:
     nonces and published event ids are checked in memory, written behind there, and still refused
     after a hub restart. Each answer of an operation waits until they are committed.
     """
-    key = os.environ.get(S.ENV_BRIDGE_KEY) or S.DEFAULT_BRIDGE_KEY
-    secret = os.environ.get(S.ENV_BRIDGE_SECRET)
+    key, secret = S.runtime().bridge_key, S.runtime().bridge_secret
     if not secret:
         raise RuntimeError(f"{S.ENV_BRIDGE_SECRET} is not set: the HTTP bridge needs a signing secret")
     database = (extra or {}).get("database", replay_store.DEFAULT_DATABASE)

@@ -8,7 +8,6 @@ uses. Contract: docs/http-bridge.md, "WAMP into Django".
 from __future__ import annotations
 
 import json
-import os
 import re
 from urllib.parse import urlsplit
 
@@ -31,7 +30,6 @@ from twisted.web.client import HTTPConnectionPool, ResponseNeverReceived
 log = Logger()
 
 PROCEDURE_PREFIX = "django."
-DEFAULT_FORWARD_TOPICS = "django.events."
 #: Seconds a Django view may take to answer a call or accept an event.
 DJANGO_TIMEOUT = 10.0
 #: Tries for a forwarded event before it is logged and dropped, and the first backoff (doubling).
@@ -48,19 +46,17 @@ class DjangoLink(QuietApplicationErrors, ApplicationSession):
     """Registers the `django.` procedure prefix and subscribes to the forwarded topics."""
 
     async def onJoin(self, details):
-        self._base = (os.environ.get(S.ENV_DJANGO_URL) or "").rstrip("/")
+        self._base = S.runtime().django_url
         if not self._base:
             log.info("WAMP into Django is off ({env} is not set)", env=S.ENV_DJANGO_URL)
             return
-        self._key = os.environ.get(S.ENV_BRIDGE_KEY) or S.DEFAULT_BRIDGE_KEY
-        self._secret = os.environ[S.ENV_BRIDGE_SECRET]
+        self._key, self._secret = S.runtime().bridge_key, S.runtime().bridge_secret
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._forwarding = DeferredLock()  # one event at a time, so Django sees them in order
         await self.register(
             self.call_django, PROCEDURE_PREFIX, options=RegisterOptions(match="prefix", details_arg="details")
         )
-        topics = os.environ.get(S.ENV_FORWARD_TOPICS, DEFAULT_FORWARD_TOPICS)
-        for prefix in filter(None, (t.strip() for t in topics.split(","))):
+        for prefix in S.runtime().forward_topics:
             await self.subscribe(
                 self.forward_event, prefix, options=SubscribeOptions(match="prefix", details_arg="details")
             )
@@ -68,7 +64,7 @@ class DjangoLink(QuietApplicationErrors, ApplicationSession):
             "WAMP into Django: {base} (procedures {prefix}*, topics {topics})",
             base=self._base,
             prefix=PROCEDURE_PREFIX,
-            topics=topics,
+            topics=", ".join(S.runtime().forward_topics),
         )
 
     def _post(self, path_suffix: str, payload: dict):

@@ -117,3 +117,22 @@ def test_without_a_hub_directory_it_is_dot_switchboard_here(tmp_path, monkeypatc
 def test_the_page_and_the_default_config_are_found_as_package_data():
     assert (S.WEB_DIR / "index.html").is_file() and (S.WEB_DIR / "switchboard.js").is_file()
     assert S.CONFIG_FILE.name == "config.json" and S.realm_name(S.load_config(S.CONFIG_FILE)) == "switchboard"
+
+
+def test_a_workers_runtime_settings_are_read_from_its_environment_in_one_place():
+    rt = S.Runtime.from_env({})
+    assert (rt.bridge_key, rt.bridge_secret, rt.django_url) == ("django", None, "")
+    assert rt.forward_topics == ("django.events.",) and rt.guards and rt.turn_flush and rt.gc_full_every == 300
+    rt = S.Runtime.from_env(
+        {
+            "SWITCHBOARD_FORWARD_TOPICS": " a., ,b. ",
+            "SWITCHBOARD_DJANGO_URL": "http://d/sb/",
+            "SWITCHBOARD_GUARDS": "0",
+            "SWITCHBOARD_FAST_SEND": "0",
+            "SWITCHBOARD_BRIDGE_KEY": "k",
+        }
+    )
+    assert rt.forward_topics == ("a.", "b.") and rt.django_url == "http://d/sb" and rt.bridge_key == "k"
+    assert not rt.guards and not rt.fast_send and rt.turn_flush
+    with pytest.raises(S.SettingsError, match="SWITCHBOARD_GC_FULL_EVERY"):
+        S.Runtime.from_env({"SWITCHBOARD_GC_FULL_EVERY": "soon"})
