@@ -112,7 +112,8 @@ class Hub:
 
     @property
     def bridge_key(self) -> str:
-        return self.node.extra_env.get(S.ENV_BRIDGE_KEY) or os.environ.get(S.ENV_BRIDGE_KEY) or S.DEFAULT_BRIDGE_KEY
+        """The key id the hub's bridge takes: as its workers read it (settings.Runtime)."""
+        return S.Runtime.from_env({**os.environ, **self.node.extra_env}).bridge_key
 
     @property
     def bridge_secret(self) -> str:

@@ -67,3 +67,17 @@ def test_every_package_folder_is_in_the_wheel():
             if "__pycache__" not in init.parts:
                 found.add(".".join([package, *init.parent.relative_to(ROOT / folder).parts]))
     assert found <= listed, found - listed
+
+
+def test_loading_the_pytest_plugin_leaves_txaio_unchosen():
+    """pytest loads the plugin in every test run of a project that installs Switchboard: it must not
+    pick asyncio for txaio there (a Twisted project's tests would break), nor load the hub."""
+    from tests.fresh_python import run_code
+
+    run_code("""
+import sys
+import txaio
+import switchboard.router.testing.pytest_plugin
+assert not (txaio.using_twisted or txaio.using_asyncio), "txaio was switched"
+assert "switchboard.router.client" not in sys.modules and "switchboard.router.testing.hub" not in sys.modules
+""")
