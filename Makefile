@@ -6,7 +6,7 @@ LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
 
-.PHONY: run test bench-smoke fuzz check bench bench-tuning bench-soak vendor chromium redis-server clean constraints
+.PHONY: run test bench-smoke wheel fuzz check bench bench-tuning bench-soak vendor chromium redis-server clean constraints
 
 run: $(VENV)/.hub $(JS)
 	$(VENV)/bin/switchboard run
@@ -64,6 +64,11 @@ $(VENV)/.test: $(VENV)/.hub
 $(VENV)/.bench: $(VENV)/.hub
 	$(PIP) -e '.[hub,bench]'
 	touch $@
+
+# The wheel another project installs (README, "Install it into another project"): the page's AutobahnJS first.
+wheel: $(JS) | $(VENV)/bin/python
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/switchboard_hub-*.whl
 
 # constraints.txt from a fresh virtualenv with every extra at the newest versions setup.cfg allows.
 constraints:

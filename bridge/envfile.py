@@ -11,7 +11,7 @@ from dotenv import dotenv_values
 
 def parse_env_file(text: str) -> dict[str, str]:
     """The NAME=value pairs of `text`; ValueError naming a line that has a name but no value."""
-    values = dotenv_values(stream=io.StringIO(text))
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)  # a secret's "$" stays itself
     bare = [name for name, value in values.items() if value is None]
     if bare:
         raise ValueError(f"expected NAME=value, not {bare[0]!r}")

@@ -116,6 +116,9 @@ def verify(secret: str, ticket: str, *, now: float | None = None, leeway: float 
         raise TicketError(EXPIRED, f"ticket expired {now - payload['exp']:.0f}s ago")
     if not _is_int(payload.get("iat")) or payload["iat"] - leeway > now:
         raise TicketError(INVALID, "ticket issue time missing or in the future")
+    nbf = payload.get("nbf")
+    if nbf is not None and (not _is_int(nbf) or nbf - leeway > now):
+        raise TicketError(INVALID, "ticket not valid yet (nbf)")
     if payload["exp"] - payload["iat"] > MAX_TTL:
         raise TicketError(INVALID, f"ticket lifetime exceeds {MAX_TTL}s")
     return payload

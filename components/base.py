@@ -64,9 +64,10 @@ def run_standalone(component: type[ApplicationSession], argv: list[str] | None =
     from switchboard.router.node.secrets import ensure_secrets
 
     defaults = S.Settings.from_env()
-    # the secrets the environment does not give come from the hub's file (generated there if need
-    # be), before this process's Runtime is read
-    os.environ.update(ensure_secrets(defaults.secrets_file)[0])
+    if not os.environ.get(S.ENV_BACKEND_SECRET):
+        # a component on the hub's machine: the secrets come from the hub's file (generated there if
+        # need be), before this process's Runtime is read
+        os.environ.update(ensure_secrets(defaults.secrets_file)[0])
     runtime = S.runtime()
     parser = argparse.ArgumentParser(description=component.__doc__)
     parser.add_argument(

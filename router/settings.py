@@ -27,9 +27,12 @@ def package_folder(package: str) -> Path:
     raise RuntimeError(f"{package} has no folder: is switchboard-hub installed whole?")
 
 
-#: The folder holding router/, components/, bridge/ and web/: the repository root in a checkout
-#: (bench/ and tests/ are imported from there), site-packages in a wheel install.
+#: The folder holding router/, components/, bridge/ and web/: the repository root in a checkout,
+#: site-packages/switchboard in a wheel install.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: In a checkout, its root, which workers also import from (bench/, tests/); in a wheel install,
+#: nothing (PROJECT_ROOT is then site-packages/switchboard, whose folders must not import bare).
+CHECKOUT_PATH = (str(PROJECT_ROOT),) if (PROJECT_ROOT / "setup.cfg").is_file() else ()
 #: The default node config (the repository's .crossbar/config.json, shipped as package data).
 CONFIG_DIR = package_folder("switchboard.crossbar")
 CONFIG_FILE = CONFIG_DIR / "config.json"
@@ -251,9 +254,20 @@ def move_into_router(config: dict, worker_id: str) -> None:
     )
 
 
+#: The router's own services: started before any transport listens, not counted by readiness.
+SERVICES_PACKAGE = "switchboard.router.services."
+
+
 def container_components(config: dict) -> int:
-    """How many components the config runs in container workers (each one backend session)."""
-    return sum(len(w.get("components", [])) for w in config["workers"] if w["type"] == "container")
+    """How many backend components the config runs: in container workers, and moved into the router
+    worker (move_into_router); the router's own services are not counted."""
+    in_containers = sum(len(w.get("components", [])) for w in config["workers"] if w["type"] == "container")
+    in_router = [
+        c
+        for c in router_worker(config).get("components", [])
+        if not c.get("classname", "").startswith(SERVICES_PACKAGE)
+    ]
+    return in_containers + len(in_router)
 
 
 def realm_name(config: dict) -> str:

@@ -92,7 +92,7 @@ class Settings:
         if not self.ticket_secret:
             raise ImproperlyConfigured(
                 f'{SETTING}["TICKET_SECRET"] is not set: browser sign-in needs the hub\'s '
-                "SWITCHBOARD_TICKET_SECRET (generated into .switchboard/secrets.env on the hub's first run)"
+                "SWITCHBOARD_TICKET_SECRET (generated into <hub directory>/secrets.env on the hub's first run)"
             )
         return self.ticket_secret
 
@@ -198,7 +198,7 @@ def parse(raw: Mapping | None) -> Settings:
             "SECRET",
             values["SECRET"],
             required=True,
-            hint=" (the hub's SWITCHBOARD_BRIDGE_SECRET, generated into .switchboard/secrets.env)",
+            hint=" (the hub's SWITCHBOARD_BRIDGE_SECRET, generated into <hub directory>/secrets.env)",
         ),
         ticket_secret=_text("TICKET_SECRET", values["TICKET_SECRET"], required=False),
         ticket_ttl=_int("TICKET_TTL", values["TICKET_TTL"], 1, tickets.MAX_TTL),
@@ -257,7 +257,7 @@ def from_env(
 ) -> dict[str, Any]:
     """A SWITCHBOARD dict for development: environment variables win, then the hub's secrets file.
 
-    `secrets_file` is the hub's generated `.switchboard/secrets.env`; missing is fine (production
+    `secrets_file` is the hub's generated `<hub directory>/secrets.env`; missing is fine (production
     sets the variables). Keyword arguments are added as they are (e.g. OUTBOX={...}).
     """
     env = os.environ if env is None else env

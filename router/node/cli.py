@@ -44,6 +44,12 @@ def cmd_run(args) -> int:
         policy = RestartPolicy.from_env()
     except ValueError as e:
         raise SystemExit(f"switchboard: {e}") from None
+    if (settings.home / "key.priv").exists() and not settings.node_dir.exists():
+        raise SystemExit(
+            f"switchboard: {settings.home} is a node directory of an earlier Switchboard (it holds "
+            f"key.priv): --dir now names the hub directory, with the node in {settings.node_dir}; "
+            f"move the files there (and secrets.env beside it), or pass the directory above it"
+        )
     # crossbar's output goes to our stdout; our own lines (router/node/supervisor.py) to stderr
     node = Node(settings.node_dir, settings, log=sys.stdout)
 

@@ -74,8 +74,9 @@ def render_config(
                 _database_in(service, data_dir)
     for worker in config["workers"]:
         if worker["type"] in NATIVE_WORKER_TYPES:
-            # the hub directory first: components of a `switchboard init` directory import from it
-            worker.setdefault("options", {})["pythonpath"] = [str(settings.home), str(S.PROJECT_ROOT)]
+            # the hub directory first: components of a `switchboard init` directory import from it;
+            # in a checkout, its root too (bench/ and tests/ run code in workers)
+            worker.setdefault("options", {})["pythonpath"] = [str(settings.home), *S.CHECKOUT_PATH]
             worker["options"].setdefault("title", f"{WORKER_TITLE} {worker['id']}")
     containers = [w for w in config["workers"] if w["type"] == "container"]
     for worker in containers:
@@ -122,7 +123,9 @@ def crossbar_command() -> list[str]:
 
     if importlib.util.find_spec("crossbar") is None:
         raise RuntimeError("crossbar is not installed: pip install 'switchboard-hub[hub]' (make run does this)")
-    return [sys.executable, "-m", "switchboard.router.node.launch"]
+    # -P: the directory the hub is started from is not put on the import path (Crossbar hands the
+    # controller's path to every worker): a stray module there could shadow the standard library
+    return [sys.executable, "-P", "-m", "switchboard.router.node.launch"]
 
 
 def running_node_pid(cbdir: Path) -> int | None:

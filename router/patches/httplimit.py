@@ -48,7 +48,9 @@ def refuse_too_large(channel, size: int | None) -> None:
     channel.dataReceived = channel.rawDataReceived = channel.lineReceived = _drop
     from twisted.internet import reactor
 
-    reactor.callLater(LINGER_SECONDS, channel.transport.loseConnection)
+    # through the channel, which unregisters itself as the transport's producer first (a TLS
+    # transport would not close while a producer is registered)
+    reactor.callLater(LINGER_SECONDS, channel.loseConnection)
 
 
 def _drop(data: bytes) -> None:

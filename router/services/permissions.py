@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from switchboard.bridge.tickets import SUB_PATTERN
 from switchboard.router import settings as S
-from switchboard.router.services.uri_rules import UriRules
+from switchboard.router.services.uri_rules import UriRules, starred
 
 #: The role whose permissions a signed-in user also has (the public surface).
 PUBLIC_ROLE = "anonymous"
@@ -41,7 +41,7 @@ class Rules:
     """A role's permissions, matched as Crossbar does (router/services/uri_rules.py)."""
 
     def __init__(self, permissions: list[dict]):
-        self._rules = UriRules((p["uri"], p.get("match", "exact"), p) for p in permissions)
+        self._rules = UriRules((*starred(p["uri"], p.get("match")), p) for p in permissions)
 
     def rule_for(self, uri: str) -> dict | None:
         return self._rules.lookup(uri)

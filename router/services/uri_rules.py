@@ -11,6 +11,16 @@ T = TypeVar("T")
 MATCHES = ("exact", "prefix")
 
 
+def starred(uri: str, match: str | None) -> tuple[str, str]:
+    """A rule's (uri, match) as Crossbar reads it: without an explicit match, "a.b.*" is the prefix
+    "a.b.", a "*" elsewhere makes a wildcard, anything else is exact."""
+    if match is not None:
+        return uri, match
+    if uri.endswith("*") and uri.count("*") == 1:
+        return uri[:-1], "prefix"
+    return (uri.replace("*", ""), "wildcard") if "*" in uri else (uri, "exact")
+
+
 class UriRules(Generic[T]):
     """Rules given as (uri, match, value); `lookup(uri)` is the value of the rule that applies."""
 

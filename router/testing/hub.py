@@ -46,6 +46,7 @@ class Hub:
             backend_port=free_port(),
             realm=S.realm_name(config),
             loglevel=loglevel,
+            home=self.workdir,
             secrets_file=self.workdir / "secrets.env",
         )
         self.log_path = self.workdir / "node.log"

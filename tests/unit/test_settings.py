@@ -77,6 +77,7 @@ def test_parse_env_file_names_the_bad_line_and_reads_dotenv_syntax():
     with pytest.raises(ValueError, match="expected NAME=value, not 'nonsense'"):
         parse_env_file("A=1\nnonsense\n")
     assert parse_env_file('# comment\nexport A="quoted value"\nB=2 # trailing\n') == {"A": "quoted value", "B": "2"}
+    assert parse_env_file("S=a${HOME}$b\n") == {"S": "a${HOME}$b"}  # never expanded: both sides read the same
 
 
 def test_move_into_router_runs_a_container_component_as_a_router_backend_session():

@@ -112,3 +112,8 @@ def test_another_audience_or_algorithm_is_refused():
         {"sub": "7", "iat": 1000, "exp": 1060, "jti": "j", "aud": "switchboard"}, None, algorithm="none"
     )
     assert reason(K, unsigned, now=1000) == tickets.INVALID
+
+
+def test_a_ticket_not_valid_yet_is_refused():
+    assert reason(K, signed(K, nbf=1100), now=1000) == tickets.INVALID
+    assert tickets.verify(K, signed(K, nbf=1000), now=1000)["sub"] == "7"
