@@ -120,7 +120,12 @@ def config_file(env=None) -> Path:
     env = os.environ if env is None else env
     if env.get(ENV_NODE_CONFIG):
         return Path(env[ENV_NODE_CONFIG])
-    own = hub_dir(env) / HUB_CONFIG_NAME
+    return hub_config(hub_dir(env))
+
+
+def hub_config(home: Path) -> Path:
+    """Hub directory `home`'s own config.json (`switchboard init`), else the default one."""
+    own = home / HUB_CONFIG_NAME
     return own if own.is_file() else CONFIG_FILE
 
 
@@ -325,8 +330,7 @@ class Settings:
     @property
     def config_file(self) -> Path:
         """The hub directory's own config.json (`switchboard init`), else the default one."""
-        own = self.home / HUB_CONFIG_NAME
-        return own if own.is_file() else CONFIG_FILE
+        return hub_config(self.home)
 
     @property
     def node_dir(self) -> Path:
