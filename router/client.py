@@ -46,6 +46,8 @@ class Event:
     topic: str | None
     publisher: int | None
     retained: bool
+    #: the router's id of the publication (history.get gives it too)
+    publication: int | None = None
 
 
 class Subscription:
@@ -209,7 +211,9 @@ class Client:
         sub = Subscription(self, topic)
 
         def on_event(*args, details=None, **kwargs):
-            sub.events.put(Event(args, kwargs, details.topic, details.publisher, bool(details.retained)))
+            sub.events.put(
+                Event(args, kwargs, details.topic, details.publisher, bool(details.retained), details.publication)
+            )
 
         opts = SubscribeOptions(match=match, get_retained=get_retained, details_arg="details")
         sub._handle = self._invoke(self.session.subscribe, on_event, topic, options=opts)

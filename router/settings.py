@@ -346,6 +346,11 @@ class Settings:
         return f"ws://{self.host}:{self.port}/ws"
 
     @property
+    def bridge_url(self) -> str:
+        """Base URL of the HTTP bridge (docs/http-bridge.md)."""
+        return self.http_url + "bridge/"
+
+    @property
     def backend_url(self) -> str:
         """RawSocket URL backend components connect to (loopback only)."""
         return f"rs://127.0.0.1:{self.backend_port}"

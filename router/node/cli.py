@@ -5,6 +5,14 @@
     switchboard init DIR           write a hub directory to edit: config.json and a component skeleton
     switchboard check [--dir DIR]  validate settings and the rendered config with `crossbar check`
 
+and, against a running hub with the secrets it generated (router/node/commands.py):
+
+    switchboard publish TOPIC [JSON_ARG ...] [--kwargs JSON] [--retain]
+    switchboard call PROCEDURE [JSON_ARG ...] [--kwargs JSON] [--timeout S]
+    switchboard subscribe TOPIC [--match prefix|wildcard] [--history N]   JSON lines until Ctrl-C
+    switchboard ticket --user ID [--ttl S]                               a sign-in ticket for a browser
+    switchboard status                                                   readiness, sessions, topics
+
 A hub directory (SWITCHBOARD_DIR; default .switchboard in the current directory) holds the hub's own
 config.json if it has one, its dev secrets and its node directory (rendered config, node key,
 databases): one per hub, so several hubs run side by side on one machine.
@@ -21,7 +29,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from switchboard.bridge import tickets
 from switchboard.router import settings as S
+from switchboard.router.node import commands
 from switchboard.router.node.secrets import SECRET_NAMES
 
 
@@ -33,6 +43,17 @@ def _settings(args) -> S.Settings:
         return S.Settings.from_env()
     except S.SettingsError as e:
         raise SystemExit(f"switchboard: {e}") from None
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGINT both raise KeyboardInterrupt, so the command stops as on Ctrl-C. A shell
+    that starts a command in the background ignores SIGINT for it; kill -INT must still stop it."""
+
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def cmd_run(args) -> int:
@@ -53,12 +74,7 @@ def cmd_run(args) -> int:
     # crossbar's output goes to our stdout; our own lines (router/node/supervisor.py) to stderr
     node = Node(settings.node_dir, settings, log=sys.stdout)
 
-    def on_sigterm(signum, frame):
-        raise KeyboardInterrupt  # stop exactly as on Ctrl-C
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    # A shell that starts us in the background ignores SIGINT; Ctrl-C / kill -INT must still stop us.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _stop_on_signals()
 
     def announce():
         where = "generated" if node.secrets_created else "using"
@@ -100,6 +116,90 @@ def cmd_check(args) -> int:
     return result.returncode
 
 
+def _emit(value, as_json: bool, text: str | None = None) -> None:
+    print(json.dumps(value, separators=(",", ":")) if as_json or text is None else text, flush=True)
+
+
+def cmd_publish(args) -> int:
+    settings = _settings(args)
+    event_args, kwargs = commands.json_args(args.args), commands.json_kwargs(args.kwargs)
+    result = commands.publish(settings, args.topic, event_args, kwargs, retain=args.retain, url=args.url)
+    _emit(result, args.json, f"published {args.topic} (id {result['id']}{', a repeat' if result['duplicate'] else ''})")
+    return commands.EXIT_OK
+
+
+def cmd_call(args) -> int:
+    settings = _settings(args)
+    call_args, kwargs = commands.json_args(args.args), commands.json_kwargs(args.kwargs)
+    _emit(commands.call(settings, args.procedure, call_args, kwargs, timeout=args.timeout, url=args.url), True)
+    return commands.EXIT_OK
+
+
+def cmd_subscribe(args) -> int:
+    settings = _settings(args)
+    _stop_on_signals()
+    try:
+        for event in commands.subscribe(settings, args.topic, match=args.match, history=args.history, url=args.url):
+            _emit(event, True)
+    except KeyboardInterrupt:
+        pass
+    return commands.EXIT_OK
+
+
+def cmd_ticket(args) -> int:
+    result = commands.ticket(_settings(args), args.user, ttl=args.ttl)
+    _emit(result, args.json, result["ticket"])
+    return commands.EXIT_OK
+
+
+def cmd_status(args) -> int:
+    result = commands.status(_settings(args), url=args.url)
+    _emit(result, args.json, _status_text(result))
+    return commands.EXIT_OK if result["ready"] else commands.EXIT_REFUSED
+
+
+def _status_text(status: dict) -> str:
+    components = status["components"]
+    sessions = status["sessions"]
+    lines = [
+        f"hub {status['url']} realm {status['realm']}: "
+        + ("ready" if status["ready"] else "NOT READY")
+        + f" ({components['ready']} of {components['expected']} components ready)",
+        f"sessions: {sessions['total']} (" + ", ".join(f"{role} {n}" for role, n in sessions["by_role"].items()) + ")",
+        f"topics ({len(status['topics'])}):",
+        *(
+            f"  {t['uri']}{'' if t['match'] == 'exact' else ' [' + t['match'] + ']'}: {t['subscribers']} subscribers"
+            for t in status["topics"]
+        ),
+        f"registrations ({len(status['registrations'])}):",
+        *(
+            f"  {r['uri']}{'' if r['match'] == 'exact' else ' [' + r['match'] + ']'}: {r['callees']} callees"
+            for r in status["registrations"]
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+def _talk_parser(sub, name: str, help: str, dir_help: str, url_help: str, func, json_flag: bool = True):
+    parser = sub.add_parser(name, help=help)
+    parser.add_argument("--dir", help=dir_help)
+    parser.add_argument("--url", help=url_help)
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print the result as one line of JSON")
+    parser.set_defaults(func=func)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard real-time hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,5 +218,62 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate the node config")
     check.add_argument("--dir", help=dir_help)
     check.set_defaults(func=cmd_check)
+
+    bridge_help = "the hub's HTTP bridge (default: this hub directory's, http://HOST:PORT/bridge/)"
+    backend_help = "the hub's backend RawSocket transport (default: this hub directory's, rs://127.0.0.1:PORT)"
+    args_help = "positional arguments, each one JSON value ('\"text\"', 3, '{\"a\": 1}')"
+    publish = _talk_parser(sub, "publish", "publish one event through the bridge", dir_help, bridge_help, cmd_publish)
+    publish.add_argument("topic")
+    publish.add_argument("args", nargs="*", metavar="JSON_ARG", help=args_help)
+    publish.add_argument("--kwargs", metavar="JSON", help="keyword arguments, one JSON object")
+    publish.add_argument("--retain", action="store_true", help="the hub keeps it as the topic's retained event")
+    call = _talk_parser(
+        sub,
+        "call",
+        "call a procedure through the bridge; prints its result as JSON",
+        dir_help,
+        bridge_help,
+        cmd_call,
+        json_flag=False,
+    )
+    call.add_argument("procedure")
+    call.add_argument("args", nargs="*", metavar="JSON_ARG", help=args_help)
+    call.add_argument("--kwargs", metavar="JSON", help="keyword arguments, one JSON object")
+    call.add_argument("--timeout", type=_positive, default=10.0, help="seconds the hub waits for the result (10)")
+    subscribe = _talk_parser(
+        sub,
+        "subscribe",
+        "print a topic's events as JSON lines until Ctrl-C",
+        dir_help,
+        backend_help,
+        cmd_subscribe,
+        json_flag=False,
+    )
+    subscribe.add_argument("topic")
+    subscribe.add_argument("--match", choices=("exact", "prefix", "wildcard"), default="exact")
+    subscribe.add_argument("--history", type=int, default=0, metavar="N", help="first the N newest stored events")
+    ticket = sub.add_parser("ticket", help="a sign-in ticket for a browser session (docs/security.md)")
+    ticket.add_argument("--dir", help=dir_help)
+    ticket.add_argument("--user", required=True, help="the authid the session gets")
+    ticket.add_argument(
+        "--ttl",
+        type=_positive,
+        default=float(tickets.DEFAULT_TTL),
+        help=f"seconds it stays valid ({tickets.DEFAULT_TTL}, at most {tickets.MAX_TTL})",
+    )
+    ticket.add_argument("--json", action="store_true", help="print ticket, user and expiry as JSON")
+    ticket.set_defaults(func=cmd_ticket)
+    _talk_parser(
+        sub,
+        "status",
+        "readiness, sessions, topics and registrations; exit 1 if not ready",
+        dir_help,
+        backend_help,
+        cmd_status,
+    )
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except commands.CommandError as e:
+        print(f"switchboard {args.command}: {e}", file=sys.stderr, flush=True)
+        return e.code

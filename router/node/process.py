@@ -153,6 +153,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def ready_components(call) -> int:
+    """How many components have done their setup: each subscribes to READY_TOPIC once it has
+    (components/base.py). `call` is a backend session's call."""
+    subscription = call("wamp.subscription.lookup", S.READY_TOPIC)
+    return 0 if subscription is None else call("wamp.subscription.count_subscribers", subscription)
+
+
 def worker_id_of(cmdline: list[str]) -> str | None:
     """The worker id a process's command line (as `ps` shows it) names, if it is one of our workers."""
     words = " ".join(cmdline).split()
@@ -283,15 +290,7 @@ class Node:
             self.settings.backend_url, self.settings.realm, authid=S.BACKEND_AUTHID, secret=self.backend_secret
         )
         with backend as c:
-
-            def components_ready():
-                subscription = c.call("wamp.subscription.lookup", S.READY_TOPIC)
-                return (
-                    subscription is not None
-                    and c.call("wamp.subscription.count_subscribers", subscription) >= self._components
-                )
-
-            self._wait(components_ready, deadline, "components")
+            self._wait(lambda: ready_components(c.call) >= self._components, deadline, "components")
 
     def _wait(self, check, deadline: float, what: str) -> None:
         while True:

@@ -109,7 +109,7 @@ class Hub:
     @property
     def bridge_url(self) -> str:
         """Base URL of the HTTP bridge, e.g. http://127.0.0.1:PORT/bridge/."""
-        return self.settings.http_url + "bridge/"
+        return self.settings.bridge_url
 
     @property
     def bridge_key(self) -> str:

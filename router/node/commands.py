@@ -1,0 +1,222 @@
+"""The CLI's commands against a running hub: publish, call, subscribe, ticket, status.
+
+They use the secrets the hub generated (its hub directory's secrets.env, or the environment) and the
+hub's own clients: publish and call go through the HTTP bridge (switchboard.bridge.client, signed with
+the bridge key, so they do what Django's publishes and calls do), subscribe and status through a
+backend WAMP session on the loopback RawSocket transport (switchboard.router.client), and ticket signs
+locally. Every failure ends the command with one line on stderr naming the problem and an exit code a
+script can test (EXIT_* below); the CLI (router/node/cli.py) only parses and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator
+
+from switchboard.bridge import errors
+from switchboard.router import settings as S
+from switchboard.router.node.secrets import SecretsMissing, read_secrets
+
+EXIT_OK = 0
+#: the hub answered and refused: not authorized, no such procedure, an application error, a timeout
+EXIT_REFUSED = 1
+#: the command line is wrong: bad JSON, a value the hub's rules refuse (argparse's code for usage errors)
+EXIT_USAGE = 2
+#: no hub answered at the URL, or this directory has no hub secrets
+EXIT_UNAVAILABLE = 3
+#: seconds a publish waits for the hub; a call waits for its own --timeout
+PUBLISH_TIMEOUT = 10.0
+
+
+class CommandError(Exception):
+    """Ends the command with `code` and `str(self)` as one line on stderr."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+# --- reading the command line -------------------------------------------------------------------
+def json_value(text: str, what: str) -> Any:
+    """One command-line word read as JSON; a word that is not JSON is a usage error naming it."""
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        hint = f" (a string is quoted: '\"{text}\"')" if text[:1] not in '[{"' else ""
+        raise CommandError(f"{what} is not JSON: {e}{hint}", EXIT_USAGE) from None
+
+
+def json_args(words: list[str]) -> list:
+    return [json_value(word, f"argument {i} ({word!r:.40})") for i, word in enumerate(words, 1)]
+
+
+def json_kwargs(text: str | None) -> dict:
+    if text is None:
+        return {}
+    value = json_value(text, "--kwargs")
+    if not isinstance(value, dict):
+        raise CommandError(f"--kwargs must be a JSON object, not {type(value).__name__}", EXIT_USAGE)
+    return value
+
+
+# --- the hub's credentials ----------------------------------------------------------------------
+def _secret(settings: S.Settings, name: str) -> str:
+    try:
+        return read_secrets(settings.secrets_file)[name]
+    except SecretsMissing as e:
+        raise CommandError(str(e), EXIT_UNAVAILABLE) from None
+
+
+def _bridge(settings: S.Settings, url: str | None, timeout: float):
+    from switchboard.bridge.client import HubClient
+
+    secret = _secret(settings, S.ENV_BRIDGE_SECRET)
+    return HubClient(url or settings.bridge_url, S.runtime().bridge_key, secret, timeout=timeout, retries=0)
+
+
+def _refusal(e: errors.SwitchboardError) -> CommandError:
+    if isinstance(e, errors.HubUnavailable):
+        return CommandError(f"hub unavailable: {e.message}", EXIT_UNAVAILABLE)
+    if isinstance(e, errors.BadRequest):
+        return CommandError(f"refused: {e.message}", EXIT_USAGE)
+    return CommandError(e.message, EXIT_REFUSED)
+
+
+def backend_session(settings: S.Settings, url: str | None):
+    """A backend WAMP session (the role components have), to use as a context manager."""
+    from autobahn.wamp.exception import ApplicationError
+    from switchboard.router.client import Client, JoinError
+
+    secret = _secret(settings, S.ENV_BACKEND_SECRET)
+    url = url or settings.backend_url
+    try:
+        return Client(url, settings.realm, authid=S.BACKEND_AUTHID, secret=secret)
+    except (JoinError, ApplicationError) as e:
+        raise CommandError(f"the hub at {url} refused the backend session: {e}", EXIT_REFUSED) from None
+    except (OSError, TimeoutError) as e:
+        raise CommandError(f"hub unavailable at {url}: {e or type(e).__name__}", EXIT_UNAVAILABLE) from None
+
+
+# --- the commands -------------------------------------------------------------------------------
+def publish(settings: S.Settings, topic: str, args: list, kwargs: dict, *, retain: bool, url: str | None) -> dict:
+    """Publish one event through the bridge: {"id", "duplicate"}."""
+    try:
+        with _bridge(settings, url, PUBLISH_TIMEOUT) as hub:
+            result = hub.publish_event(topic, args, kwargs, options={"retain": True} if retain else None)
+    except errors.SwitchboardError as e:
+        raise _refusal(e) from None
+    return {"id": result.id, "duplicate": result.duplicate}
+
+
+def call(settings: S.Settings, procedure: str, args: list, kwargs: dict, *, timeout: float, url: str | None) -> Any:
+    """Call a procedure through the bridge: its one value, or {"args", "kwargs"}."""
+    from switchboard.bridge.client import CallResult
+
+    try:
+        with _bridge(settings, url, timeout) as hub:
+            result = hub.call(procedure, *args, timeout=timeout, **kwargs)
+    except errors.SwitchboardError as e:
+        raise _refusal(e) from None
+    if isinstance(result, CallResult):
+        return {"args": result.args, "kwargs": result.kwargs}
+    return result
+
+
+def subscribe(settings: S.Settings, topic: str, *, match: str, history: int, url: str | None) -> Iterator[dict]:
+    """The `history` newest stored events of `topic`, then every event as it arrives, as dicts; runs
+    until the caller stops iterating or the hub closes the session.
+
+    It subscribes before reading the history, so no event falls between the two; an event both
+    returns is given once (the history's copy)."""
+    from autobahn.wamp.exception import ApplicationError
+
+    client = backend_session(settings, url)
+    with client:
+        try:
+            subscription = client.subscribe(topic, match=None if match == "exact" else match)
+            stored = client.call("history.get", topic, limit=history)["events"] if history else []
+        except ApplicationError as e:
+            raise CommandError(f"{e.error}: {e.args[0] if e.args else ''}".rstrip(": "), EXIT_REFUSED) from None
+        seen = set()
+        for event in stored:
+            seen.add(event["publication"])
+            yield {
+                "topic": event["topic"],
+                "args": event["args"],
+                "kwargs": event["kwargs"],
+                "publication": event["publication"],
+                "retained": False,
+                "history": True,
+            }
+        while client.is_connected:
+            try:
+                event = subscription.get(timeout=1.0)
+            except Exception:  # queue.Empty: look again whether the session is still there
+                continue
+            if event.publication in seen:
+                continue
+            seen.clear()  # only the events from before the history read can repeat
+            yield {
+                "topic": event.topic or topic,
+                "args": list(event.args),
+                "kwargs": event.kwargs,
+                "publication": event.publication,
+                "retained": event.retained,
+                "history": False,
+            }
+        raise CommandError("the hub closed the session", EXIT_UNAVAILABLE)
+
+
+def ticket(settings: S.Settings, user: str, *, ttl: float) -> dict:
+    """A sign-in ticket for `user`, signed with the hub's ticket secret: {"ticket", "user", "expires"}."""
+    from switchboard.bridge import tickets
+
+    secret = _secret(settings, S.ENV_TICKET_SECRET)
+    now = time.time()
+    try:
+        token = tickets.mint(secret, user, ttl=ttl, now=now)
+    except (tickets.TicketError, ValueError) as e:
+        raise CommandError(str(e), EXIT_USAGE) from None
+    return {"ticket": token, "user": user, "expires": int(now + ttl)}
+
+
+def status(settings: S.Settings, *, url: str | None) -> dict:
+    """What the hub holds now: readiness, sessions by role, topics and registrations."""
+    from switchboard.router.node.process import ready_components
+
+    config = _config(settings)
+    with backend_session(settings, url) as c:
+        roles = [r["name"] for r in S.router_worker(config)["realms"][0]["roles"]]
+        sessions = {role: c.call("wamp.session.count", [role]) for role in roles}
+        sessions[S.BACKEND_ROLE] -= 1  # this command's own session
+        ready, expected = ready_components(c.call), S.container_components(config)
+        return {
+            "url": url or settings.backend_url,
+            "realm": settings.realm,
+            "ready": ready >= expected,
+            "components": {"ready": ready, "expected": expected},
+            "sessions": {"total": c.call("wamp.session.count") - 1, "by_role": sessions},
+            "topics": _listed(c.call, "subscription", "subscribers"),
+            "registrations": _listed(c.call, "registration", "callees"),
+        }
+
+
+def _config(settings: S.Settings) -> dict:
+    """The config the hub runs: the one it rendered into its node directory, else the hub's own."""
+    rendered = settings.node_dir / "config.json"
+    return S.load_config(rendered if rendered.exists() else settings.config_file)
+
+
+def _listed(call, kind: str, members: str) -> list[dict]:
+    """Every subscription (or registration) of the realm with its URI, match and member count,
+    leaving out the router's own wamp.* ones."""
+    found = []
+    for match, ids in call(f"wamp.{kind}.list").items():
+        for id_ in ids:
+            details = call(f"wamp.{kind}.get", id_)
+            if details is None or details["uri"].startswith("wamp."):
+                continue
+            count = call(f"wamp.{kind}.count_{members}", id_)
+            found.append({"uri": details["uri"], "match": match, members: count})
+    return sorted(found, key=lambda item: (item["uri"], item["match"]))
