@@ -91,6 +91,8 @@ BACKEND_ROLE = "backend"
 #: Every backend component subscribes here once its setup is done (components/base.py): a hub is
 #: ready when as many sessions are subscribed as its config has container components. Nothing is
 #: published on it.
+#: the web transport's liveness and readiness paths (router/services/health.py)
+HEALTH_PATH, READY_PATH = "health", "ready"
 READY_TOPIC = "switchboard.component.ready"
 
 #: Key id of the HTTP bridge's signing secret when SWITCHBOARD_BRIDGE_KEY is not set.
@@ -344,6 +346,10 @@ class Settings:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}/ws"
+
+    @property
+    def ready_url(self) -> str:
+        return self.http_url + READY_PATH
 
     @property
     def bridge_url(self) -> str:

@@ -43,7 +43,8 @@ def render_config(
     """The node config for `settings`: listening addresses, absolute paths, optional components.
 
     Relative data files (extra "database") of router components (history, the ticket authenticator)
-    and of resource services (the HTTP bridge) go to `data_dir`.
+    and of resource services (the HTTP bridge) go to `data_dir`. The web transport gets `/health` and
+    `/ready`.
     Every WebSocket and RawSocket transport takes the message size limit of `env` (the environment the
     node runs with; default: this process's), SWITCHBOARD_MAX_MESSAGE_SIZE in bridge/limits.py, and
     every web transport its HTTP idle timeout, SWITCHBOARD_HTTP_TIMEOUT.
@@ -87,7 +88,19 @@ def render_config(
     _limit_http_idle(config, limits.value("http_timeout", env))
     if not with_components:
         config["workers"] = [w for w in config["workers"] if w["type"] != "container"]
+    _health_paths(web, S.container_components(config))
     return config
+
+
+def _health_paths(web: dict, components: int) -> None:
+    """`/health` and `/ready` (router/services/health.py) on the web transport of every hub, its own
+    config's included; /ready waits for the `components` this config starts."""
+    paths = web["paths"]
+    paths.setdefault(S.HEALTH_PATH, {"type": "resource", "classname": "switchboard.router.services.health.alive"})
+    ready = paths.setdefault(
+        S.READY_PATH, {"type": "resource", "classname": "switchboard.router.services.health.ready"}
+    )
+    ready.setdefault("extra", {})["components"] = components
 
 
 def _limit_message_size(config: dict, size: int) -> None:
