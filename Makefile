@@ -6,7 +6,7 @@ LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
 
-.PHONY: run test bench-smoke wheel fuzz check bench bench-tuning bench-soak vendor chromium redis-server clean constraints
+.PHONY: run test bench-smoke wheel fuzz check bench bench-tuning bench-soak bench-instructions vendor chromium redis-server valgrind clean constraints
 
 run: $(VENV)/.hub $(JS)
 	$(VENV)/bin/switchboard run
@@ -16,7 +16,7 @@ test: $(VENV)/.test $(JS) chromium
 
 # Small runs of the benchmarks (tests marked bench): they need the bench extras (the peers and their
 # load generator), which make test does not install. .ci/run runs both.
-bench-smoke: $(VENV)/.test $(VENV)/.bench $(JS) redis-server
+bench-smoke: $(VENV)/.test $(VENV)/.bench $(JS) redis-server valgrind
 	$(PY) -m pytest -m bench $(PYTEST_ARGS)
 
 # The hostile-input suite (tests/hostile/) with many examples; make test runs it with a few.
@@ -41,6 +41,11 @@ bench: $(VENV)/.bench redis-server
 # Switchboard's settings one at a time, three rounds (docs/benchmarks.md, "Tuning Switchboard").
 bench-tuning: $(VENV)/.bench
 	$(PY) -m bench.peers --tuning $(BENCH_ARGS)
+
+# Router instructions per call and per event with the guards and the metrics counting on and off
+# (valgrind callgrind; docs/benchmarks.md): about 15 minutes.
+bench-instructions: $(VENV)/.bench valgrind
+	$(PY) -m bench.router_instructions $(BENCH_ARGS)
 
 # Fan-out beside slow, malformed and churning clients, and without them (docs/benchmarks.md, "Soak"): about 8 minutes.
 bench-soak: $(VENV)/.bench
@@ -96,6 +101,12 @@ redis-server:
 	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "the benchmark needs Debian redis-server: sudo apt-get install redis-server" >&2; exit 1; fi; }
+
+# The instruction counts (bench/router_instructions.py) run the router under Debian's valgrind.
+valgrind:
+	@command -v valgrind >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; \
+	  else echo "the instruction counts need Debian valgrind: sudo apt-get install valgrind" >&2; exit 1; fi; }
 
 clean:
 	rm -rf $(VENV) .switchboard .pytest_cache

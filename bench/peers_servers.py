@@ -233,6 +233,13 @@ VARIANTS = {
         "per-address limits: docs/security.md)",
         env={S.ENV_GUARDS: "0"},
     ),
+    "sb_no_metrics": Variant(
+        "Switchboard, no metrics counting",
+        "without the message counting behind /metrics (SWITCHBOARD_METRICS=0; /metrics still serves "
+        "sessions, subscriptions and the bridge's requests)",
+        env={S.ENV_METRICS: "0"},
+        connections=False,
+    ),
     "sb_inproc": Variant(
         "Switchboard, callee in router", "demo.add2 as a router component (no callee hop)", config=_demo_in_router
     ),

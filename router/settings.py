@@ -78,6 +78,11 @@ ENV_WORKER_LOG = "SWITCHBOARD_WORKER_LOG"
 #: router/patches/httplimit.py, router/patches/connlimit.py): only to measure what they cost (bench variant
 #: sb_unguarded), never on a hub that faces clients
 ENV_GUARDS = "SWITCHBOARD_GUARDS"
+#: "0" leaves out the message counting behind /metrics (router/patches/counting.py): only to measure
+#: what it costs (bench variant sb_no_metrics)
+ENV_METRICS = "SWITCHBOARD_METRICS"
+#: the bearer token /metrics asks for when the hub listens beyond loopback (router/services/metrics.py)
+ENV_METRICS_TOKEN = "SWITCHBOARD_METRICS_TOKEN"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
@@ -93,6 +98,8 @@ BACKEND_ROLE = "backend"
 #: published on it.
 #: the web transport's liveness and readiness paths (router/services/health.py)
 HEALTH_PATH, READY_PATH = "health", "ready"
+#: the web transport's Prometheus path (router/services/metrics.py)
+METRICS_PATH = "metrics"
 READY_TOPIC = "switchboard.component.ready"
 
 #: Key id of the HTTP bridge's signing secret when SWITCHBOARD_BRIDGE_KEY is not set.
@@ -182,6 +189,8 @@ class Runtime:
     fast_send: bool
     worker_log: bool
     guards: bool
+    metrics: bool
+    metrics_token: str | None
 
     @classmethod
     def from_env(cls, env) -> "Runtime":
@@ -202,6 +211,8 @@ class Runtime:
             fast_send=_on(env, ENV_FAST_SEND),
             worker_log=_on(env, ENV_WORKER_LOG),
             guards=_on(env, ENV_GUARDS),
+            metrics=_on(env, ENV_METRICS),
+            metrics_token=env.get(ENV_METRICS_TOKEN) or None,
         )
 
 
@@ -350,6 +361,10 @@ class Settings:
     @property
     def ready_url(self) -> str:
         return self.http_url + READY_PATH
+
+    @property
+    def metrics_url(self) -> str:
+        return self.http_url + METRICS_PATH
 
     @property
     def bridge_url(self) -> str:

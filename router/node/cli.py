@@ -81,7 +81,8 @@ def cmd_run(args) -> int:
         print(f"\nswitchboard: {where} dev secrets in {settings.secrets_file}", flush=True)
         print(
             f"switchboard: hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
-            f"{settings.backend_url}, realm {settings.realm}; readiness: {settings.ready_url}). "
+            f"{settings.backend_url}, realm {settings.realm}; readiness: {settings.ready_url}, metrics: "
+            f"{settings.metrics_url}). "
             "Ctrl-C stops it.\n",
             flush=True,
         )

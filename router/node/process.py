@@ -43,8 +43,8 @@ def render_config(
     """The node config for `settings`: listening addresses, absolute paths, optional components.
 
     Relative data files (extra "database") of router components (history, the ticket authenticator)
-    and of resource services (the HTTP bridge) go to `data_dir`. The web transport gets `/health` and
-    `/ready`.
+    and of resource services (the HTTP bridge) go to `data_dir`. The web transport gets `/health`,
+    `/ready` and `/metrics`.
     Every WebSocket and RawSocket transport takes the message size limit of `env` (the environment the
     node runs with; default: this process's), SWITCHBOARD_MAX_MESSAGE_SIZE in bridge/limits.py, and
     every web transport its HTTP idle timeout, SWITCHBOARD_HTTP_TIMEOUT.
@@ -89,6 +89,10 @@ def render_config(
     if not with_components:
         config["workers"] = [w for w in config["workers"] if w["type"] != "container"]
     _health_paths(web, S.container_components(config))
+    metrics = web["paths"].setdefault(
+        S.METRICS_PATH, {"type": "resource", "classname": "switchboard.router.services.metrics.create"}
+    )
+    metrics.setdefault("extra", {})["interface"] = settings.host
     return config
 
 

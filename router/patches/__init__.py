@@ -13,7 +13,8 @@ collections between periodic full passes (gcfreeze).
 
 The router worker also: connections limited per client address (connlimit), a REGISTER authorized
 before Crossbar looks at what is registered (dealer_order), and a history topic's PUBLISHED held
-until the event is committed (durable_ack).
+until the event is committed (durable_ack), and the messages it receives and sends counted for
+/metrics (counting).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def install(role: str, reactor=None) -> None:
     from switchboard.router.patches import (
         authcache,
         connlimit,
+        counting,
         dealer_order,
         durable_ack,
         fastlog,
@@ -55,5 +57,6 @@ def install(role: str, reactor=None) -> None:
         connlimit.install(reactor=reactor, force=True)
         dealer_order.install(force=True)
         durable_ack.install(force=True)
+        counting.install(force=True)  # after fastsend and sendlimit: it wraps the send they leave
     gcfreeze.freeze_startup_heap(force=True)
     gcfreeze.keep_long_lived_frozen(reactor=reactor)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import time
 
 from switchboard.bridge import limits
-from switchboard.bridge.ratelimit import AddressTable
+from switchboard.bridge.ratelimit import OVER_OPEN, OVER_RATE, AddressTable
 from switchboard.router import settings as S
 from switchboard.router.patches.workerproc import in_crossbar_worker
+from switchboard.router.services import counters
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -65,7 +66,9 @@ def factory_class(endpoint):
 
         def buildProtocol(self, addr):
             address = client_address(addr)
-            if self.table.admit(address) is not None:
+            over = self.table.admit(address)
+            if over is not None:
+                counters.refused[REFUSAL_REASONS[over]] += 1
                 refused = endpoint._RefusedConnection()
                 refused.factory = self
                 return refused
@@ -83,6 +86,10 @@ def factory_class(endpoint):
                 p.address = None
 
     return PerAddressFactory
+
+
+#: what /metrics names a refused connection by: the limit it passed (bridge/limits.py)
+REFUSAL_REASONS = {OVER_OPEN: "connections_per_ip", OVER_RATE: "connects_per_second_per_ip"}
 
 
 def report(refusals, max_open: int, rate: float) -> None:

@@ -35,6 +35,7 @@ from switchboard.bridge.payload import TOO_DEEP, PayloadError, check_json_nestin
 from switchboard.bridge.ratelimit import TokenBucket
 from switchboard.router import settings as S
 from switchboard.router.patches.workerproc import in_crossbar_worker
+from switchboard.router.services import counters
 from twisted.logger import Logger
 
 log = Logger(namespace="switchboard.ingress")
@@ -176,6 +177,7 @@ def _ws_on_message(self, payload: bytes, isBinary: bool):
 
 # --- the router session -----------------------------------------------------------------------
 def _refuse(session, request_type: int, request: int, uri: str, text: str) -> None:
+    counters.refused[uri] += 1
     session._transport.send(message.Error(request_type, request, uri, args=[text]))
 
 

@@ -19,6 +19,7 @@ from autobahn.wamp.websocket import WampWebSocketProtocol
 from switchboard.bridge import limits
 from switchboard.router import settings as S
 from switchboard.router.patches.workerproc import in_crossbar_worker
+from switchboard.router.services import counters
 from twisted.logger import Logger
 
 log = Logger(namespace="switchboard.sendlimit")
@@ -54,6 +55,7 @@ def drop(protocol, pending: int) -> None:
     if transport is None or getattr(protocol, "_sb_dropped", False):
         return  # already being aborted (its buffer was released: a few messages may queue until it goes)
     protocol._sb_dropped = True
+    counters.dropped["slow_consumer"] += 1
     log.warn(
         "slow consumer {peer} dropped: {pending} bytes unsent, over the send buffer limit of {limit} ({env})",
         peer=getattr(protocol, "peer", "?"),

@@ -17,7 +17,7 @@ from switchboard.bridge import protocol as P
 from switchboard.bridge.replay import MAX_NONCES, NonceCache, ReplayCacheFull
 from switchboard.bridge.signing import DEFAULT_WINDOW, SignatureError, Verifier
 from switchboard.router import settings as S
-from switchboard.router.services import bridge_session, replay_store
+from switchboard.router.services import bridge_session, metrics, replay_store
 from switchboard.router.services.dedupe import MAX_IDS, PublishedIds
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
@@ -115,6 +115,7 @@ class BridgeResource(Resource):
 
     # --- HTTP plumbing -----------------------------------------------------------------------
     def render(self, request):
+        request.switchboard_started = self._clock.seconds()
         name = b"/".join(p for p in request.postpath if p).decode("utf-8", "replace")
         method = request.method.decode("ascii", "replace")
         if name == "health":
@@ -157,9 +158,14 @@ class BridgeResource(Resource):
         d.addCallbacks(lambda result: self._reply_later(request, *result), lambda f: self._fail(request, f))
         return NOT_DONE_YET
 
-    @staticmethod
-    def _reply(request, status: int, body: dict) -> bytes:
-        """Set status and headers; the JSON payload is returned for render() to hand to Twisted."""
+    def _reply(self, request, status: int, body: dict) -> bytes:
+        """Set status and headers, and count the request (/metrics); the JSON payload is returned
+        for render() to hand to Twisted."""
+        name = b"/".join(p for p in request.postpath if p).decode("utf-8", "replace")
+        endpoint = name if name in self._routes or name == "health" else "other"
+        started = getattr(request, "switchboard_started", None)
+        elapsed = 0.0 if started is None else max(0.0, self._clock.seconds() - started)
+        metrics.BRIDGE_REQUESTS.labels(endpoint, str(status)).observe(elapsed)
         request.setResponseCode(status)
         request.setHeader(b"content-type", b"application/json")
         request.setHeader(b"cache-control", b"no-store")

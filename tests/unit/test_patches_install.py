@@ -5,11 +5,11 @@ a patch lasts for the life of the process."""
 from tests.fresh_python import run_code
 
 STATE = """
-from switchboard.router.patches import authcache, connlimit, dealer_order, durable_ack, ingress, sendlimit
+from switchboard.router.patches import authcache, connlimit, counting, dealer_order, durable_ack, ingress, sendlimit
 def state():
     return {"ingress": ingress._installed, "sendlimit": sendlimit._installed, "authcache": authcache._installed,
             "connlimit": connlimit._table is not None, "dealer_order": dealer_order._installed,
-            "durable_ack": durable_ack._installed}
+            "durable_ack": durable_ack._installed, "counting": counting._installed}
 """
 
 
@@ -32,7 +32,7 @@ from switchboard.router import patches
 patches.install("container", reactor)
 s = state()
 assert s["ingress"] and s["sendlimit"] and s["authcache"], s
-assert not (s["connlimit"] or s["dealer_order"] or s["durable_ack"]), s
+assert not (s["connlimit"] or s["dealer_order"] or s["durable_ack"] or s["counting"]), s
 """
     )
 

@@ -1,0 +1,66 @@
+"""Count the WAMP messages the router worker receives and sends, by type, for /metrics
+(router/services/counters.py), and remember the worker's routers so /metrics can read their sessions,
+subscriptions and registrations when scraped.
+
+Received: at Crossbar's RouterSession.onMessage, every message of every session (refused ones too).
+Sent: at the `send` of Crossbar's WebSocket and RawSocket router protocols, wrapped last (after
+fastsend and sendlimit), so every message handed to a client's transport counts once. Each wrap is
+one dict increment and one call more per message; its cost is measured in docs/benchmarks.md
+("What the guards and the metrics cost, in instructions").
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from switchboard.router import settings as S
+from switchboard.router.patches.workerproc import in_crossbar_worker
+from switchboard.router.services import counters
+
+#: the worker's Crossbar routers (one per realm), for the collectors of router/services/metrics.py
+routers: "weakref.WeakSet" = weakref.WeakSet()
+_installed = False
+
+
+def _counted_send(send):
+    sent = counters.sent
+
+    def counted_send(self, msg):
+        sent[msg.MESSAGE_TYPE] += 1
+        return send(self, msg)
+
+    counted_send.__wrapped__ = send
+    return counted_send
+
+
+def install(force: bool = False) -> bool:
+    """In a router worker (or with `force`), count messages and remember routers; once. Not with
+    SWITCHBOARD_METRICS=0 (to measure what counting costs)."""
+    global _installed
+    if _installed or not (force or in_crossbar_worker()) or not S.runtime().metrics:
+        return _installed
+    from crossbar.router.protocol import WampRawSocketServerProtocol, WampWebSocketServerProtocol
+    from crossbar.router.router import Router
+    from crossbar.router.session import RouterSession
+
+    received = counters.received
+    on_message = RouterSession.onMessage
+
+    def counted_on_message(self, msg):
+        received[msg.MESSAGE_TYPE] += 1
+        return on_message(self, msg)
+
+    RouterSession.onMessage = counted_on_message
+    # Crossbar's router transports only: the worker's own link to the node controller (over stdio) is
+    # an Autobahn server protocol whose session is a client of the controller
+    WampWebSocketServerProtocol.send = _counted_send(WampWebSocketServerProtocol.send)
+    WampRawSocketServerProtocol.send = _counted_send(WampRawSocketServerProtocol.send)
+    router_init = Router.__init__
+
+    def remembered_init(self, *args, **kwargs):
+        router_init(self, *args, **kwargs)
+        routers.add(self)
+
+    Router.__init__ = remembered_init
+    _installed = True
+    return True

@@ -1,0 +1,172 @@
+"""`GET /metrics`: the router worker's state and counts in Prometheus' text format, built with the
+official client library (prometheus_client) in a registry of its own.
+
+What it reads when scraped: the sessions, subscriptions and registrations of the worker's routers
+(router/patches/counting.py remembers them), the message, refusal and drop counts the patches keep as
+plain integers (router/services/counters.py), the HTTP bridge's requests (a histogram, observed by
+router/services/bridge_http.py), and the process' CPU, memory and descriptors.
+
+Access: open when the hub's web transport listens on loopback only (anything that reaches it runs on
+this machine); when it listens beyond loopback, a request must carry `Authorization: Bearer <token>`
+with SWITCHBOARD_METRICS_TOKEN (401 without it, 403 when the hub has no token set). Put no reverse
+proxy route in front of /metrics on a loopback hub.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from autobahn.wamp import message
+from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from switchboard.bridge import uris
+from switchboard.router import settings as S
+from switchboard.router.patches import counting
+from switchboard.router.services import counters
+from twisted.web.resource import Resource
+
+#: lower-case WAMP message names by type code, as the metrics' `type` label gives them
+MESSAGE_NAMES = {
+    cls.MESSAGE_TYPE: cls.__name__.lower()
+    for cls in vars(message).values()
+    if isinstance(cls, type) and issubclass(cls, message.Message) and hasattr(cls, "MESSAGE_TYPE")
+}
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+
+#: the HTTP bridge's requests; `endpoint` is one of the bridge's own names or "other", so a client
+#: cannot grow the label set by asking for paths that do not exist
+BRIDGE_REQUESTS = Histogram(
+    "switchboard_bridge_request_duration_seconds",
+    "HTTP bridge requests by endpoint and status, and how long each took to answer",
+    ["endpoint", "status"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+def _transport_kind(session) -> str:
+    transport = getattr(session, "_transport", None)
+    name = type(transport).__name__.lower()
+    if "websocket" in name:
+        return "websocket"
+    if "rawsocket" in name:
+        return "rawsocket"
+    return "router"  # a router component: no network transport
+
+
+def _observations(observation_map) -> dict[str, int]:
+    """Subscriptions (or registrations) of a Crossbar UriObservationMap, by match."""
+    found = {"exact": 0, "prefix": 0, "wildcard": 0}
+    for observation in list(observation_map._observation_id_to_observation.values()):
+        found[observation.match] = found.get(observation.match, 0) + 1
+    return found
+
+
+class RouterCollector:
+    """The routers' sessions, subscriptions and registrations, and the counters, read at scrape time."""
+
+    def collect(self):
+        sessions = GaugeMetricFamily(
+            "switchboard_sessions", "Sessions joined now, by role and transport", labels=["realm", "role", "transport"]
+        )
+        subscriptions = GaugeMetricFamily(
+            "switchboard_subscriptions",
+            "Subscriptions now (each with 1 or more subscribers), by match",
+            labels=["realm", "match"],
+        )
+        registrations = GaugeMetricFamily(
+            "switchboard_registrations", "Registrations now, by match", labels=["realm", "match"]
+        )
+        for router in list(counting.routers):
+            realm = str(router.realm)
+            by_kind: dict[tuple[str, str], int] = {}
+            for session in list(router._session_id_to_session.values()):
+                key = (str(getattr(session, "_authrole", None)), _transport_kind(session))
+                by_kind[key] = by_kind.get(key, 0) + 1
+            for (role, kind), count in sorted(by_kind.items()):
+                sessions.add_metric([realm, role, kind], count)
+            for match, count in _observations(router._broker._subscription_map).items():
+                subscriptions.add_metric([realm, match], count)
+            for match, count in _observations(router._dealer._registration_map).items():
+                registrations.add_metric([realm, match], count)
+        yield sessions
+        yield subscriptions
+        yield registrations
+        yield _by_type("switchboard_messages_received", "WAMP messages received from sessions", counters.received)
+        yield _by_type(
+            "switchboard_messages_sent", "WAMP messages sent to sessions (type event: deliveries)", counters.sent
+        )
+        yield _counted("switchboard_refused", "Requests and connections refused by a limit", "reason", counters.refused)
+        yield _counted("switchboard_dropped", "Connections the router aborted", "reason", counters.dropped)
+
+
+def _by_type(name: str, documentation: str, counts) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=["type"])
+    for code, count in sorted(counts.items()):
+        family.add_metric([MESSAGE_NAMES.get(code, str(code))], count)
+    return family
+
+
+def _counted(name: str, documentation: str, label: str, counts) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for key, count in sorted(counts.items()):
+        family.add_metric([key], count)
+    return family
+
+
+REGISTRY.register(RouterCollector())
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class MetricsResource(Resource):
+    isLeaf = True
+
+    def __init__(self, open_access: bool, token: str | None):
+        super().__init__()
+        self.open_access, self.token = open_access, token
+
+    def render(self, request):
+        if request.method not in (b"GET", b"HEAD"):
+            request.setHeader(b"allow", b"GET, HEAD")
+            return self._refuse(request, 405, uris.METHOD_NOT_ALLOWED, "use GET")
+        if not self.open_access:
+            if not self.token:
+                return self._refuse(
+                    request,
+                    403,
+                    uris.WAMP_NOT_AUTHORIZED,
+                    f"the hub listens beyond loopback and {S.ENV_METRICS_TOKEN} is not set",
+                )
+            given = request.getHeader(b"authorization") or b""
+            if not hmac.compare_digest(given, b"Bearer " + self.token.encode()):
+                request.setHeader(b"www-authenticate", b'Bearer realm="switchboard metrics"')
+                return self._refuse(request, 401, uris.WAMP_NOT_AUTHORIZED, "send Authorization: Bearer <token>")
+        request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
+        request.setHeader(b"cache-control", b"no-store")
+        return generate_latest(REGISTRY)
+
+    @staticmethod
+    def _refuse(request, status: int, uri: str, text: str) -> bytes:
+        request.setResponseCode(status)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return f"{uri}: {text}\n".encode()
+
+
+def create(extra: dict) -> Resource:
+    """Factory Crossbar calls for the `metrics` path; extra "interface" is what the web transport
+    listens on (given by render_config)."""
+    interface = str((extra or {}).get("interface", "127.0.0.1"))
+    return MetricsResource(is_loopback(interface), S.runtime().metrics_token)
