@@ -14,7 +14,7 @@ window divided by N are the router's per call (CALL in, INVOCATION out, YIELD in
 RESULT out) and per published event (PUBLISH in, PUBLISHED out, EVENT out).
 
 `python -m bench.router_instructions [--calls N] [--repeat R]`; prints a table, writes
-bench/results/router_instructions.{json,md}. About 15 minutes (the router under valgrind starts slowly).
+bench/results/router_instructions.{json,md}. About 20 minutes (the router under valgrind starts slowly).
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def _counted(pid: int, workdir: Path, run) -> int:
     _control(pid, "--dump")
     _control(pid, "--instr=off")
     dumps = sorted(set(workdir.glob("callgrind.*.out*")) - before, key=lambda p: p.stat().st_mtime)
+    if not dumps:
+        raise RuntimeError(f"callgrind_control --dump {pid} wrote no profile into {workdir}")
     text = dumps[-1].read_text(errors="replace")
     match = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
     if not match:
@@ -111,10 +113,8 @@ def measure(system: str, calls: int, repeat: int, workdir: Path) -> dict:
     # one hash seed for both hubs: string hashing is the same in both, so dict and set work repeats
     hub = Hub(workdir / "hub", env={**LOADGEN_LIMITS, **variant.env, "PYTHONHASHSEED": "0"}, config=config)
     hub.node.worker_pids = _with_router_under_valgrind(hub.node.worker_pids)
-    hub._log = open(hub.log_path, "ab")
-    hub.node.log = hub._log
-    hub.node.start(timeout=START_TIMEOUT)
     try:
+        hub.start(timeout=START_TIMEOUT)
         pid = hub.worker_pid("router")
         per_call, per_event = [], []
         with hub.client(serializer="msgpack") as caller, hub.client(serializer="msgpack") as listener:

@@ -194,6 +194,14 @@ class HubClient:
         `timeout` (seconds, default the client's) is enforced by the hub, which cancels the call at
         the callee and answers 504 (CallTimeout).
         """
+        return self.call_with(procedure, args, kwargs, timeout=timeout)
+
+    def call_with(
+        self, procedure: str, args: list | tuple = (), kwargs: Mapping[str, Any] | None = None, *, timeout=None
+    ) -> Any:
+        """call(), with the arguments given as data: keyword arguments named `timeout` or
+        `procedure` reach the procedure."""
+        kwargs = {} if kwargs is None else kwargs
         what = f"call({procedure!r})"
         if timeout is None:
             timeout = min(self.timeout, MAX_CALL_TIMEOUT)

@@ -93,13 +93,13 @@ BACKEND_AUTHID = "backend"
 #: subscribe under every URI.
 BACKEND_ROLE = "backend"
 
-#: Every backend component subscribes here once its setup is done (components/base.py): a hub is
-#: ready when as many sessions are subscribed as its config has container components. Nothing is
-#: published on it.
 #: the web transport's liveness and readiness paths (router/services/health.py)
 HEALTH_PATH, READY_PATH = "health", "ready"
 #: the web transport's Prometheus path (router/services/metrics.py)
 METRICS_PATH = "metrics"
+#: Every backend component subscribes here once its setup is done (components/base.py): a hub is
+#: ready when as many sessions are subscribed as its config has container components. Nothing is
+#: published on it.
 READY_TOPIC = "switchboard.component.ready"
 
 #: Key id of the HTTP bridge's signing secret when SWITCHBOARD_BRIDGE_KEY is not set.

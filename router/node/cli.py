@@ -45,6 +45,19 @@ def _settings(args) -> S.Settings:
         raise SystemExit(f"switchboard: {e}") from None
 
 
+def _running_hub_settings(args) -> S.Settings:
+    """The settings of the hub in this command's hub directory, as it runs: its addresses from the
+    config it rendered into its node directory (a hub started with SWITCHBOARD_PORT=9000 is found on
+    9000 from a shell without it), else from its config; the environment still wins."""
+    if getattr(args, "dir", None):
+        os.environ[S.ENV_DIR] = str(Path(args.dir).resolve())
+    rendered = S.hub_dir(os.environ) / S.NODE_DIR_NAME / "config.json"
+    try:
+        return S.Settings.from_env(config=S.load_config(rendered) if rendered.exists() else None)
+    except (S.SettingsError, OSError, ValueError) as e:
+        raise commands.CommandError(str(e), commands.EXIT_USAGE) from None
+
+
 def _stop_on_signals() -> None:
     """SIGTERM and SIGINT both raise KeyboardInterrupt, so the command stops as on Ctrl-C. A shell
     that starts a command in the background ignores SIGINT for it; kill -INT must still stop it."""
@@ -123,7 +136,7 @@ def _emit(value, as_json: bool, text: str | None = None) -> None:
 
 
 def cmd_publish(args) -> int:
-    settings = _settings(args)
+    settings = _running_hub_settings(args)
     event_args, kwargs = commands.json_args(args.args), commands.json_kwargs(args.kwargs)
     result = commands.publish(settings, args.topic, event_args, kwargs, retain=args.retain, url=args.url)
     _emit(result, args.json, f"published {args.topic} (id {result['id']}{', a repeat' if result['duplicate'] else ''})")
@@ -131,14 +144,14 @@ def cmd_publish(args) -> int:
 
 
 def cmd_call(args) -> int:
-    settings = _settings(args)
+    settings = _running_hub_settings(args)
     call_args, kwargs = commands.json_args(args.args), commands.json_kwargs(args.kwargs)
     _emit(commands.call(settings, args.procedure, call_args, kwargs, timeout=args.timeout, url=args.url), True)
     return commands.EXIT_OK
 
 
 def cmd_subscribe(args) -> int:
-    settings = _settings(args)
+    settings = _running_hub_settings(args)
     _stop_on_signals()
     try:
         for event in commands.subscribe(settings, args.topic, match=args.match, history=args.history, url=args.url):
@@ -149,13 +162,13 @@ def cmd_subscribe(args) -> int:
 
 
 def cmd_ticket(args) -> int:
-    result = commands.ticket(_settings(args), args.user, ttl=args.ttl)
+    result = commands.ticket(_running_hub_settings(args), args.user, ttl=args.ttl)
     _emit(result, args.json, result["ticket"])
     return commands.EXIT_OK
 
 
 def cmd_status(args) -> int:
-    result = commands.status(_settings(args), url=args.url)
+    result = commands.status(_running_hub_settings(args), url=args.url)
     _emit(result, args.json, _status_text(result))
     return commands.EXIT_OK if result["ready"] else commands.EXIT_REFUSED
 
@@ -189,6 +202,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
 
 
@@ -253,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     subscribe.add_argument("topic")
     subscribe.add_argument("--match", choices=("exact", "prefix", "wildcard"), default="exact")
-    subscribe.add_argument("--history", type=int, default=0, metavar="N", help="first the N newest stored events")
+    subscribe.add_argument(
+        "--history", type=_count, default=0, metavar="N", help="first the N newest stored events (history.get's limit)"
+    )
     ticket = sub.add_parser("ticket", help="a sign-in ticket for a browser session (docs/security.md)")
     ticket.add_argument("--dir", help=dir_help)
     ticket.add_argument("--user", required=True, help="the authid the session gets")
@@ -279,3 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     except commands.CommandError as e:
         print(f"switchboard {args.command}: {e}", file=sys.stderr, flush=True)
         return e.code
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C before the command was done (subscribe ends on it with 0)
+    except BrokenPipeError:  # stdout closed early (`switchboard subscribe ... | head -1`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return commands.EXIT_OK

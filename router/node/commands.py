@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any, Iterator
 
-from switchboard.bridge import errors
+from switchboard.bridge import errors, uris
 from switchboard.router import settings as S
 from switchboard.router.node.secrets import SecretsMissing, read_secrets
 
@@ -38,10 +38,16 @@ class CommandError(Exception):
 
 
 # --- reading the command line -------------------------------------------------------------------
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number the hub carries")
+
+
 def json_value(text: str, what: str) -> Any:
     """One command-line word read as JSON; a word that is not JSON is a usage error naming it."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise CommandError(f"{what} is nested too deep", EXIT_USAGE) from None
     except ValueError as e:
         hint = f" (a string is quoted: '\"{text}\"')" if text[:1] not in '[{"' else ""
         raise CommandError(f"{what} is not JSON: {e}{hint}", EXIT_USAGE) from None
@@ -66,13 +72,18 @@ def _secret(settings: S.Settings, name: str) -> str:
         return read_secrets(settings.secrets_file)[name]
     except SecretsMissing as e:
         raise CommandError(str(e), EXIT_UNAVAILABLE) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CommandError(f"cannot read {settings.secrets_file}: {e}", EXIT_UNAVAILABLE) from None
 
 
 def _bridge(settings: S.Settings, url: str | None, timeout: float):
     from switchboard.bridge.client import HubClient
 
     secret = _secret(settings, S.ENV_BRIDGE_SECRET)
-    return HubClient(url or settings.bridge_url, S.runtime().bridge_key, secret, timeout=timeout, retries=0)
+    try:
+        return HubClient(url or settings.bridge_url, S.runtime().bridge_key, secret, timeout=timeout, retries=0)
+    except (TypeError, ValueError) as e:
+        raise CommandError(f"--url: {e}", EXIT_USAGE) from None
 
 
 def _refusal(e: errors.SwitchboardError) -> CommandError:
@@ -96,6 +107,22 @@ def backend_session(settings: S.Settings, url: str | None):
         raise CommandError(f"the hub at {url} refused the backend session: {e}", EXIT_REFUSED) from None
     except (OSError, TimeoutError) as e:
         raise CommandError(f"hub unavailable at {url}: {e or type(e).__name__}", EXIT_UNAVAILABLE) from None
+    except ValueError as e:  # not an rs:// or ws:// URL, or a port out of range
+        raise CommandError(f"--url {url!r}: {e}", EXIT_USAGE) from None
+
+
+def _wamp_failure(e: Exception) -> CommandError:
+    """A failure of a call or subscribe on the backend session, as one line and an exit code."""
+    from autobahn.wamp.exception import ApplicationError
+
+    if isinstance(e, ApplicationError):
+        code = EXIT_USAGE if e.error == uris.INVALID_ARGUMENT else EXIT_REFUSED
+        return CommandError(f"{e.error}: {e.args[0] if e.args else ''}".rstrip(": "), code)
+    return CommandError(f"the hub stopped answering: {e or type(e).__name__}", EXIT_UNAVAILABLE)
+
+
+#: what a WAMP request on the backend session may fail with (besides a refusal, ApplicationError)
+_WAMP_FAILURES = (TimeoutError, OSError, ConnectionError)
 
 
 # --- the commands -------------------------------------------------------------------------------
@@ -106,6 +133,8 @@ def publish(settings: S.Settings, topic: str, args: list, kwargs: dict, *, retai
             result = hub.publish_event(topic, args, kwargs, options={"retain": True} if retain else None)
     except errors.SwitchboardError as e:
         raise _refusal(e) from None
+    except (TypeError, ValueError) as e:  # a value JSON or the hub cannot carry, refused before sending
+        raise CommandError(f"refused: {e}", EXIT_USAGE) from None
     return {"id": result.id, "duplicate": result.duplicate}
 
 
@@ -115,9 +144,11 @@ def call(settings: S.Settings, procedure: str, args: list, kwargs: dict, *, time
 
     try:
         with _bridge(settings, url, timeout) as hub:
-            result = hub.call(procedure, *args, timeout=timeout, **kwargs)
+            result = hub.call_with(procedure, args, kwargs, timeout=timeout)
     except errors.SwitchboardError as e:
         raise _refusal(e) from None
+    except (TypeError, ValueError) as e:
+        raise CommandError(f"refused: {e}", EXIT_USAGE) from None
     if isinstance(result, CallResult):
         return {"args": result.args, "kwargs": result.kwargs}
     return result
@@ -129,6 +160,8 @@ def subscribe(settings: S.Settings, topic: str, *, match: str, history: int, url
 
     It subscribes before reading the history, so no event falls between the two; an event both
     returns is given once (the history's copy)."""
+    import queue
+
     from autobahn.wamp.exception import ApplicationError
 
     client = backend_session(settings, url)
@@ -136,11 +169,11 @@ def subscribe(settings: S.Settings, topic: str, *, match: str, history: int, url
         try:
             subscription = client.subscribe(topic, match=None if match == "exact" else match)
             stored = client.call("history.get", topic, limit=history)["events"] if history else []
-        except ApplicationError as e:
-            raise CommandError(f"{e.error}: {e.args[0] if e.args else ''}".rstrip(": "), EXIT_REFUSED) from None
-        seen = set()
+        except (ApplicationError, *_WAMP_FAILURES) as e:
+            raise _wamp_failure(e) from None
+        early = set()  # events of the history that the subscription may deliver again
         for event in stored:
-            seen.add(event["publication"])
+            early.add(event["publication"])
             yield {
                 "topic": event["topic"],
                 "args": event["args"],
@@ -152,11 +185,11 @@ def subscribe(settings: S.Settings, topic: str, *, match: str, history: int, url
         while client.is_connected:
             try:
                 event = subscription.get(timeout=1.0)
-            except Exception:  # queue.Empty: look again whether the session is still there
+            except queue.Empty:  # look again whether the session is still there
                 continue
-            if event.publication in seen:
+            if event.publication in early:
+                early.discard(event.publication)
                 continue
-            seen.clear()  # only the events from before the history read can repeat
             yield {
                 "topic": event.topic or topic,
                 "args": list(event.args),
@@ -183,40 +216,61 @@ def ticket(settings: S.Settings, user: str, *, ttl: float) -> dict:
 
 def status(settings: S.Settings, *, url: str | None) -> dict:
     """What the hub holds now: readiness, sessions by role, topics and registrations."""
-    from switchboard.router.node.process import ready_components
+
+    from autobahn.wamp.exception import ApplicationError
 
     config = _config(settings)
     with backend_session(settings, url) as c:
-        roles = [r["name"] for r in S.router_worker(config)["realms"][0]["roles"]]
-        sessions = {role: c.call("wamp.session.count", [role]) for role in roles}
-        sessions[S.BACKEND_ROLE] -= 1  # this command's own session
-        ready, expected = ready_components(c.call), S.container_components(config)
-        return {
-            "url": url or settings.backend_url,
-            "realm": settings.realm,
-            "ready": ready >= expected,
-            "components": {"ready": ready, "expected": expected},
-            "sessions": {"total": c.call("wamp.session.count") - 1, "by_role": sessions},
-            "topics": _listed(c.call, "subscription", "subscribers"),
-            "registrations": _listed(c.call, "registration", "callees"),
-        }
+        try:
+            return _status(c, settings, config, url)
+        except (ApplicationError, *_WAMP_FAILURES) as e:
+            raise _wamp_failure(e) from None
+
+
+def _status(c, settings: S.Settings, config: dict, url: str | None) -> dict:
+    from switchboard.router.node.process import ready_components
+
+    roles = [r["name"] for r in S.router_worker(config)["realms"][0]["roles"]]
+    sessions = {role: c.call("wamp.session.count", [role]) for role in roles}
+    sessions[S.BACKEND_ROLE] -= 1  # this command's own session
+    ready, expected = ready_components(c.call), S.container_components(config)
+    return {
+        "url": url or settings.backend_url,
+        "realm": settings.realm,
+        "ready": ready >= expected,
+        "components": {"ready": ready, "expected": expected},
+        "sessions": {"total": c.call("wamp.session.count") - 1, "by_role": sessions},
+        "topics": _listed(c.call, "subscription", "subscribers"),
+        "registrations": _listed(c.call, "registration", "callees"),
+    }
 
 
 def _config(settings: S.Settings) -> dict:
     """The config the hub runs: the one it rendered into its node directory, else the hub's own."""
     rendered = settings.node_dir / "config.json"
-    return S.load_config(rendered if rendered.exists() else settings.config_file)
+    path = rendered if rendered.exists() else settings.config_file
+    try:
+        return S.load_config(path)
+    except (OSError, ValueError) as e:
+        raise CommandError(f"cannot read the hub's config {path}: {e}", EXIT_USAGE) from None
 
 
 def _listed(call, kind: str, members: str) -> list[dict]:
     """Every subscription (or registration) of the realm with its URI, match and member count,
     leaving out the router's own wamp.* ones."""
+    from autobahn.wamp.exception import ApplicationError
+
     found = []
     for match, ids in call(f"wamp.{kind}.list").items():
         for id_ in ids:
-            details = call(f"wamp.{kind}.get", id_)
-            if details is None or details["uri"].startswith("wamp."):
-                continue
-            count = call(f"wamp.{kind}.count_{members}", id_)
+            try:
+                details = call(f"wamp.{kind}.get", id_)
+                if details["uri"].startswith("wamp."):
+                    continue
+                count = call(f"wamp.{kind}.count_{members}", id_)
+            except ApplicationError as e:
+                if e.error.startswith("wamp.error.no_such_"):
+                    continue  # gone between the list and the lookup
+                raise
             found.append({"uri": details["uri"], "match": match, members: count})
     return sorted(found, key=lambda item: (item["uri"], item["match"]))

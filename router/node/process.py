@@ -92,7 +92,8 @@ def render_config(
     metrics = web["paths"].setdefault(
         S.METRICS_PATH, {"type": "resource", "classname": "switchboard.router.services.metrics.create"}
     )
-    metrics.setdefault("extra", {})["interface"] = settings.host
+    # the interface of the transport /metrics is served on (with proxies in front, the router's own)
+    metrics.setdefault("extra", {})["interface"] = web["endpoint"].get("interface", "")
     return config
 
 
@@ -172,9 +173,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def ready_components(call) -> int:
     """How many components have done their setup: each subscribes to READY_TOPIC once it has
-    (components/base.py). `call` is a backend session's call."""
+    (components/base.py). `call` is a backend session's call: this asks the router's meta API, from
+    outside the router (inside it, router/services/health.py reads the broker)."""
+    from autobahn.wamp.exception import ApplicationError
+
     subscription = call("wamp.subscription.lookup", S.READY_TOPIC)
-    return 0 if subscription is None else call("wamp.subscription.count_subscribers", subscription)
+    if subscription is None:
+        return 0
+    try:
+        return call("wamp.subscription.count_subscribers", subscription)
+    except ApplicationError as e:
+        if e.error == "wamp.error.no_such_subscription":  # its last subscriber left in between
+            return 0
+        raise
 
 
 def worker_id_of(cmdline: list[str]) -> str | None:

@@ -26,21 +26,37 @@ def _counted_send(send):
     sent = counters.sent
 
     def counted_send(self, msg):
-        sent[msg.MESSAGE_TYPE] += 1
-        return send(self, msg)
+        send(self, msg)
+        sent[msg.MESSAGE_TYPE] += 1  # after: a send that raised (transport gone) did not send
 
     counted_send.__wrapped__ = send
     return counted_send
 
 
 def install(force: bool = False) -> bool:
-    """In a router worker (or with `force`), count messages and remember routers; once. Not with
-    SWITCHBOARD_METRICS=0 (to measure what counting costs)."""
+    """In a router worker (or with `force`), remember its routers and count messages; once. With
+    SWITCHBOARD_METRICS=0 the messages are not counted (to measure what counting costs); the routers
+    are remembered all the same (/metrics and /ready read them)."""
     global _installed
-    if _installed or not (force or in_crossbar_worker()) or not S.runtime().metrics:
+    if _installed or not (force or in_crossbar_worker()):
         return _installed
-    from crossbar.router.protocol import WampRawSocketServerProtocol, WampWebSocketServerProtocol
     from crossbar.router.router import Router
+
+    router_init = Router.__init__
+
+    def remembered_init(self, *args, **kwargs):
+        router_init(self, *args, **kwargs)
+        routers.add(self)
+
+    Router.__init__ = remembered_init
+    if S.runtime().metrics:
+        _count_messages()
+    _installed = True
+    return True
+
+
+def _count_messages() -> None:
+    from crossbar.router.protocol import WampRawSocketServerProtocol, WampWebSocketServerProtocol
     from crossbar.router.session import RouterSession
 
     received = counters.received
@@ -55,12 +71,3 @@ def install(force: bool = False) -> bool:
     # an Autobahn server protocol whose session is a client of the controller
     WampWebSocketServerProtocol.send = _counted_send(WampWebSocketServerProtocol.send)
     WampRawSocketServerProtocol.send = _counted_send(WampRawSocketServerProtocol.send)
-    router_init = Router.__init__
-
-    def remembered_init(self, *args, **kwargs):
-        router_init(self, *args, **kwargs)
-        routers.add(self)
-
-    Router.__init__ = remembered_init
-    _installed = True
-    return True

@@ -7,7 +7,6 @@ is the contract.
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 from autobahn.wamp.exception import ApplicationError
@@ -19,6 +18,7 @@ from switchboard.bridge.signing import DEFAULT_WINDOW, SignatureError, Verifier
 from switchboard.router import settings as S
 from switchboard.router.services import bridge_session, metrics, replay_store
 from switchboard.router.services.dedupe import MAX_IDS, PublishedIds
+from switchboard.router.services.http_answers import json_answer
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.logger import Logger
@@ -161,19 +161,22 @@ class BridgeResource(Resource):
     def _reply(self, request, status: int, body: dict) -> bytes:
         """Set status and headers, and count the request (/metrics); the JSON payload is returned
         for render() to hand to Twisted."""
+        self._observe(request, status)
+        return json_answer(request, status, body)
+
+    def _observe(self, request, status: int | str) -> None:
+        """The request in the bridge's histogram: its endpoint (a route's name, else "other", so
+        made-up paths add no label values), its status and how long it took."""
         name = b"/".join(p for p in request.postpath if p).decode("utf-8", "replace")
         endpoint = name if name in self._routes or name == "health" else "other"
         started = getattr(request, "switchboard_started", None)
         elapsed = 0.0 if started is None else max(0.0, self._clock.seconds() - started)
         metrics.BRIDGE_REQUESTS.labels(endpoint, str(status)).observe(elapsed)
-        request.setResponseCode(status)
-        request.setHeader(b"content-type", b"application/json")
-        request.setHeader(b"cache-control", b"no-store")
-        return b"" if request.method == b"HEAD" else json.dumps(body, separators=(",", ":")).encode("utf-8")
 
     def _reply_later(self, request, status: int, body: dict) -> None:
         if request._disconnected or request.finished:
-            return  # the client went away; nobody to answer
+            self._observe(request, "disconnected")  # the client went away; nobody to answer
+            return
         request.write(self._reply(request, status, body))
         request.finish()
 

@@ -1,104 +1,65 @@
 """`/health` and `/ready` of the hub's web transport, for load balancers, orchestrators and scripts.
 
 `/health` answers 200 whenever the router worker serves HTTP at all (liveness: restart the hub when
-it stops answering). `/ready` answers 200 only once the router's service session has joined and every
-component of the config has done its setup (each subscribes to READY_TOPIC then: components/base.py),
-and 503 naming what is missing before that (readiness: send no traffic yet). Both are unauthenticated,
-answer JSON and leave nothing to log; the router session and the count of components expected are
-given by render_config (router/node/process.py), which adds both paths to every hub's web transport.
+it stops answering). `/ready` answers 200 only once every component of the config has done its setup
+(each subscribes to READY_TOPIC then: components/base.py), and 503 naming what is missing before
+that (readiness: send no traffic yet). It reads the subscription from the router's broker in this
+process (router/patches/counting.py remembers the routers), so it needs no session and works with
+any config. Both are unauthenticated and write no log line; render_config (router/node/process.py)
+adds both paths to every hub's web transport, with the count of components to wait for.
 """
 
 from __future__ import annotations
 
-import json
-
-from autobahn.wamp.exception import ApplicationError
-from switchboard.bridge import uris
 from switchboard.router import settings as S
-from switchboard.router.services import bridge_session
-from twisted.internet.defer import ensureDeferred
-from twisted.logger import Logger
+from switchboard.router.patches import counting
+from switchboard.router.services.http_answers import json_answer, refuse_unless_get
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
-
-log = Logger()
-
-
-def _answer(request, status: int, body: dict) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"application/json")
-    request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(body).encode()
-
-
-def _only_get(request) -> bytes | None:
-    if request.method in (b"GET", b"HEAD"):
-        return None
-    request.setHeader(b"allow", b"GET, HEAD")
-    return _answer(request, 405, {"error": uris.METHOD_NOT_ALLOWED, "message": "use GET"})
 
 
 class Alive(Resource):
     isLeaf = True
 
     def render(self, request):
-        return _only_get(request) or _answer(request, 200, {"status": "alive"})
+        return refuse_unless_get(request) or json_answer(request, 200, {"status": "alive"})
 
 
 class Ready(Resource):
     isLeaf = True
 
-    def __init__(self, expected_components: int, session_provider=bridge_session.current):
+    def __init__(self, expected_components: int, count=None):
         super().__init__()
         self.expected = expected_components
-        self._session = session_provider
+        self._count = count or ready_components
 
     def render(self, request):
-        refused = _only_get(request)
+        refused = refuse_unless_get(request)
         if refused:
             return refused
-        session = self._session()
-        if session is None:
-            return _answer(request, 503, self.state(None))
-        finished = []
-        request.notifyFinish().addBoth(finished.append)
+        state = self.state(self._count())
+        return json_answer(request, 200 if state["status"] == "ready" else 503, state)
 
-        def reply(ready: int | None) -> None:
-            if not finished:
-                state = self.state(ready)
-                request.write(_answer(request, 200 if state["status"] == "ready" else 503, state))
-                request.finish()
-
-        def failed(failure) -> None:
-            log.warn("/ready: the router's meta API failed: {error}", error=failure.getErrorMessage())
-            reply(None)
-
-        ensureDeferred(ready_components(session)).addCallbacks(reply, failed)
-        return NOT_DONE_YET
-
-    def state(self, ready: int | None) -> dict:
-        """The body of a /ready answer; `ready` is None when the router could not be asked."""
+    def state(self, ready: int) -> dict:
+        """The body of a /ready answer."""
         missing = []
-        if ready is None:
-            missing.append("the router's service session has not joined")
-        elif ready < self.expected:
+        if ready < self.expected:
             missing.append(f"{self.expected - ready} of {self.expected} components have not finished their setup")
         return {
             "status": "starting" if missing else "ready",
-            "components": {"ready": ready or 0, "expected": self.expected},
+            "components": {"ready": ready, "expected": self.expected},
             **({"missing": missing} if missing else {}),
         }
 
 
-async def ready_components(session) -> int:
-    """How many components have done their setup: READY_TOPIC's subscribers (the router's meta API)."""
-    try:
-        subscription = await session.call("wamp.subscription.lookup", S.READY_TOPIC)
-        if subscription is None:
-            return 0
-        return await session.call("wamp.subscription.count_subscribers", subscription)
-    except ApplicationError:  # the subscription went away between the two calls
-        return 0
+def ready_components() -> int:
+    """How many sessions of this worker's routers are subscribed to READY_TOPIC. (A process outside
+    the router asks the router's meta API instead: router/node/process.py, ready_components.)"""
+    count = 0
+    for router in list(counting.routers):
+        observation = router._broker._subscription_map.get_observation(S.READY_TOPIC)
+        if observation is not None:
+            count += len(observation.observers)
+    return count
 
 
 def alive(extra: dict) -> Resource:

@@ -25,6 +25,7 @@ from switchboard.bridge import uris
 from switchboard.router import settings as S
 from switchboard.router.patches import counting
 from switchboard.router.services import counters
+from switchboard.router.services.http_answers import body_for, json_answer, refuse_unless_get
 from twisted.web.resource import Resource
 
 #: lower-case WAMP message names by type code, as the metrics' `type` label gives them
@@ -139,34 +140,31 @@ class MetricsResource(Resource):
         self.open_access, self.token = open_access, token
 
     def render(self, request):
-        if request.method not in (b"GET", b"HEAD"):
-            request.setHeader(b"allow", b"GET, HEAD")
-            return self._refuse(request, 405, uris.METHOD_NOT_ALLOWED, "use GET")
+        refused = refuse_unless_get(request)
+        if refused:
+            return refused
         if not self.open_access:
             if not self.token:
                 return self._refuse(
                     request,
                     403,
-                    uris.WAMP_NOT_AUTHORIZED,
                     f"the hub listens beyond loopback and {S.ENV_METRICS_TOKEN} is not set",
                 )
-            given = request.getHeader(b"authorization") or b""
-            if not hmac.compare_digest(given, b"Bearer " + self.token.encode()):
+            scheme, _, given = (request.getHeader(b"authorization") or b"").partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token.encode()):
                 request.setHeader(b"www-authenticate", b'Bearer realm="switchboard metrics"')
-                return self._refuse(request, 401, uris.WAMP_NOT_AUTHORIZED, "send Authorization: Bearer <token>")
+                return self._refuse(request, 401, "send Authorization: Bearer <token>")
         request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
         request.setHeader(b"cache-control", b"no-store")
-        return generate_latest(REGISTRY)
+        return body_for(request, generate_latest(REGISTRY))
 
     @staticmethod
-    def _refuse(request, status: int, uri: str, text: str) -> bytes:
-        request.setResponseCode(status)
-        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-        return f"{uri}: {text}\n".encode()
+    def _refuse(request, status: int, text: str) -> bytes:
+        return json_answer(request, status, {"error": uris.WAMP_NOT_AUTHORIZED, "message": text})
 
 
 def create(extra: dict) -> Resource:
-    """Factory Crossbar calls for the `metrics` path; extra "interface" is what the web transport
-    listens on (given by render_config)."""
-    interface = str((extra or {}).get("interface", "127.0.0.1"))
+    """Factory Crossbar calls for the `metrics` path; extra "interface" is what its web transport
+    listens on (given by render_config; without it, the token is asked for)."""
+    interface = str((extra or {}).get("interface", ""))
     return MetricsResource(is_loopback(interface), S.runtime().metrics_token)

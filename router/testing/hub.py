@@ -65,11 +65,15 @@ class Hub:
         finally:
             hub.stop()
 
-    def start(self) -> None:
+    def start(self, timeout: float | None = None) -> None:
+        """Start the node and wait until it is ready (`timeout`: seconds, default the node's)."""
         if self._log is None or self._log.closed:
             self._log = open(self.log_path, "ab")
         self.node.log = self._log
-        self.node.start()
+        if timeout is None:
+            self.node.start()
+        else:
+            self.node.start(timeout)
 
     def stop(self) -> None:
         self.node.stop()

@@ -93,6 +93,25 @@ def test_call_errors_name_the_problem_with_their_exit_code(hub):
     assert "--kwargs must be a JSON object" in line
 
 
+def test_arguments_the_hub_cannot_carry_are_refused_in_one_line(hub):
+    # a keyword named like the client's own parameter reaches the procedure (which refuses it)
+    line = failed(sb(hub, "call", "demo.add2", "1", "2", "--kwargs", '{"timeout": 1}'), commands.EXIT_REFUSED, "call")
+    assert "HTTP 4" in line or "error" in line
+    line = failed(sb(hub, "publish", "chat.room.x", "NaN"), commands.EXIT_USAGE, "publish")
+    assert "NaN" in line
+    line = failed(sb(hub, "call", "demo.add2", "1", "2", "--url", "ftp://hub/bridge/"), commands.EXIT_USAGE, "call")
+    assert "--url" in line
+    line = failed(sb(hub, "status", "--url", "http://127.0.0.1/"), commands.EXIT_USAGE, "status")
+    assert "--url" in line
+
+
+def test_the_hub_is_found_from_its_directory_alone(hub):
+    """A shell with only --dir (no port variables) reaches a hub that runs on ports of its own."""
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    result = sb(hub, "call", "--dir", str(hub.hub_dir), "demo.add2", "2", "2", env=bare)
+    assert (result.returncode, result.stdout) == (0, "4\n"), result.stderr
+
+
 def test_publish_refusals_are_usage_errors(hub):
     line = failed(sb(hub, "publish", "wamp.session.x", "1"), commands.EXIT_USAGE, "publish")
     assert "reserved for the router" in line

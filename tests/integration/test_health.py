@@ -49,7 +49,10 @@ def test_ready_answers_503_naming_what_is_missing_once_a_component_is_gone(hub):
     assert get(hub, S.HEALTH_PATH)[0] == 200  # the router still lives
 
 
-def test_only_get_and_head_are_answered(hub):
-    for path in (S.HEALTH_PATH, S.READY_PATH):
+def test_only_get_and_head_are_answered_and_head_has_no_body(hub):
+    for path in (S.HEALTH_PATH, S.READY_PATH, S.METRICS_PATH):
         status, body = get(hub, path, "POST")
         assert status == 405 and body["error"] == uris.METHOD_NOT_ALLOWED
+        head = http.request("HEAD", hub.http_url + path)
+        assert head.status == 200 and head.data == b""
+    assert "HEAD request" not in hub.log_text()  # Twisted's line for a HEAD answer with a body

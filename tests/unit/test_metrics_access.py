@@ -8,7 +8,7 @@ CASES = """
 import txaio
 txaio.use_twisted()
 from twisted.web.test.requesthelper import DummyRequest
-from switchboard.router.services.metrics import MetricsResource, is_loopback
+from switchboard.router.services.metrics import MetricsResource, create, is_loopback
 
 def get(resource, authorization=None, method=b"GET"):
     request = DummyRequest([b""])
@@ -35,6 +35,12 @@ assert status == 200 and b"switchboard_messages_received_total" in body, (status
 status, body = get(MetricsResource(False, None), b"Bearer anything")
 assert status == 403 and b"SWITCHBOARD_METRICS_TOKEN" in body, (status, body)
 assert get(MetricsResource(True, None), method=b"POST")[0] == 405
+assert get(guarded, b"bearer s3cret-token")[0] == 200  # the scheme is case-insensitive (RFC 7235)
+assert get(MetricsResource(True, None), method=b"HEAD") == (200, b"")
+
+assert create({"interface": "127.0.0.1"}).open_access and create({"interface": "::1"}).open_access
+assert not create({"interface": "0.0.0.0"}).open_access
+assert not create({}).open_access  # no interface given: the token is asked for
 """
 
 
