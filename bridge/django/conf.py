@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "HUB_HTTP_URL": None,  # default: URL without its bridge/ path
     "HUB_WS_URL": None,  # default: HUB_HTTP_URL with ws(s):// and path ws
     "REALM": "switchboard",
+    "METRICS_TOKEN": None,  # bearer token for metrics/ (staff users need none)
     "OUTBOX": OUTBOX_DEFAULTS,
 }
 
@@ -87,6 +88,7 @@ class Settings:
     hub_ws_url: str
     realm: str
     outbox: Outbox
+    metrics_token: str | None = None
 
     def require_ticket_secret(self) -> str:
         if not self.ticket_secret:
@@ -208,6 +210,7 @@ def parse(raw: Mapping | None) -> Settings:
         hub_ws_url=hub_ws,
         realm=realm,
         outbox=outbox,
+        metrics_token=_text("METRICS_TOKEN", values["METRICS_TOKEN"], required=False),
     )
 
 

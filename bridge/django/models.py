@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -19,6 +20,25 @@ class OutboxEventQuerySet(models.QuerySet):
 
     def delivered(self) -> "OutboxEventQuerySet":
         return self.filter(delivered_at__isnull=False)
+
+    def state(self, now) -> "OutboxState":
+        """What the outbox holds at `now`: for manage.py switchboard_status and the metrics view."""
+        pending = self.pending()
+        oldest = pending.order_by("created").values_list("created", flat=True).first()
+        return OutboxState(
+            pending=pending.count(),
+            oldest_age=(now - oldest).total_seconds() if oldest else None,
+            refused=pending.filter(retry_at__isnull=False).count(),
+        )
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    pending: int
+    #: seconds since the oldest pending event was created; None when nothing is pending
+    oldest_age: float | None
+    #: pending events the hub refused, waiting to be offered again
+    refused: int
 
 
 class OutboxEvent(models.Model):

@@ -12,4 +12,5 @@ urlpatterns = [
     path("ticket/", views.ticket, name="ticket"),
     path("events/", views.events, name="events"),
     path("rpc/<str:name>/", views.call, name="rpc"),
+    path("metrics/", views.metrics, name="metrics"),
 ]

@@ -1,4 +1,5 @@
-"""Django's side of the hub: browser tickets, forwarded events and procedure calls.
+"""Django's side of the hub: browser tickets, forwarded events and procedure calls, and the
+outbox's metrics.
 
 `events/` and `rpc/<name>/` are called by the hub, not by browsers: they are exempt from CSRF and
 accept only requests carrying a valid bridge signature (else 401).
@@ -6,6 +7,7 @@ accept only requests carrying a valid bridge signature (else 401).
 
 from __future__ import annotations
 
+import hmac
 import inspect
 import json
 import logging
@@ -15,6 +17,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from switchboard.bridge import tickets
 from switchboard.bridge.django import rpc, verification
@@ -30,6 +33,9 @@ from switchboard.bridge.uris import (
     UNAUTHORIZED,
 )
 from switchboard.bridge.uris import WAMP_INVALID_ARGUMENT as INVALID_ARGUMENT
+from switchboard.bridge.uris import (
+    WAMP_NOT_AUTHORIZED as NOT_AUTHORIZED,
+)
 
 log = logging.getLogger("switchboard.bridge.django.views")
 
@@ -141,3 +147,38 @@ def call(request: HttpRequest, name: str) -> JsonResponse:
 
 class _NotJSON(Exception):
     pass
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """The outbox in Prometheus text format, for staff users and for a scraper sending
+    `Authorization: Bearer <SWITCHBOARD["METRICS_TOKEN"]>`: pending events, the age of the oldest,
+    and how many the hub refused (docs/operations.md)."""
+    if request.method not in ("GET", "HEAD"):
+        return _error(405, METHOD_NOT_ALLOWED, "use GET")
+    token = switchboard().metrics_token
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    by_token = bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    if not by_token and not getattr(request.user, "is_staff", False):
+        return _error(403, NOT_AUTHORIZED, "staff users, or Authorization: Bearer <SWITCHBOARD['METRICS_TOKEN']>")
+    from prometheus_client import CollectorRegistry, Gauge
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+    from switchboard.bridge.django.models import OutboxEvent
+
+    state = OutboxEvent.objects.state(timezone.now())
+    registry = CollectorRegistry()
+    Gauge("switchboard_outbox_pending", "Outbox events not yet delivered to the hub", registry=registry).set(
+        state.pending
+    )
+    Gauge(
+        "switchboard_outbox_oldest_pending_age_seconds",
+        "Age of the oldest undelivered outbox event (0 when none is pending)",
+        registry=registry,
+    ).set(state.oldest_age or 0.0)
+    Gauge(
+        "switchboard_outbox_refused",
+        "Undelivered outbox events the hub refused, to be offered again",
+        registry=registry,
+    ).set(state.refused)
+    response = HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -50,11 +50,9 @@ class Command(BaseCommand):
             found = problem(client, cfg.url)
         finally:
             client.close()
-        pending = OutboxEvent.objects.pending()
-        count = pending.count()
-        oldest = pending.order_by("created").values_list("created", flat=True).first()
-        held = f", the oldest {(timezone.now() - oldest).total_seconds():.0f} s old" if oldest else ""
-        refused = pending.filter(retry_at__isnull=False).count()
+        state = OutboxEvent.objects.state(timezone.now())
+        count, refused = state.pending, state.refused
+        held = f", the oldest {state.oldest_age:.0f} s old" if state.oldest_age is not None else ""
         self.stdout.write(f"switchboard_status: hub {cfg.url} (key {cfg.key!r}): {'ok' if found is None else 'NOT OK'}")
         self.stdout.write(
             f"switchboard_status: outbox {count} pending{held}; {refused} refused by the hub, "
