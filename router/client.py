@@ -205,7 +205,13 @@ class Client:
         option_names = {"retain", "exclude_me", "exclude", "eligible", "exclude_authid", "eligible_authid"}
         options = {k: options_and_kwargs.pop(k) for k in list(options_and_kwargs) if k in option_names}
         opts = PublishOptions(acknowledge=acknowledge, **options)
-        self._invoke(self.session.publish, topic, *args, options=opts, **options_and_kwargs)
+        publish = self.session.publish
+        if not acknowledge:  # nothing comes back to wait for: sent once the loop has run it
+
+            async def publish(*a, **kw):
+                self.session.publish(*a, **kw)
+
+        self._invoke(publish, topic, *args, options=opts, **options_and_kwargs)
 
     def subscribe(self, topic: str, *, match: str | None = None, get_retained: bool | None = None) -> Subscription:
         sub = Subscription(self, topic)

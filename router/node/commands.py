@@ -116,7 +116,7 @@ def _wamp_failure(e: Exception) -> CommandError:
     from autobahn.wamp.exception import ApplicationError
 
     if isinstance(e, ApplicationError):
-        code = EXIT_USAGE if e.error == uris.INVALID_ARGUMENT else EXIT_REFUSED
+        code = EXIT_USAGE if e.error in (uris.INVALID_ARGUMENT, uris.WAMP_INVALID_ARGUMENT) else EXIT_REFUSED
         return CommandError(f"{e.error}: {e.args[0] if e.args else ''}".rstrip(": "), code)
     return CommandError(f"the hub stopped answering: {e or type(e).__name__}", EXIT_UNAVAILABLE)
 

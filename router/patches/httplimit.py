@@ -20,6 +20,7 @@ from switchboard.bridge import limits
 from switchboard.bridge import protocol as P
 from switchboard.router import settings as S
 from switchboard.router.patches.workerproc import in_crossbar_worker
+from switchboard.router.services import counters
 from twisted.web import http
 
 #: seconds a refused connection is still read (and what arrives dropped) before it is closed
@@ -33,6 +34,7 @@ _installed = False
 
 def refuse_too_large(channel, size: int | None) -> None:
     """Answer 413 on `channel` and close it after LINGER_SECONDS; the rest of the body is dropped."""
+    counters.refused[P.TOO_LARGE] += 1
     told = f"{size} bytes" if size is not None else "a body"
     body = json.dumps(
         {

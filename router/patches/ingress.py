@@ -244,6 +244,7 @@ def _on_message(self, msg):
                         limits.RATE_LIMITED,
                         f"more than {_limits['publishes_per_second']:g} publishes/s; slow down",
                     )
+                counters.refused[limits.RATE_LIMITED] += 1
                 return log_client_error(self._transport.peer, "publish dropped", "over the publish rate limit")
         refusal = _payload_refusal(msg)
         if refusal is not None:
@@ -252,8 +253,10 @@ def _on_message(self, msg):
             if kind is message.Publish:
                 if msg.acknowledge:
                     return _refuse(self, message.Publish.MESSAGE_TYPE, msg.request, refusal.uri, str(refusal))
+                counters.refused[refusal.uri] += 1
                 return log_client_error(self._transport.peer, "publish dropped", refusal)
             # a callee's YIELD or ERROR: its caller gets the refusal instead of waiting for ever
+            counters.refused[refusal.uri] += 1
             request_type = message.Invocation.MESSAGE_TYPE if kind is message.Yield else msg.request_type
             msg = message.Error(request_type, msg.request, refusal.uri, args=[f"the callee's answer: {refusal}"])
     elif kind is message.Subscribe and self._authrole not in TRUSTED_ROLES:

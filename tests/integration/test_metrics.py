@@ -97,6 +97,21 @@ def test_rate_limit_refusals_are_counted_by_reason(hub):
     assert value(scrape(hub), "switchboard_refused_total", reason=uris.RATE_LIMITED) == before + refused
 
 
+def test_dropped_publishes_and_oversized_bodies_are_counted(hub):
+    name = "switchboard_refused_total"
+    before = scrape(hub)
+    with hub.client() as c:
+        for i in range(BURST + 2):  # unacknowledged: those over the burst are dropped, not answered
+            c.publish("django.events.metrics-unacked", i, acknowledge=False)
+        c.call("demo.add2", 1, 2)  # the router has handled every publish sent before this call
+    size = int(LIMITS["max_message_size"].default) + 1
+    response = http.request("POST", hub.bridge_url + "publish", body=b"x" * size)
+    assert response.status == 413
+    after = scrape(hub)
+    assert value(after, name, reason=uris.RATE_LIMITED) - value(before, name, reason=uris.RATE_LIMITED) >= 2
+    assert value(after, name, reason=uris.TOO_LARGE) == value(before, name, reason=uris.TOO_LARGE) + 1
+
+
 def test_bridge_requests_by_endpoint_and_status(hub):
     name = "switchboard_bridge_request_duration_seconds_count"
     before = scrape(hub)
