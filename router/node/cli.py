@@ -35,10 +35,15 @@ from switchboard.router.node import commands
 from switchboard.router.node.secrets import SECRET_NAMES
 
 
-def _settings(args) -> S.Settings:
-    """The settings for this command; `--dir` becomes SWITCHBOARD_DIR, for the node's workers too."""
+def _use_dir(args) -> None:
+    """`--dir` becomes SWITCHBOARD_DIR, for the node's workers too."""
     if getattr(args, "dir", None):
         os.environ[S.ENV_DIR] = str(Path(args.dir).resolve())
+
+
+def _settings(args) -> S.Settings:
+    """The settings for this command."""
+    _use_dir(args)
     try:
         return S.Settings.from_env()
     except S.SettingsError as e:
@@ -49,8 +54,7 @@ def _running_hub_settings(args) -> S.Settings:
     """The settings of the hub in this command's hub directory, as it runs: its addresses from the
     config it rendered into its node directory (a hub started with SWITCHBOARD_PORT=9000 is found on
     9000 from a shell without it), else from its config; the environment still wins."""
-    if getattr(args, "dir", None):
-        os.environ[S.ENV_DIR] = str(Path(args.dir).resolve())
+    _use_dir(args)
     rendered = S.hub_dir(os.environ) / S.NODE_DIR_NAME / "config.json"
     try:
         return S.Settings.from_env(config=S.load_config(rendered) if rendered.exists() else None)
@@ -181,18 +185,16 @@ def _status_text(status: dict) -> str:
         + ("ready" if status["ready"] else "NOT READY")
         + f" ({components['ready']} of {components['expected']} components ready)",
         f"sessions: {sessions['total']} (" + ", ".join(f"{role} {n}" for role, n in sessions["by_role"].items()) + ")",
-        f"topics ({len(status['topics'])}):",
-        *(
-            f"  {t['uri']}{'' if t['match'] == 'exact' else ' [' + t['match'] + ']'}: {t['subscribers']} subscribers"
-            for t in status["topics"]
-        ),
-        f"registrations ({len(status['registrations'])}):",
-        *(
-            f"  {r['uri']}{'' if r['match'] == 'exact' else ' [' + r['match'] + ']'}: {r['callees']} callees"
-            for r in status["registrations"]
-        ),
+        *_listing("topics", status["topics"], "subscribers"),
+        *_listing("registrations", status["registrations"], "callees"),
     ]
     return "\n".join(lines)
+
+
+def _listing(title: str, items: list[dict], members: str) -> list[str]:
+    return [f"{title} ({len(items)}):"] + [
+        f"  {i['uri']}{'' if i['match'] == 'exact' else ' [' + i['match'] + ']'}: {i[members]} {members}" for i in items
+    ]
 
 
 def _positive(text: str) -> float:
@@ -213,6 +215,18 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
+
+
+def _payload_arguments(parser, first: str) -> None:
+    """The topic or procedure, then the event's or call's arguments, each one JSON value."""
+    parser.add_argument(first)
+    parser.add_argument(
+        "args",
+        nargs="*",
+        metavar="JSON_ARG",
+        help="positional arguments, each one JSON value ('\"text\"', 3, '{\"a\": 1}')",
+    )
+    parser.add_argument("--kwargs", metavar="JSON", help="keyword arguments, one JSON object")
 
 
 def _talk_parser(sub, name: str, help: str, dir_help: str, url_help: str, func, json_flag: bool = True):
@@ -246,11 +260,8 @@ def main(argv: list[str] | None = None) -> int:
 
     bridge_help = "the hub's HTTP bridge (default: this hub directory's, http://HOST:PORT/bridge/)"
     backend_help = "the hub's backend RawSocket transport (default: this hub directory's, rs://127.0.0.1:PORT)"
-    args_help = "positional arguments, each one JSON value ('\"text\"', 3, '{\"a\": 1}')"
     publish = _talk_parser(sub, "publish", "publish one event through the bridge", dir_help, bridge_help, cmd_publish)
-    publish.add_argument("topic")
-    publish.add_argument("args", nargs="*", metavar="JSON_ARG", help=args_help)
-    publish.add_argument("--kwargs", metavar="JSON", help="keyword arguments, one JSON object")
+    _payload_arguments(publish, "topic")
     publish.add_argument("--retain", action="store_true", help="the hub keeps it as the topic's retained event")
     call = _talk_parser(
         sub,
@@ -261,10 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         cmd_call,
         json_flag=False,
     )
-    call.add_argument("procedure")
-    call.add_argument("args", nargs="*", metavar="JSON_ARG", help=args_help)
-    call.add_argument("--kwargs", metavar="JSON", help="keyword arguments, one JSON object")
-    call.add_argument("--timeout", type=_positive, default=10.0, help="seconds the hub waits for the result (10)")
+    _payload_arguments(call, "procedure")
+    call.add_argument(
+        "--timeout",
+        type=_positive,
+        default=commands.DEFAULT_TIMEOUT,
+        help=f"seconds the hub waits for the result ({commands.DEFAULT_TIMEOUT:g})",
+    )
     subscribe = _talk_parser(
         sub,
         "subscribe",

@@ -25,8 +25,8 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 #: no hub answered at the URL, or this directory has no hub secrets
 EXIT_UNAVAILABLE = 3
-#: seconds a publish waits for the hub; a call waits for its own --timeout
-PUBLISH_TIMEOUT = 10.0
+#: seconds a publish waits for the hub, and a call's default --timeout
+DEFAULT_TIMEOUT = 10.0
 
 
 class CommandError(Exception):
@@ -125,16 +125,24 @@ def _wamp_failure(e: Exception) -> CommandError:
 _WAMP_FAILURES = (TimeoutError, OSError, ConnectionError)
 
 
-# --- the commands -------------------------------------------------------------------------------
-def publish(settings: S.Settings, topic: str, args: list, kwargs: dict, *, retain: bool, url: str | None) -> dict:
-    """Publish one event through the bridge: {"id", "duplicate"}."""
+def _through_bridge(settings: S.Settings, url: str | None, timeout: float, request):
+    """`request(hub)` on a bridge client, its failures as CommandErrors."""
     try:
-        with _bridge(settings, url, PUBLISH_TIMEOUT) as hub:
-            result = hub.publish_event(topic, args, kwargs, options={"retain": True} if retain else None)
+        with _bridge(settings, url, timeout) as hub:
+            return request(hub)
     except errors.SwitchboardError as e:
         raise _refusal(e) from None
     except (TypeError, ValueError) as e:  # a value JSON or the hub cannot carry, refused before sending
         raise CommandError(f"refused: {e}", EXIT_USAGE) from None
+
+
+# --- the commands -------------------------------------------------------------------------------
+def publish(settings: S.Settings, topic: str, args: list, kwargs: dict, *, retain: bool, url: str | None) -> dict:
+    """Publish one event through the bridge: {"id", "duplicate"}."""
+    options = {"retain": True} if retain else None
+    result = _through_bridge(
+        settings, url, DEFAULT_TIMEOUT, lambda hub: hub.publish_event(topic, args, kwargs, options=options)
+    )
     return {"id": result.id, "duplicate": result.duplicate}
 
 
@@ -142,13 +150,9 @@ def call(settings: S.Settings, procedure: str, args: list, kwargs: dict, *, time
     """Call a procedure through the bridge: its one value, or {"args", "kwargs"}."""
     from switchboard.bridge.client import CallResult
 
-    try:
-        with _bridge(settings, url, timeout) as hub:
-            result = hub.call_with(procedure, args, kwargs, timeout=timeout)
-    except errors.SwitchboardError as e:
-        raise _refusal(e) from None
-    except (TypeError, ValueError) as e:
-        raise CommandError(f"refused: {e}", EXIT_USAGE) from None
+    result = _through_bridge(
+        settings, url, timeout, lambda hub: hub.call_with(procedure, args, kwargs, timeout=timeout)
+    )
     if isinstance(result, CallResult):
         return {"args": result.args, "kwargs": result.kwargs}
     return result
@@ -174,14 +178,7 @@ def subscribe(settings: S.Settings, topic: str, *, match: str, history: int, url
         early = set()  # events of the history that the subscription may deliver again
         for event in stored:
             early.add(event["publication"])
-            yield {
-                "topic": event["topic"],
-                "args": event["args"],
-                "kwargs": event["kwargs"],
-                "publication": event["publication"],
-                "retained": False,
-                "history": True,
-            }
+            yield _event_line(event["topic"], event["args"], event["kwargs"], event["publication"], False, True)
         while client.is_connected:
             try:
                 event = subscription.get(timeout=1.0)
@@ -190,15 +187,22 @@ def subscribe(settings: S.Settings, topic: str, *, match: str, history: int, url
             if event.publication in early:
                 early.discard(event.publication)
                 continue
-            yield {
-                "topic": event.topic or topic,
-                "args": list(event.args),
-                "kwargs": event.kwargs,
-                "publication": event.publication,
-                "retained": event.retained,
-                "history": False,
-            }
+            yield _event_line(
+                event.topic or topic, list(event.args), event.kwargs, event.publication, event.retained, False
+            )
         raise CommandError("the hub closed the session", EXIT_UNAVAILABLE)
+
+
+def _event_line(topic: str, args: list, kwargs: dict, publication, retained: bool, history: bool) -> dict:
+    """One line `subscribe` prints: the same keys for a stored event and a live one."""
+    return {
+        "topic": topic,
+        "args": args,
+        "kwargs": kwargs,
+        "publication": publication,
+        "retained": retained,
+        "history": history,
+    }
 
 
 def ticket(settings: S.Settings, user: str, *, ttl: float) -> dict:

@@ -115,8 +115,10 @@ class BridgeResource(Resource):
 
     # --- HTTP plumbing -----------------------------------------------------------------------
     def render(self, request):
-        request.switchboard_started = self._clock.seconds()
         name = b"/".join(p for p in request.postpath if p).decode("utf-8", "replace")
+        # for the histogram (_observe): a route's name, else "other", so made-up paths add no label values
+        request.switchboard_endpoint = name if name in self._routes or name == "health" else "other"
+        request.switchboard_started = self._clock.seconds()
         method = request.method.decode("ascii", "replace")
         if name == "health":
             if method not in ("GET", "HEAD"):
@@ -165,13 +167,11 @@ class BridgeResource(Resource):
         return json_answer(request, status, body)
 
     def _observe(self, request, status: int | str) -> None:
-        """The request in the bridge's histogram: its endpoint (a route's name, else "other", so
-        made-up paths add no label values), its status and how long it took."""
-        name = b"/".join(p for p in request.postpath if p).decode("utf-8", "replace")
-        endpoint = name if name in self._routes or name == "health" else "other"
+        """The request in the bridge's histogram: its endpoint (set by render), its status and how
+        long it took."""
         started = getattr(request, "switchboard_started", None)
         elapsed = 0.0 if started is None else max(0.0, self._clock.seconds() - started)
-        metrics.BRIDGE_REQUESTS.labels(endpoint, str(status)).observe(elapsed)
+        metrics.BRIDGE_REQUESTS.labels(getattr(request, "switchboard_endpoint", "other"), str(status)).observe(elapsed)
 
     def _reply_later(self, request, status: int, body: dict) -> None:
         if request._disconnected or request.finished:

@@ -107,10 +107,8 @@ class RouterCollector:
 
 
 def _by_type(name: str, documentation: str, counts) -> CounterMetricFamily:
-    family = CounterMetricFamily(name, documentation, labels=["type"])
-    for code, count in sorted(counts.items()):
-        family.add_metric([MESSAGE_NAMES.get(code, str(code))], count)
-    return family
+    """Counts by WAMP message type code, labelled with the message's name."""
+    return _counted(name, documentation, "type", {MESSAGE_NAMES.get(c, str(c)): n for c, n in counts.items()})
 
 
 def _counted(name: str, documentation: str, label: str, counts) -> CounterMetricFamily:
