@@ -16,6 +16,9 @@ from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 from switchboard.router import settings as S
 from switchboard.router.services.session import CheckedArguments, QuietApplicationErrors
+from twisted.logger import Logger
+
+log = Logger()
 
 
 class BackendSession(QuietApplicationErrors, CheckedArguments, ApplicationSession):
@@ -33,6 +36,7 @@ class BackendSession(QuietApplicationErrors, CheckedArguments, ApplicationSessio
             await self.setup(details)
             # counted by the hub's readiness (router/node/process.py, Node.wait_ready)
             await self.subscribe(_ready, S.READY_TOPIC)
+            log.info(S.READY_LINE, name=type(self).__name__)
         except ApplicationError as e:
             if e.error != "wamp.close.transport_lost":
                 raise

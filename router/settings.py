@@ -44,6 +44,8 @@ ENV_HOST = "SWITCHBOARD_HOST"
 ENV_PORT = "SWITCHBOARD_PORT"
 ENV_BACKEND_PORT = "SWITCHBOARD_BACKEND_PORT"
 ENV_LOGLEVEL = "SWITCHBOARD_LOGLEVEL"
+#: "text" (default) or "json": one JSON object per line, for log shippers (router/node/logview.py)
+ENV_LOG_FORMAT = "SWITCHBOARD_LOG_FORMAT"
 #: The hub's own directory: its config.json if it has one (`switchboard init`), secrets.env, and node/
 #: (the rendered config, node key and databases). `switchboard run --dir` sets it.
 ENV_DIR = "SWITCHBOARD_DIR"
@@ -101,11 +103,14 @@ METRICS_PATH = "metrics"
 #: ready when as many sessions are subscribed as its config has container components. Nothing is
 #: published on it.
 READY_TOPIC = "switchboard.component.ready"
+#: ...and logs this line (router/node/logview.py reads it)
+READY_LINE = "component {name} ready"
 
 #: Key id of the HTTP bridge's signing secret when SWITCHBOARD_BRIDGE_KEY is not set.
 DEFAULT_BRIDGE_KEY = "django"
 DEFAULT_LOGLEVEL = "info"
 LOGLEVELS = ("none", "error", "warn", "info", "debug", "trace")
+LOG_FORMATS = ("text", "json")
 #: Seconds between a worker's full garbage-collection passes when SWITCHBOARD_GC_FULL_EVERY is not set.
 DEFAULT_GC_FULL_EVERY = 300.0
 #: The hub directory when SWITCHBOARD_DIR is not set, relative to the current directory (in a
@@ -152,6 +157,14 @@ def gc_full_every(env) -> float:
     if not 0 <= seconds < math.inf:
         raise SettingsError(f"{ENV_GC_FULL_EVERY}={raw!r} is not a number of seconds (0: off)")
     return seconds
+
+
+def log_format(env) -> str:
+    """SWITCHBOARD_LOG_FORMAT: how the node prints its log, "text" (default) or "json"."""
+    value = env.get(ENV_LOG_FORMAT) or LOG_FORMATS[0]
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"{ENV_LOG_FORMAT}={value!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value
 
 
 def guards_on(env=None) -> bool:
@@ -314,6 +327,7 @@ class Settings:
     backend_port: int
     realm: str
     loglevel: str = DEFAULT_LOGLEVEL
+    log_format: str = LOG_FORMATS[0]
     #: the hub directory (SWITCHBOARD_DIR): secrets and node directory live under it
     home: Path = field(default_factory=lambda: hub_dir({}))
     secrets_file: Path = field(default_factory=lambda: hub_dir({}) / SECRETS_NAME)
@@ -336,6 +350,7 @@ class Settings:
             backend_port=_port(env, ENV_BACKEND_PORT, backend["port"]),
             realm=realm_name(config),
             loglevel=loglevel,
+            log_format=log_format(env),
             home=home,
             secrets_file=Path(env.get(ENV_SECRETS_FILE) or home / SECRETS_NAME).resolve(),
         )

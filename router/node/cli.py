@@ -74,6 +74,7 @@ def _stop_on_signals() -> None:
 
 
 def cmd_run(args) -> int:
+    from switchboard.router.node.logline import own_line
     from switchboard.router.node.process import Node
     from switchboard.router.node.supervisor import RestartPolicy, Supervisor
 
@@ -93,18 +94,23 @@ def cmd_run(args) -> int:
 
     _stop_on_signals()
 
+    def say(message: str, stream=sys.stderr) -> None:
+        print(own_line(message, settings.log_format), file=stream, flush=True)
+
     def announce():
         where = "generated" if node.secrets_created else "using"
-        print(f"\nswitchboard: {where} dev secrets in {settings.secrets_file}", flush=True)
-        print(
-            f"switchboard: hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
+        say(f"{where} dev secrets in {settings.secrets_file}", sys.stdout)
+        workers = ", ".join(f"{name} (pid {pid})" for name, pid in sorted(node.worker_pids().items()))
+        say(f"workers: {workers}", sys.stdout)
+        say(
+            f"hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
             f"{settings.backend_url}, realm {settings.realm}; readiness: {settings.ready_url}, metrics: "
             f"{settings.metrics_url}). "
-            "Ctrl-C stops it.\n",
-            flush=True,
+            "Ctrl-C stops it.",
+            sys.stdout,
         )
 
-    return Supervisor(node, policy=policy, on_up=announce).run()
+    return Supervisor(node, policy=policy, on_up=announce, log=say).run()
 
 
 def cmd_init(args) -> int:

@@ -278,6 +278,7 @@ class Node:
             **self.secrets,
             "PYTHONUNBUFFERED": "1",
             S.ENV_NODE_CONFIG: str(self.cbdir / "config.json"),
+            S.ENV_LOG_FORMAT: self.settings.log_format,
         }
         cmd = [
             *crossbar_command(),

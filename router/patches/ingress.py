@@ -179,6 +179,7 @@ def _ws_on_message(self, payload: bytes, isBinary: bool):
 def _refuse(session, request_type: int, request: int, uri: str, text: str) -> None:
     counters.refused[uri] += 1
     session._transport.send(message.Error(request_type, request, uri, args=[text]))
+    log_client_error(session._transport.peer, f"refused with {uri}", text)
 
 
 def _payload_refusal(msg) -> PayloadError | None:

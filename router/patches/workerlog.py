@@ -5,8 +5,9 @@ Every Crossbar worker hands each log event to the node controller as a JSON reco
 pipe, flushed record by record, and the controller parses the record and logs it again. At log
 level info every WAMP session cost four records: "cookie tracking disabled", the anonymous
 authenticator's hello, the attach (with its authextra) and the detach. That was half of what a
-connection cost the hub (docs/benchmarks.md, Tuning, item 11). Here the two records that say
-nothing about the session go out at debug, where a developer looking for them finds them, and what
+connection cost the hub (docs/benchmarks.md, Tuning, item 11). Here all four go out at debug,
+where a developer looking for them finds them (the log at info says what is worth knowing, not
+every connection: router/node/logview.py), and what
 the worker logs in one turn leaves in one write at the end of the turn. A warning or an error,
 and anything logged off the reactor thread or while the reactor is not running, is written at
 once, after what the turn had buffered, so the order holds and nothing waits behind a crash.
@@ -34,6 +35,19 @@ CHATTER = frozenset(
         " [config={config}]",
     }
 )
+#: Crossbar's info records of every session joining and leaving (five lines each, with its authextra):
+#: at debug too, since a hub's log at info says what is worth knowing, not every connection (sessions
+#: are counted in /metrics and listed by `switchboard status`)
+SESSIONS = frozenset(
+    {
+        '{func} new session attached for realm="{realm}", session={session}, authid="{authid}", '
+        'authrole="{authrole}", authmethod="{authmethod}", authprovider="{authprovider}", authextra=\n{authextra}',
+        '{func} router session detached from realm "{realm}" (session={session}, '
+        'detached_session_ids={detached_session_ids}, authid="{authid}", authrole="{authrole}", '
+        'authmethod="{authmethod}", authprovider="{authprovider}")',
+    }
+)
+DEMOTED = CHATTER | SESSIONS
 #: levels written at once, with whatever the turn buffered before them
 URGENT = frozenset({LogLevel.warn, LogLevel.error, LogLevel.critical})
 #: buffered text that is written at once rather than at the end of the turn
@@ -46,7 +60,7 @@ _installed = False
 
 def demoted(event: dict) -> dict:
     """The event as the controller should get it: Crossbar's per-connection chatter at debug."""
-    if event.get("log_level") is LogLevel.info and event.get("log_format") in CHATTER:
+    if event.get("log_level") is LogLevel.info and event.get("log_format") in DEMOTED:
         return {**event, "log_level": LogLevel.debug}
     return event
 

@@ -16,6 +16,7 @@ from switchboard.bridge import protocol as P
 from switchboard.bridge.replay import MAX_NONCES, NonceCache, ReplayCacheFull
 from switchboard.bridge.signing import DEFAULT_WINDOW, SignatureError, Verifier
 from switchboard.router import settings as S
+from switchboard.router.patches.ingress import log_client_error
 from switchboard.router.services import bridge_session, metrics, replay_store
 from switchboard.router.services.dedupe import MAX_IDS, PublishedIds
 from switchboard.router.services.http_answers import json_answer
@@ -164,6 +165,12 @@ class BridgeResource(Resource):
         """Set status and headers, and count the request (/metrics); the JSON payload is returned
         for render() to hand to Twisted."""
         self._observe(request, status)
+        if 400 <= status < 500:
+            peer = request.getClientAddress()
+            what = f"bridge request {request.method.decode('ascii', 'replace')} /{request.switchboard_endpoint}"
+            log_client_error(
+                getattr(peer, "host", peer), f"{what} refused: {status} {body.get('error')}", body.get("message")
+            )
         return json_answer(request, status, body)
 
     def _observe(self, request, status: int | str) -> None:

@@ -32,6 +32,7 @@ class Hub:
         *,
         with_components: bool = True,
         loglevel: str = "info",
+        log_format: str = S.LOG_FORMATS[0],
         env: dict[str, str] | None = None,
         config: dict | None = None,
     ):
@@ -46,6 +47,7 @@ class Hub:
             backend_port=free_port(),
             realm=S.realm_name(config),
             loglevel=loglevel,
+            log_format=log_format,
             home=self.workdir,
             secrets_file=self.workdir / "secrets.env",
         )

@@ -181,6 +181,12 @@ def test_calls_past_the_rate_limit_get_rate_limited_and_others_are_unaffected(hu
         assert other.call("demo.add2", 1, 1) == 2
         assert wait_until(lambda: greedy.call("demo.add2", 1, 2) == 3, timeout=10, what="bucket refilled")
     assert_no_traceback(hub)
+    # one warning per refusal, naming the client and the limit (within the client-error log budget)
+    line = wait_until(
+        lambda: next((ln for ln in hub.log_text().splitlines() if f"refused with {limits.RATE_LIMITED}" in ln), None),
+        what="the refusal's log line",
+    )
+    assert "client tcp4:127.0.0.1:" in line and "calls/s; slow down" in line, line
 
 
 def test_subscriptions_past_the_cap_get_limit_exceeded(hub):
