@@ -6,7 +6,6 @@ CPU affinity (the server CPU), except the hub of a variant that asks for every C
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from typing import Callable
 import psutil
 from switchboard.bridge.limits import LIMITS
 from switchboard.router import settings as S
+from switchboard.router.node import layout
 from switchboard.router.node.process import free_port, port_open
 
 from bench import redis_server
@@ -91,72 +91,12 @@ def _demo_in_router(config: dict) -> None:
 #: proxy workers in front of the router, all listening on the public port (the kernel spreads the
 #: connections over them), so that WebSocket framing and (de)serialization leave the router's process
 PROXY_WORKERS = 2
-#: the router's transport for its proxies, a Unix socket in the node directory (Crossbar listens on it
-#: relative to the node directory, and its workers run there): anonymous-proxy trusts whatever
-#: identity the proxy forwards, and Crossbar allows it only over a Unix socket
-PROXY_SOCKET = "router.sock"
-PROXY_TRANSPORT_ID = "proxied"
 
 
 def _proxy_layout(config: dict) -> None:
-    """PROXY_WORKERS proxy workers share the WebSocket port (`"shared": true`;
-    switchboard.router.node.process.render_config gives proxies' "web" transports the port browsers
-    use) and serve /ws as the router did (same serializers and options, anonymous sessions), each
-    forwarding every session to the router over PROXY_SOCKET with anonymous-proxy auth. The router
-    keeps everything else (static files, /info, the HTTP bridge, /ws too) on a port of its own, and the
-    RawSocket backend transport its components use. Ticket sessions are not proxied (the dynamic
-    authenticator would need a service session). Each proxy also loads bench/peers_proxy.py (the node
-    key read once)."""
-    router = S.router_worker(config)
-    realm = S.realm_name(config)
-    web = S.transport(config, S.WEB_TRANSPORT_ID)
-    ws = web["paths"]["ws"]
-    public = dict(web["endpoint"], shared=True)
-    web["endpoint"] = dict(web["endpoint"], port=free_port())
-    router["transports"].append(
-        {
-            "id": PROXY_TRANSPORT_ID,
-            "type": "rawsocket",
-            "endpoint": {"type": "unix", "path": PROXY_SOCKET, "backlog": web["endpoint"].get("backlog", 50)},
-            "serializers": ["msgpack"],
-            "auth": {"anonymous-proxy": {"type": "static"}},
-        }
-    )
-    # Crossbar starts the workers one by one in this order: the proxies right after the router, so they
-    # all listen before the components register, which is what Hub waits for
-    at = config["workers"].index(router) + 1
-    for i in range(1, PROXY_WORKERS + 1):
-        config["workers"].insert(
-            at + i - 1,
-            {
-                "id": f"proxy{i}",
-                "type": "proxy",
-                "options": {"pythonpath": [".."]},
-                "transports": [
-                    {
-                        "id": S.WEB_TRANSPORT_ID,
-                        "type": "web",
-                        "endpoint": dict(public),
-                        "paths": {
-                            "ws": dict(copy.deepcopy(ws), auth={"anonymous": ws["auth"]["anonymous"]}),
-                            # set-up as in the other workers, the node key read once (bench/peers_proxy.py)
-                            "bench": {"type": "resource", "classname": "bench.peers_proxy.resource"},
-                        },
-                    }
-                ],
-                "routes": {realm: {"anonymous": "router"}},
-                "connections": {
-                    "router": {
-                        "transport": {
-                            "type": "rawsocket",
-                            "serializer": "msgpack",
-                            "endpoint": {"type": "unix", "path": PROXY_SOCKET},
-                        },
-                        "auth": {"anonymous-proxy": {"type": "static"}},
-                    }
-                },
-            },
-        )
+    """The product's proxy layout (router/node/layout.py, SWITCHBOARD_PROXY_WORKERS) with
+    PROXY_WORKERS proxies, the router's web transport on a free loopback port."""
+    layout.with_proxies(config, PROXY_WORKERS, free_port())
 
 
 #: Switchboard's hub as `make run` starts it (`switchboard`), and the settings the tuning run compares

@@ -43,6 +43,10 @@ WEB_DIR = package_folder("switchboard.web")
 ENV_HOST = "SWITCHBOARD_HOST"
 ENV_PORT = "SWITCHBOARD_PORT"
 ENV_BACKEND_PORT = "SWITCHBOARD_BACKEND_PORT"
+#: proxy workers sharing the public port in front of the router (router/node/layout.py); 0: none
+ENV_PROXY_WORKERS = "SWITCHBOARD_PROXY_WORKERS"
+#: with proxy workers, the loopback port of the router's own web transport, which they forward to
+ENV_ROUTER_WEB_PORT = "SWITCHBOARD_ROUTER_WEB_PORT"
 ENV_LOGLEVEL = "SWITCHBOARD_LOGLEVEL"
 #: "text" (default) or "json": one JSON object per line, for log shippers (router/node/logview.py)
 ENV_LOG_FORMAT = "SWITCHBOARD_LOG_FORMAT"
@@ -106,6 +110,10 @@ READY_TOPIC = "switchboard.component.ready"
 #: ...and logs this line (router/node/logview.py reads it)
 READY_LINE = "component {name} ready"
 
+#: SWITCHBOARD_ROUTER_WEB_PORT's default (used only with proxy workers)
+DEFAULT_ROUTER_WEB_PORT = 8082
+#: the most proxy workers a node runs (each is a process of about 130 MB)
+MAX_PROXY_WORKERS = 64
 #: Key id of the HTTP bridge's signing secret when SWITCHBOARD_BRIDGE_KEY is not set.
 DEFAULT_BRIDGE_KEY = "django"
 DEFAULT_LOGLEVEL = "info"
@@ -318,6 +326,15 @@ def _port(env: dict, name: str, default: int) -> int:
     return port
 
 
+def _count(env: dict, name: str, default: int, most: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or int(raw) > most:
+        raise SettingsError(f"{name}={raw!r} is not a whole number from 0 to {most}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the node listens and how loudly it logs."""
@@ -328,6 +345,9 @@ class Settings:
     realm: str
     loglevel: str = DEFAULT_LOGLEVEL
     log_format: str = LOG_FORMATS[0]
+    #: proxy workers in front of the router (router/node/layout.py), and the router's web port then
+    proxy_workers: int = 0
+    router_web_port: int = DEFAULT_ROUTER_WEB_PORT
     #: the hub directory (SWITCHBOARD_DIR): secrets and node directory live under it
     home: Path = field(default_factory=lambda: hub_dir({}))
     secrets_file: Path = field(default_factory=lambda: hub_dir({}) / SECRETS_NAME)
@@ -351,6 +371,8 @@ class Settings:
             realm=realm_name(config),
             loglevel=loglevel,
             log_format=log_format(env),
+            proxy_workers=_count(env, ENV_PROXY_WORKERS, 0, MAX_PROXY_WORKERS),
+            router_web_port=_port(env, ENV_ROUTER_WEB_PORT, DEFAULT_ROUTER_WEB_PORT),
             home=home,
             secrets_file=Path(env.get(ENV_SECRETS_FILE) or home / SECRETS_NAME).resolve(),
         )

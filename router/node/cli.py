@@ -101,7 +101,9 @@ def cmd_run(args) -> int:
         where = "generated" if node.secrets_created else "using"
         say(f"{where} dev secrets in {settings.secrets_file}", sys.stdout)
         workers = ", ".join(f"{name} (pid {pid})" for name, pid in sorted(node.worker_pids().items()))
-        say(f"workers: {workers}", sys.stdout)
+        proxies = settings.proxy_workers
+        layout = f"{proxies} proxy worker(s) in front of the router" if proxies else "one router worker, no proxies"
+        say(f"layout: {layout} ({S.ENV_PROXY_WORKERS}={proxies}, docs/scaling.md); workers: {workers}", sys.stdout)
         say(
             f"hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
             f"{settings.backend_url}, realm {settings.realm}; readiness: {settings.ready_url}, metrics: "

@@ -20,6 +20,7 @@ from typing import IO, Mapping
 
 from switchboard.bridge import limits
 from switchboard.router import settings as S
+from switchboard.router.node import layout
 from switchboard.router.node.secrets import ensure_secrets
 
 START_TIMEOUT = 90.0
@@ -73,19 +74,11 @@ def render_config(
         for service in transport.get("paths", {}).values():
             if service.get("type") == "resource":
                 _database_in(service, data_dir)
-    for worker in config["workers"]:
-        if worker["type"] in NATIVE_WORKER_TYPES:
-            # the hub directory first: components of a `switchboard init` directory import from it;
-            # in a checkout, its root too (bench/ and tests/ run code in workers)
-            worker.setdefault("options", {})["pythonpath"] = [str(settings.home), *S.CHECKOUT_PATH]
-            worker["options"].setdefault("title", f"{WORKER_TITLE} {worker['id']}")
     containers = [w for w in config["workers"] if w["type"] == "container"]
     for worker in containers:
         for component in worker["components"]:
             component["realm"] = settings.realm
             component["transport"]["endpoint"]["port"] = settings.backend_port
-    _limit_message_size(config, int(limits.value("max_message_size", env)))
-    _limit_http_idle(config, limits.value("http_timeout", env))
     if not with_components:
         config["workers"] = [w for w in config["workers"] if w["type"] != "container"]
     _health_paths(web, S.container_components(config))
@@ -94,6 +87,15 @@ def render_config(
     )
     # the interface of the transport /metrics is served on (with proxies in front, the router's own)
     metrics.setdefault("extra", {})["interface"] = web["endpoint"].get("interface", "")
+    layout.with_proxies(config, settings.proxy_workers, settings.router_web_port)
+    for worker in config["workers"]:
+        if worker["type"] in NATIVE_WORKER_TYPES:
+            # the hub directory first: components of a `switchboard init` directory import from it;
+            # in a checkout, its root too (bench/ and tests/ run code in workers)
+            worker.setdefault("options", {})["pythonpath"] = [str(settings.home), *S.CHECKOUT_PATH]
+            worker["options"].setdefault("title", f"{WORKER_TITLE} {worker['id']}")
+    _limit_message_size(config, int(limits.value("max_message_size", env)))
+    _limit_http_idle(config, limits.value("http_timeout", env))
     return config
 
 
@@ -266,10 +268,14 @@ class Node:
                 f"another hub (pid {running}) runs in {self.cbdir}: give this one a directory "
                 f"of its own (switchboard run --dir, {S.ENV_DIR})"
             )
-        for port in (self.settings.port, self.settings.backend_port):
+        ports = [self.settings.port, self.settings.backend_port]
+        if self.settings.proxy_workers:
+            ports.append(self.settings.router_web_port)
+        for port in ports:
             if port_open(self.settings.host if port == self.settings.port else "127.0.0.1", port):
                 raise NodeError(
-                    f"port {port} is already in use: is another hub running? (set {S.ENV_PORT} / {S.ENV_BACKEND_PORT})"
+                    f"port {port} is already in use: is another hub running? (set {S.ENV_PORT} / "
+                    f"{S.ENV_BACKEND_PORT} / {S.ENV_ROUTER_WEB_PORT})"
                 )
         self.prepare()
         env = {

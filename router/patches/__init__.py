@@ -14,7 +14,7 @@ collections between periodic full passes (gcfreeze).
 The router worker also: connections limited per client address (connlimit), a REGISTER authorized
 before Crossbar looks at what is registered (dealer_order), and a history topic's PUBLISHED held
 until the event is committed (durable_ack), and the messages it receives and sends counted for
-/metrics (counting).
+/metrics (counting). A proxy worker also reads the node key once rather than per session (proxykey).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def install(role: str, reactor=None) -> None:
         gcfreeze,
         httplimit,
         ingress,
+        proxykey,
         sendlimit,
         turnflush,
         workerlog,
@@ -58,5 +59,7 @@ def install(role: str, reactor=None) -> None:
         dealer_order.install(force=True)
         durable_ack.install(force=True)
         counting.install(force=True)  # after fastsend and sendlimit: it wraps the send they leave
+    if role == PROXY:
+        proxykey.install()
     gcfreeze.freeze_startup_heap(force=True)
     gcfreeze.keep_long_lived_frozen(reactor=reactor)

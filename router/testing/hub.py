@@ -33,6 +33,7 @@ class Hub:
         with_components: bool = True,
         loglevel: str = "info",
         log_format: str = S.LOG_FORMATS[0],
+        proxy_workers: int = 0,
         env: dict[str, str] | None = None,
         config: dict | None = None,
     ):
@@ -48,6 +49,8 @@ class Hub:
             realm=S.realm_name(config),
             loglevel=loglevel,
             log_format=log_format,
+            proxy_workers=proxy_workers,
+            router_web_port=free_port(),
             home=self.workdir,
             secrets_file=self.workdir / "secrets.env",
         )

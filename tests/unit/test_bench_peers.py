@@ -1,15 +1,11 @@
 """bench.peers' pure parts: parameters, how rounds become one number, its ratios, the hub variants' configs."""
 
-from pathlib import Path
-
 import pytest
 from switchboard.router import settings as S
-from switchboard.router.node.process import render_config
 
 from bench import peers
 from bench.peers_params import DEFAULT_SYSTEMS, QUICK, TUNING, parse
 from bench.peers_servers import VARIANTS, Variant, sb_config
-from tests.fresh_python import run_code
 
 #: needs the bench extras (the peers, their load generator): `make bench-smoke`, not `make test`
 pytestmark = pytest.mark.bench
@@ -81,55 +77,9 @@ def test_ratios_divide_switchboard_by_each_peer():
     }
 
 
-def _proxied_config():
-    return sb_config(VARIANTS["sb_proxy"])
-
-
-def test_proxy_layout_puts_two_proxies_on_the_shared_public_port():
-    config = _proxied_config()
-    proxies = [w for w in config["workers"] if w["type"] == "proxy"]
-    assert [p["id"] for p in proxies] == ["proxy1", "proxy2"]
-    # started right after the router: listening before the components register (what Hub waits for)
-    assert [w["type"] for w in config["workers"][:3]] == ["router", "proxy", "proxy"]
-    committed_ws = S.transport(S.load_config(), "web")["paths"]["ws"]
-    for proxy in proxies:
-        (web,) = proxy["transports"]
-        assert web["id"] == S.WEB_TRANSPORT_ID and web["endpoint"]["shared"] is True
-        ws = web["paths"]["ws"]
-        assert ws["type"] == "websocket" and ws["serializers"] == committed_ws["serializers"]
-        assert ws["options"] == committed_ws["options"]
-        assert ws["auth"] == {"anonymous": {"type": "static", "role": "anonymous"}}
-        assert proxy["routes"] == {S.realm_name(config): {"anonymous": "router"}}
-        backend = proxy["connections"]["router"]
-        assert backend["transport"]["endpoint"] == {"type": "unix", "path": "router.sock"}
-        assert backend["auth"] == {"anonymous-proxy": {"type": "static"}}
-    # rendered, the proxies take the port browsers use; the router's web transport keeps a port of its own
-    settings = S.Settings(host="127.0.0.1", port=1234, backend_port=1235, realm=S.realm_name(config))
-    rendered = render_config(config, settings)
-    ports = {t["endpoint"]["port"] for w in rendered["workers"] if w["type"] == "proxy" for t in w["transports"]}
-    assert ports == {1234}
-    router_web = S.transport(rendered, S.WEB_TRANSPORT_ID)["endpoint"]
-    assert router_web["port"] not in (1234, 1235) and router_web["interface"] == "127.0.0.1"
-    assert all(w["options"]["pythonpath"] == [str(settings.home), str(S.PROJECT_ROOT)] for w in rendered["workers"])
-
-
-def test_proxy_layout_gives_the_router_a_unix_socket_for_anonymous_proxy_and_keeps_the_rest():
-    config, plain = _proxied_config(), sb_config(Variant("x", "x"))
-    router = S.router_worker(config)
-    (proxied,) = [t for t in router["transports"] if t["endpoint"]["type"] == "unix"]
-    assert proxied["type"] == "rawsocket" and proxied["endpoint"]["path"] == "router.sock"
-    assert not Path(proxied["endpoint"]["path"]).is_absolute()  # in the node directory, never the repo's
-    assert proxied["auth"] == {"anonymous-proxy": {"type": "static"}}
-    assert "msgpack" in proxied["serializers"]
-    # the backend transport, the components and the demo containers are untouched
-    assert S.transport(config, S.BACKEND_TRANSPORT_ID) == S.transport(plain, S.BACKEND_TRANSPORT_ID)
-    assert router["components"] == S.router_worker(plain)["components"]
-    assert router["realms"] == S.router_worker(plain)["realms"]
-    containers = [w for w in config["workers"] if w["type"] == "container"]
-    assert containers == [w for w in plain["workers"] if w["type"] == "container"]
-    assert any(c["components"][0]["classname"] == "switchboard.components.demo.Demo" for c in containers)
-    # the router still serves the web app, /info, the bridge and /ws on its own web transport
-    assert S.transport(config, S.WEB_TRANSPORT_ID)["paths"] == S.transport(plain, S.WEB_TRANSPORT_ID)["paths"]
+def test_the_proxy_variant_is_the_products_proxy_layout():
+    config = sb_config(VARIANTS["sb_proxy"])
+    assert [w["id"] for w in config["workers"] if w["type"] == "proxy"] == ["proxy1", "proxy2"]
     assert VARIANTS["sb_proxy"].all_cpus and VARIANTS["sb_proxy"].connections
 
 
@@ -137,31 +87,6 @@ def test_the_worker_layout_variants_are_in_the_tuning_run():
     assert {"sb_two_cores", "sb_proxy"} <= set(TUNING["systems"])
     assert VARIANTS["sb_two_cores"].all_cpus and VARIANTS["sb_two_cores"].config is None
     assert not any(v.all_cpus for k, v in VARIANTS.items() if k not in ("sb_two_cores", "sb_proxy"))
-
-
-def test_the_proxies_load_lazy_log_arguments_and_read_the_node_key_once(tmp_path):
-    (proxy,) = [w for w in _proxied_config()["workers"] if w["id"] == "proxy1"]
-    assert proxy["transports"][0]["paths"]["bench"]["classname"] == "bench.peers_proxy.resource"
-    # in a fresh interpreter, as a Crossbar worker (this process already runs the asyncio client)
-    script = """
-        import sys
-        import autobahn.wamp.websocket as wamp_websocket, crossbar.worker.proxy as proxy
-        from crossbar.common.key import _maybe_generate_node_key
-        from twisted.web.resource import NoResource
-        from bench import peers_proxy
-        from switchboard.router import patches
-        from switchboard.router.patches import fastlog
-        patches.install("proxy")
-        _maybe_generate_node_key(sys.argv[1])
-        assert isinstance(peers_proxy.resource({}), NoResource)
-        assert isinstance(proxy.hltype(fastlog.install), fastlog.Lazy)
-        assert isinstance(wamp_websocket.hlval("WAMP-Transmit("), fastlog.Lazy)
-        first = proxy._read_node_key(sys.argv[1], private=True)
-        assert proxy._read_node_key(sys.argv[1], private=True) is first and len(first["hex"]) == 64
-        peers_proxy.resource({})  # a second transport: wrapped once
-        assert proxy._read_node_key.cache_info().hits == 1
-    """
-    run_code(script, str(tmp_path), unset=(S.ENV_LAZY_LOG_ARGS,))
 
 
 def test_the_asyncio_reactor_variant_changes_only_the_router_workers_environment():

@@ -1,83 +1,103 @@
-"""The layout the packaging promises: every module is imported as switchboard.<folder>..., the
-router never imports the components, and every package folder ships in the wheel."""
+"""router/node/layout.py through render_config: with SWITCHBOARD_PROXY_WORKERS=N the proxies take the
+public port and serve what the router served there; the router keeps its sessions, services and
+components behind them. And router/patches/proxykey.py: a proxy reads the node key once."""
 
-from __future__ import annotations
-
-import ast
-import configparser
+import dataclasses
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-#: the folders mapped into the switchboard namespace (setup.cfg package_dir)
-FOLDERS = ("bridge", "components", "router")
+import pytest
+from switchboard.router import settings as S
+from switchboard.router.node import layout
+from switchboard.router.node.process import render_config
+
+from tests.fresh_python import run_code
+
+SETTINGS = S.Settings(host="0.0.0.0", port=1234, backend_port=1235, realm="switchboard", router_web_port=1236)
 
 
-def python_files(*folders):
-    for folder in folders:
-        yield from (ROOT / folder).rglob("*.py")
+def rendered(proxies: int) -> dict:
+    return render_config(S.load_config(S.CONFIG_FILE), dataclasses.replace(SETTINGS, proxy_workers=proxies))
 
 
-def imported(path: Path) -> set[str]:
-    """Every module name `path` imports (absolute imports)."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
-    return names
+def test_no_proxies_by_default_and_the_router_on_the_public_port():
+    config = rendered(0)
+    assert not [w for w in config["workers"] if w["type"] == "proxy"]
+    assert S.transport(config, S.WEB_TRANSPORT_ID)["endpoint"]["port"] == 1234
 
 
-def test_nothing_imports_the_folders_by_their_bare_names():
-    """A bare `import router` would load a second copy of a module beside switchboard.router's."""
-    offenders = {
-        str(p.relative_to(ROOT)): sorted(n for n in imported(p) if n.split(".")[0] in FOLDERS)
-        for p in python_files(*FOLDERS, "tests", "bench", "examples")
-    }
-    assert {path: names for path, names in offenders.items() if names} == {}
+def test_the_proxies_share_the_public_port_started_right_after_the_router():
+    config = rendered(2)
+    proxies = [w for w in config["workers"] if w["type"] == "proxy"]
+    assert [p["id"] for p in proxies] == ["proxy1", "proxy2"]
+    assert [w["type"] for w in config["workers"][:3]] == ["router", "proxy", "proxy"]
+    for proxy in proxies:
+        (web,) = proxy["transports"]
+        assert web["endpoint"] == {**web["endpoint"], "interface": "0.0.0.0", "port": 1234, "shared": True}
+        assert proxy["options"]["title"] == f"switchboard-worker {proxy['id']}"  # found by Node.worker_pids
+    router_web = S.transport(config, S.WEB_TRANSPORT_ID)["endpoint"]
+    assert (router_web["interface"], router_web["port"]) == ("127.0.0.1", 1236)
 
 
-def test_nothing_runs_the_folders_by_their_bare_names():
-    """`python -m router` works only from the checkout's root, and loads the bare copy."""
-    bare = [f'"-m", "{folder}' for folder in FOLDERS] + [f"-m {folder}" for folder in FOLDERS]
-    offenders = [
-        str(p.relative_to(ROOT))
-        for p in python_files(*FOLDERS, "tests", "bench", "examples")
-        if any(b + ending in p.read_text(encoding="utf-8") for b in bare for ending in ('"', ".", " "))
+def test_each_proxy_serves_the_page_and_ws_as_the_router_did_and_forwards_its_http_services():
+    config = rendered(2)
+    router_paths = S.transport(config, S.WEB_TRANSPORT_ID)["paths"]
+    (proxy,) = [w for w in config["workers"] if w["id"] == "proxy1"]
+    paths = proxy["transports"][0]["paths"]
+    assert set(paths) == set(router_paths)
+    assert paths["/"] == router_paths["/"] and paths["info"] == router_paths["info"]
+    ws = paths["ws"]
+    assert {k: v for k, v in ws.items() if k != "auth"} == {k: v for k, v in router_paths["ws"].items() if k != "auth"}
+    assert ws["auth"]["anonymous"] == router_paths["ws"]["auth"]["anonymous"]
+    ticket = ws["auth"]["ticket"]
+    assert ticket["authenticator"] == router_paths["ws"]["auth"]["ticket"]["authenticator"]
+    assert (ticket["authenticator-realm"], ticket["authenticator-role"]) == ("switchboard", S.BACKEND_ROLE)
+    for name in ("bridge", S.HEALTH_PATH, S.READY_PATH, S.METRICS_PATH):
+        assert paths[name] == {
+            "type": "resource",
+            "classname": layout.FORWARD_CLASS,
+            "extra": {"port": 1236, "path": name},
+        }
+
+
+def test_every_role_is_routed_to_the_router_over_its_unix_socket_with_anonymous_proxy():
+    config = rendered(1)
+    router = S.router_worker(config)
+    (proxied,) = [t for t in router["transports"] if t["id"] == layout.PROXY_TRANSPORT_ID]
+    assert proxied["endpoint"]["type"] == "unix" and not Path(proxied["endpoint"]["path"]).is_absolute()
+    assert proxied["auth"] == {"anonymous-proxy": {"type": "static"}}
+    (proxy,) = [w for w in config["workers"] if w["type"] == "proxy"]
+    roles = {role["name"] for role in router["realms"][0]["roles"]}
+    assert proxy["routes"] == {"switchboard": dict.fromkeys(roles, layout.ROUTER_CONNECTION)}
+    connection = proxy["connections"][layout.ROUTER_CONNECTION]
+    assert connection["transport"]["endpoint"] == {"type": "unix", "path": proxied["endpoint"]["path"]}
+    # the backend transport and the components are the router's, as without proxies
+    plain = rendered(0)
+    assert S.transport(config, S.BACKEND_TRANSPORT_ID) == S.transport(plain, S.BACKEND_TRANSPORT_ID)
+    assert [w for w in config["workers"] if w["type"] == "container"] == [
+        w for w in plain["workers"] if w["type"] == "container"
     ]
-    assert offenders == []
 
 
-def test_the_router_does_not_import_the_components():
-    offenders = {
-        str(p.relative_to(ROOT)): sorted(n for n in imported(p) if n.startswith("switchboard.components"))
-        for p in python_files("router")
-    }
-    assert {path: names for path, names in offenders.items() if names} == {}
+@pytest.mark.parametrize("raw", ["-1", "two", "65", "1.5"])
+def test_a_bad_proxy_count_is_refused_naming_the_variable(raw):
+    with pytest.raises(S.SettingsError, match=S.ENV_PROXY_WORKERS):
+        S.Settings.from_env({S.ENV_PROXY_WORKERS: raw})
+    assert S.Settings.from_env({S.ENV_PROXY_WORKERS: "3"}).proxy_workers == 3
 
 
-def test_every_package_folder_is_in_the_wheel():
-    cfg = configparser.ConfigParser()
-    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
-    listed = set(cfg["options"]["packages"].split())
-    mapping = dict(line.split(" = ") for line in cfg["options"]["package_dir"].strip().splitlines())
-    found = set()
-    for package, folder in mapping.items():
-        for init in (ROOT / folder).rglob("__init__.py"):
-            if "__pycache__" not in init.parts:
-                found.add(".".join([package, *init.parent.relative_to(ROOT / folder).parts]))
-    assert found <= listed, found - listed
-
-
-def test_loading_the_pytest_plugin_leaves_txaio_unchosen():
-    """pytest loads the plugin in every test run of a project that installs Switchboard: it must not
-    pick asyncio for txaio there (a Twisted project's tests would break), nor load the hub."""
-    from tests.fresh_python import run_code
-
-    run_code("""
-import sys
-import txaio
-import switchboard.router.testing.pytest_plugin
-assert not (txaio.using_twisted or txaio.using_asyncio), "txaio was switched"
-assert "switchboard.router.client" not in sys.modules and "switchboard.router.testing.hub" not in sys.modules
-""")
+def test_a_proxy_reads_the_node_key_once(tmp_path):
+    # in a fresh interpreter, as a Crossbar worker (this process already runs the asyncio client)
+    run_code(
+        """
+        import sys
+        import crossbar.worker.proxy as proxy
+        from crossbar.common.key import _maybe_generate_node_key
+        from switchboard.router import patches
+        patches.install("proxy")
+        _maybe_generate_node_key(sys.argv[1])
+        first = proxy._read_node_key(sys.argv[1], private=True)
+        assert proxy._read_node_key(sys.argv[1], private=True) is first and len(first["hex"]) == 64
+        assert proxy._read_node_key.cache_info().hits == 1
+        """,
+        str(tmp_path),
+    )
