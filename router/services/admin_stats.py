@@ -13,6 +13,8 @@ STATS = "switchboard.admin.stats"
 SINCE = "switchboard.admin.since"
 #: topics the stats list at most, those with the most subscribers first; `topics_total` counts all
 MAX_TOPICS = 200
+#: roles of sessions the meta API leaves out (Crossbar's is_restricted_session), and so do the stats
+RESTRICTED_ROLES = (None, "trusted")
 #: session ids one since() call takes at most
 MAX_SINCE = 1000
 
@@ -23,8 +25,10 @@ def stats(routers, now: float) -> dict:
     topics = []
     for router in list(routers):
         for session in list(router._session_id_to_session.values()):
-            role = str(getattr(session, "_authrole", None))
-            sessions[role] = sessions.get(role, 0) + 1
+            role = getattr(session, "_authrole", None)
+            if role in RESTRICTED_ROLES:
+                continue  # the router's own service session, which the meta API does not list either
+            sessions[str(role)] = sessions.get(str(role), 0) + 1
         for observation in list(router._broker._subscription_map._observation_id_to_observation.values()):
             if observation.uri.startswith("wamp."):
                 continue  # the router's own meta topics
