@@ -45,6 +45,8 @@ MAX_JTI_LENGTH = 128
 #: may list and kill every session: whoever holds the ticket secret can mint either.
 USER_ROLE, ADMIN_ROLE = "user", "admin"
 ROLES = (USER_ROLE, ADMIN_ROLE)
+#: the hub's dashboard page (web/admin.html), which signs in with a ticket given in its URL fragment
+DASHBOARD_PATH = "admin.html"
 
 INVALID, EXPIRED, REPLAYED = uris.TICKET_INVALID, uris.TICKET_EXPIRED, uris.TICKET_REPLAYED
 
@@ -93,6 +95,13 @@ def mint(
         **({"role": role} if role != USER_ROLE else {}),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def dashboard_link(hub_http_url: str, ticket: str) -> str:
+    """The dashboard's URL that signs in with `ticket` (role admin): the ticket rides in the fragment,
+    which the browser never sends to a server (nor in a Referer), and the page takes it out of the
+    address bar."""
+    return f"{hub_http_url.rstrip('/')}/{DASHBOARD_PATH}#ticket={ticket}"
 
 
 def _is_int(value) -> bool:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard.bridge import limits
+from switchboard.bridge import limits, tickets
 
 
 def package_folder(package: str) -> Path:
@@ -101,7 +101,7 @@ HEALTH_PATH, READY_PATH = "health", "ready"
 #: the web transport's Prometheus path (router/services/metrics.py)
 METRICS_PATH = "metrics"
 #: the admin dashboard's page in the web transport's static directory (web/admin.html)
-DASHBOARD_PATH = "admin.html"
+DASHBOARD_PATH = tickets.DASHBOARD_PATH
 #: Every backend component subscribes here once its setup is done (components/base.py): a hub is
 #: ready when as many sessions are subscribed as its config has container components. Nothing is
 #: published on it.

@@ -218,7 +218,7 @@ def ticket(settings: S.Settings, user: str, *, ttl: float, role: str = "user") -
         raise CommandError(str(e), EXIT_USAGE) from None
     answer = {"ticket": token, "user": user, "role": role, "expires": int(now + ttl)}
     if role == tickets.ADMIN_ROLE:
-        answer["url"] = f"{settings.dashboard_url}#ticket={token}"
+        answer["url"] = tickets.dashboard_link(settings.http_url, token)
     return answer
 
 
