@@ -283,7 +283,7 @@
       state.session = null;
       state.busy = false;
       var refused = Boolean(state.refusal) || (details && details.reason && /error|not_authorized|ticket/.test(details.reason));
-      if (reason === "lost" && state.reusable && !refused) {
+      if ((reason === "lost" || reason === "unreachable") && state.reusable && !refused && details.will_retry) {
         setStatus("reconnecting");
         return false;  // AutobahnJS retries
       }

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 from switchboard.bridge import tickets
 from switchboard.router import settings as S
-from switchboard.router.testing.hub import wait_until
+from switchboard.router.testing.hub import Hub, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -127,3 +127,20 @@ def test_an_anonymous_browser_session_reaches_no_admin_procedure(switchboard_hub
     role, errors = dashboard.evaluate(ANONYMOUS_CALLS, [switchboard_hub.url, switchboard_hub.realm, procedures])
     assert role == "anonymous"
     assert errors == ["wamp.error.not_authorized"] * len(procedures)
+
+
+def test_signed_in_with_the_secret_it_reconnects_after_a_hub_restart(browser, tmp_path):
+    with Hub.started(tmp_path) as hub:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(hub.http_url + S.DASHBOARD_PATH)
+            sign_in(page, hub.admin_secret)
+            expect(page.locator("#status")).to_have_attribute("data-state", "online")
+            before = page.evaluate("window.dashboard.state.session.id")
+            hub.restart()
+            expect(page.locator("#status")).to_have_attribute("data-state", "online", timeout=30_000)
+            assert page.evaluate("window.dashboard.state.session.id") != before
+            expect(page.locator(f'#sessions tr[data-session="{before}"]')).to_have_count(0)
+        finally:
+            context.close()
