@@ -274,7 +274,6 @@
       if (!Object.keys(charts).length) makeCharts();
       $("whoami").textContent = "as " + details.authid + " (session " + session.id + ")";
       setStatus("online");
-      showError("");
       $("error").textContent = "";
       poll();
       state.timer = state.timer || setInterval(poll, TICK);

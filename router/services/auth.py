@@ -34,6 +34,19 @@ USER_ROLE, ADMIN_ROLE = tickets.USER_ROLE, tickets.ADMIN_ROLE
 ADMIN_AUTHID = "admin"
 
 
+def admin_secret(value: str | None) -> bytes:
+    """The admin secret to compare tickets with, b"" (none signs in) when unset or guessably short."""
+    secret = (value or "").encode()
+    if secret and len(secret) < tickets.MIN_SECRET_BYTES:
+        log.warn(
+            "{name} is shorter than {n} bytes: nobody signs in to the dashboard with it",
+            name=S.ENV_ADMIN_SECRET,
+            n=tickets.MIN_SECRET_BYTES,
+        )
+        return b""
+    return secret
+
+
 class TicketAuth(QuietApplicationErrors, ApplicationSession):
     """Registers the ticket authenticator and the `user` role's authorizer."""
 
@@ -41,7 +54,7 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
         self._secret = S.runtime().ticket_secret
         if not self._secret:
             raise RuntimeError(f"{S.ENV_TICKET_SECRET} is not set")
-        self._admin_secret = (S.runtime().admin_secret or "").encode()
+        self._admin_secret = admin_secret(S.runtime().admin_secret)
         database = (self.config.extra or {}).get("database", replay_store.DEFAULT_DATABASE)
         store = replay_store.open_store(database, replay_store.TICKETS, MAX_NONCES)
         self._used = NonceCache(tickets.MAX_TTL + 2 * tickets.LEEWAY, store=store)

@@ -88,6 +88,9 @@ except ApplicationError as e:
     assert e.error == tickets.INVALID and "admin" in e.args[0]
 assert admin.authenticate("switchboard", None, {"ticket": tickets.mint("k", "7", role="admin")})["role"] == "admin"
 assert refusal(authenticator(), {"ticket": ""}) == (tickets.INVALID, [])
+A.log = Log()
+assert A.admin_secret("s" * 32) == b"s" * 32 and A.admin_secret(None) == b"" and A.log.lines == []
+assert A.admin_secret("short") == b"" and "shorter than 32 bytes" in A.log.lines[0], A.log.lines
 """
 
 
