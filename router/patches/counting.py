@@ -12,7 +12,9 @@ Publications by subscription, for the dashboard's topic rates (router/services/a
 broker's subscription map becomes a CountingObservationMap, whose match_observations (what the broker
 calls once per accepted publish, to find its subscriptions) adds one to every subscription it returns,
 as an attribute of Crossbar's observation object, so the count goes when the subscription goes. One
-call and one increment per matched subscription per publish, nothing per delivery.
+call and one increment per matched subscription per publish, nothing per delivery: about 0.1 µs per
+publish matching two subscriptions (timeit of match_observations, 1.64 -> 1.76 µs, on a busy 2-core
+machine), beside the ~10 µs of router CPU each delivery takes; not yet in bench/router_instructions.py.
 """
 
 from __future__ import annotations
