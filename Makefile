@@ -5,18 +5,24 @@ PY     := $(VENV)/bin/python
 LOCK   := web/vendor/autobahn-browser.lock
 lock    = $(shell sed -n 's/^$(1)=//p' $(LOCK))
 JS     := web/vendor/$(call lock,file)
+# uPlot, the dashboard's charts (web/admin.html): its lock lists each file with its sha256
+UPLOT_LOCK := web/vendor/uplot.lock
+uplot   = $(shell sed -n 's/^$(1)=//p' $(UPLOT_LOCK))
+UPLOT  := web/vendor/uPlot.iife.min.js
+#: what the pages load from web/vendor/, fetched and checked by `make vendor`
+VENDORED := $(JS) $(UPLOT)
 
 .PHONY: run test bench-smoke wheel fuzz check bench bench-tuning bench-soak bench-instructions vendor chromium redis-server valgrind clean constraints
 
-run: $(VENV)/.hub $(JS)
+run: $(VENV)/.hub $(VENDORED)
 	$(VENV)/bin/switchboard run
 
-test: $(VENV)/.test $(JS) chromium
+test: $(VENV)/.test $(VENDORED) chromium
 	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
 
 # Small runs of the benchmarks (tests marked bench): they need the bench extras (the peers and their
 # load generator), which make test does not install. .ci/run runs both.
-bench-smoke: $(VENV)/.test $(VENV)/.bench $(JS) redis-server valgrind
+bench-smoke: $(VENV)/.test $(VENV)/.bench $(VENDORED) redis-server valgrind
 	$(PY) -m pytest -m bench $(PYTEST_ARGS)
 
 # The hostile-input suite (tests/hostile/) with many examples; make test runs it with a few.
@@ -29,7 +35,7 @@ check: $(VENV)/.hub
 
 # The Django example (docs/django.md): the hub, told where Django is, and Django on :8000. Ctrl-C stops both.
 .PHONY: django-example
-django-example: $(VENV)/.test $(JS)
+django-example: $(VENV)/.test $(VENDORED)
 	$(PY) examples/django_site/run.py
 
 # Benchmarks (docs/benchmarks.md): BENCH_ARGS=--quick for a short run.
@@ -71,7 +77,7 @@ $(VENV)/.bench: $(VENV)/.hub
 	touch $@
 
 # The wheel another project installs (README, "Install it into another project"): the page's AutobahnJS first.
-wheel: $(JS) | $(VENV)/bin/python
+wheel: $(VENDORED) | $(VENV)/bin/python
 	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
 	@ls dist/switchboard_hub-*.whl
 
@@ -82,13 +88,24 @@ constraints:
 	{ sed -n '1,/^# .*make constraints/p' constraints.txt; "$$tmp/venv/bin/pip" freeze --exclude-editable | grep -v '^switchboard'; } > "$$tmp/c" && \
 	mv "$$tmp/c" constraints.txt && echo "constraints.txt updated"
 
+vendor: $(VENDORED)
+
 # AutobahnJS from the npm registry, verified against the checksum recorded in the lock file.
-vendor $(JS): $(LOCK)
+$(JS): $(LOCK)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	(cd "$$tmp" && npm pack --silent "$(call lock,package)@$(call lock,version)" >/dev/null && tar xzf *.tgz) && \
 	echo "$(call lock,sha256)  $$tmp/package/$(call lock,file)" | sha256sum --check --quiet && \
 	cp "$$tmp/package/$(call lock,file)" $(JS) && cp "$$tmp/package/LICENSE" web/vendor/autobahn.LICENSE && \
 	echo "vendored $(call lock,package) $(call lock,version) -> $(JS) (sha256 ok)"
+
+# uPlot from the npm registry: every file its lock lists, each checked against its sha256 there.
+$(UPLOT): $(UPLOT_LOCK)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent "$(call uplot,package)@$(call uplot,version)" >/dev/null && tar xzf *.tgz) && \
+	sed -n 's/^sha256=//p' $(UPLOT_LOCK) > "$$tmp/sums" && (cd "$$tmp/package" && sha256sum --check --quiet ../sums) && \
+	for f in $$(awk '{print $$2}' "$$tmp/sums"); do cp "$$tmp/package/$$f" web/vendor/; done && \
+	cp "$$tmp/package/LICENSE" web/vendor/uplot.LICENSE && \
+	echo "vendored $(call uplot,package) $(call uplot,version) -> web/vendor/ (sha256 ok)"
 
 # Browser tests drive Debian's chromium; install it when missing and we are root.
 chromium:

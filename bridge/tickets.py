@@ -3,7 +3,8 @@
 A ticket is a standard JWT (RFC 7519), HS256 with the hub's SWITCHBOARD_TICKET_SECRET, so a
 backend in any language can mint one with its JWT library. Claims, all required: `sub` (the
 authid), `iat`, `exp` (at most MAX_TTL after iat), `jti` (used once), `aud` = "switchboard"; and
-optionally `extra` (an object, the session's authextra). Django mints it; the router's dynamic
+optionally `extra` (an object, the session's authextra) and `role` (one of ROLES: USER_ROLE when
+absent; ADMIN_ROLE signs a staff user in to the dashboard). Django mints it; the router's dynamic
 authenticator verifies it and accepts each jti once, so a ticket cannot be replayed.
 
 `sub` becomes the session's authid and the middle of its private topics `user.<sub>.…`, so it must be
@@ -39,6 +40,13 @@ MAX_TICKET_LENGTH = 4096
 #: What a sub may be: one URI component (no ".", "#", whitespace or wildcard), e.g. a Django pk or UUID.
 SUB_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_JTI_LENGTH = 128
+#: The roles a ticket may give its session (the hub's config defines both): `user`, a signed-in user
+#: of the site (router/services/permissions.py), and `admin`, the dashboard's (web/admin.html), which
+#: may list and kill every session: whoever holds the ticket secret can mint either.
+USER_ROLE, ADMIN_ROLE = "user", "admin"
+ROLES = (USER_ROLE, ADMIN_ROLE)
+#: the hub's dashboard page (web/admin.html), which signs in with a ticket given in its URL fragment
+DASHBOARD_PATH = "admin.html"
 
 INVALID, EXPIRED, REPLAYED = uris.TICKET_INVALID, uris.TICKET_EXPIRED, uris.TICKET_REPLAYED
 
@@ -66,13 +74,17 @@ def mint(
     now: float | None = None,
     extra: dict | None = None,
     jti: str | None = None,
+    role: str = USER_ROLE,
 ) -> str:
-    """A ticket for `authid` (a Django pk: str() of it must pass check_sub, else TicketError)."""
+    """A ticket for `authid` (a Django pk: str() of it must pass check_sub, else TicketError) with
+    `role` (one of ROLES; a user ticket carries no role claim)."""
     now = time.time() if now is None else now
     if not 0 < ttl <= MAX_TTL:
         raise ValueError(f"ttl must be in (0, {MAX_TTL}] seconds")
     if extra is not None and not isinstance(extra, dict):
         raise TypeError("extra must be a dict")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r:.40}")
     claims = {
         "sub": check_sub(str(authid)),
         "iat": int(now),
@@ -80,8 +92,16 @@ def mint(
         "jti": jti or secrets.token_urlsafe(16),
         "aud": AUDIENCE,
         "extra": extra or {},
+        **({"role": role} if role != USER_ROLE else {}),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def dashboard_link(hub_http_url: str, ticket: str) -> str:
+    """The dashboard's URL that signs in with `ticket` (role admin): the ticket rides in the fragment,
+    which the browser never sends to a server (nor in a Referer), and the page takes it out of the
+    address bar."""
+    return f"{hub_http_url.rstrip('/')}/{DASHBOARD_PATH}#ticket={ticket}"
 
 
 def _is_int(value) -> bool:
@@ -89,7 +109,8 @@ def _is_int(value) -> bool:
 
 
 def verify(secret: str, ticket: str, *, now: float | None = None, leeway: float = LEEWAY) -> dict:
-    """The payload of an authentic, unexpired ticket; TicketError otherwise. Replay is the caller's check."""
+    """The payload of an authentic, unexpired ticket, its `role` filled in; TicketError otherwise.
+    Replay is the caller's check."""
     now = time.time() if now is None else now
     if not isinstance(ticket, str) or len(ticket) > MAX_TICKET_LENGTH:
         raise TicketError(INVALID, "malformed ticket")
@@ -112,6 +133,8 @@ def verify(secret: str, ticket: str, *, now: float | None = None, leeway: float 
     check_sub(payload.get("sub"))
     if not isinstance(payload.setdefault("extra", {}), dict):
         raise TicketError(INVALID, "ticket extra must be an object")
+    if payload.setdefault("role", USER_ROLE) not in ROLES:
+        raise TicketError(INVALID, f"ticket role must be one of {', '.join(ROLES)}")
     if payload["exp"] + leeway < now:
         raise TicketError(EXPIRED, f"ticket expired {now - payload['exp']:.0f}s ago")
     if not _is_int(payload.get("iat")) or payload["iat"] - leeway > now:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard.bridge import limits
+from switchboard.bridge import limits, tickets
 
 
 def package_folder(package: str) -> Path:
@@ -58,6 +58,9 @@ ENV_BACKEND_SECRET = "SWITCHBOARD_BACKEND_SECRET"
 ENV_BRIDGE_KEY = "SWITCHBOARD_BRIDGE_KEY"
 ENV_BRIDGE_SECRET = "SWITCHBOARD_BRIDGE_SECRET"
 ENV_TICKET_SECRET = "SWITCHBOARD_TICKET_SECRET"
+#: the dashboard's sign-in secret (web/admin.html): a session that gives it as its ticket joins with
+#: role ADMIN_ROLE (router/services/auth.py)
+ENV_ADMIN_SECRET = "SWITCHBOARD_ADMIN_SECRET"
 ENV_DJANGO_URL = "SWITCHBOARD_DJANGO_URL"
 ENV_FORWARD_TOPICS = "SWITCHBOARD_FORWARD_TOPICS"
 ENV_URL = "SWITCHBOARD_URL"
@@ -103,6 +106,8 @@ BACKEND_ROLE = "backend"
 HEALTH_PATH, READY_PATH = "health", "ready"
 #: the web transport's Prometheus path (router/services/metrics.py)
 METRICS_PATH = "metrics"
+#: the admin dashboard's page in the web transport's static directory (web/admin.html)
+DASHBOARD_PATH = tickets.DASHBOARD_PATH
 #: Every backend component subscribes here once its setup is done (components/base.py): a hub is
 #: ready when as many sessions are subscribed as its config has container components. Nothing is
 #: published on it.
@@ -197,6 +202,7 @@ class Runtime:
     bridge_key: str
     bridge_secret: str | None
     ticket_secret: str | None
+    admin_secret: str | None
     backend_secret: str | None
     django_url: str
     forward_topics: tuple[str, ...]
@@ -220,6 +226,7 @@ class Runtime:
             bridge_key=env.get(ENV_BRIDGE_KEY) or DEFAULT_BRIDGE_KEY,
             bridge_secret=env.get(ENV_BRIDGE_SECRET) or None,
             ticket_secret=env.get(ENV_TICKET_SECRET) or None,
+            admin_secret=env.get(ENV_ADMIN_SECRET) or None,
             backend_secret=env.get(ENV_BACKEND_SECRET) or None,
             django_url=(env.get(ENV_DJANGO_URL) or "").rstrip("/"),
             forward_topics=tuple(filter(None, (t.strip() for t in topics.split(",")))),
@@ -402,6 +409,11 @@ class Settings:
     @property
     def metrics_url(self) -> str:
         return self.http_url + METRICS_PATH
+
+    @property
+    def dashboard_url(self) -> str:
+        """The admin dashboard (web/admin.html; docs/operations.md, "The dashboard")."""
+        return self.http_url + DASHBOARD_PATH
 
     @property
     def bridge_url(self) -> str:

@@ -13,4 +13,5 @@ urlpatterns = [
     path("events/", views.events, name="events"),
     path("rpc/<str:name>/", views.call, name="rpc"),
     path("metrics/", views.metrics, name="metrics"),
+    path("dashboard/", views.dashboard, name="dashboard"),
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from switchboard.bridge import tickets
@@ -69,6 +69,33 @@ def ticket(request: HttpRequest) -> JsonResponse:
         return _no_store(_error(422, INVALID_AUTHID, f"this user's pk cannot be a hub authid: {e}"))
     response = _no_store(JsonResponse({"ticket": value, "authid": authid, "expires": int(now + cfg.ticket_ttl)}))
     response["Vary"] = "Cookie"
+    return response
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Staff users to the hub's admin dashboard, signed in: a redirect to its page with a fresh
+    single-use ticket with role admin in the URL fragment (bridge/tickets.py, dashboard_link). Anyone
+    signed out goes to the login page first; a signed-in user who is not active staff gets 403."""
+    if request.method not in ("GET", "HEAD"):
+        return _no_store(_error(405, METHOD_NOT_ALLOWED, "use GET"))
+    user = request.user
+    if not user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    if not (getattr(user, "is_staff", False) and getattr(user, "is_active", True)):
+        return _no_store(_error(403, NOT_AUTHORIZED, "the hub's dashboard is for staff users"))
+    cfg = switchboard()
+    authid = str(user.pk)
+    try:
+        value = tickets.mint(cfg.require_ticket_secret(), authid, ttl=cfg.ticket_ttl, role=tickets.ADMIN_ROLE)
+    except tickets.TicketError as e:
+        log.warning("no hub dashboard ticket for user pk %r: %s", authid[:80], e)
+        return _no_store(_error(422, INVALID_AUTHID, f"this user's pk cannot be a hub authid: {e}"))
+    log.info("staff user pk %r signed in to the hub's dashboard", authid)
+    response = HttpResponseRedirect(tickets.dashboard_link(cfg.hub_http_url, value))
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
     return response
 
 

@@ -10,7 +10,7 @@ and, against a running hub with the secrets it generated (router/node/commands.p
     switchboard publish TOPIC [JSON_ARG ...] [--kwargs JSON] [--retain]
     switchboard call PROCEDURE [JSON_ARG ...] [--kwargs JSON] [--timeout S]
     switchboard subscribe TOPIC [--match prefix|wildcard] [--history N]   JSON lines until Ctrl-C
-    switchboard ticket --user ID [--ttl S]                               a sign-in ticket for a browser
+    switchboard ticket --user ID [--ttl S] [--role admin]                a sign-in ticket for a browser
     switchboard status                                                   readiness, sessions, topics
 
 A hub directory (SWITCHBOARD_DIR; default .switchboard in the current directory) holds the hub's own
@@ -107,7 +107,8 @@ def cmd_run(args) -> int:
         say(
             f"hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
             f"{settings.backend_url}, realm {settings.realm}; readiness: {settings.ready_url}, metrics: "
-            f"{settings.metrics_url}). "
+            f"{settings.metrics_url}; dashboard: {settings.dashboard_url}, signed in with "
+            f"{S.ENV_ADMIN_SECRET} from {settings.secrets_file}). "
             "Ctrl-C stops it.",
             sys.stdout,
         )
@@ -174,8 +175,8 @@ def cmd_subscribe(args) -> int:
 
 
 def cmd_ticket(args) -> int:
-    result = commands.ticket(_running_hub_settings(args), args.user, ttl=args.ttl)
-    _emit(result, args.json, result["ticket"])
+    result = commands.ticket(_running_hub_settings(args), args.user, ttl=args.ttl, role=args.role)
+    _emit(result, args.json, result.get("url", result["ticket"]))  # role admin: the dashboard link
     return commands.EXIT_OK
 
 
@@ -310,7 +311,13 @@ def main(argv: list[str] | None = None) -> int:
         default=float(tickets.DEFAULT_TTL),
         help=f"seconds it stays valid ({tickets.DEFAULT_TTL}, at most {tickets.MAX_TTL})",
     )
-    ticket.add_argument("--json", action="store_true", help="print ticket, user and expiry as JSON")
+    ticket.add_argument(
+        "--role",
+        choices=tickets.ROLES,
+        default=tickets.USER_ROLE,
+        help="the session's role: admin signs in to the dashboard (open DASHBOARD_URL#ticket=TICKET)",
+    )
+    ticket.add_argument("--json", action="store_true", help="print ticket, user, role and expiry as JSON")
     ticket.set_defaults(func=cmd_ticket)
     _talk_parser(
         sub,

@@ -205,17 +205,21 @@ def _event_line(topic: str, args: list, kwargs: dict, publication, retained: boo
     }
 
 
-def ticket(settings: S.Settings, user: str, *, ttl: float) -> dict:
-    """A sign-in ticket for `user`, signed with the hub's ticket secret: {"ticket", "user", "expires"}."""
+def ticket(settings: S.Settings, user: str, *, ttl: float, role: str = "user") -> dict:
+    """A sign-in ticket for `user` with `role`, signed with the hub's ticket secret: {"ticket", "user",
+    "role", "expires"}, and for role admin the dashboard's URL that signs in with it ("url")."""
     from switchboard.bridge import tickets
 
     secret = _secret(settings, S.ENV_TICKET_SECRET)
     now = time.time()
     try:
-        token = tickets.mint(secret, user, ttl=ttl, now=now)
+        token = tickets.mint(secret, user, ttl=ttl, now=now, role=role)
     except (tickets.TicketError, ValueError) as e:
         raise CommandError(str(e), EXIT_USAGE) from None
-    return {"ticket": token, "user": user, "expires": int(now + ttl)}
+    answer = {"ticket": token, "user": user, "role": role, "expires": int(now + ttl)}
+    if role == tickets.ADMIN_ROLE:
+        answer["url"] = tickets.dashboard_link(settings.http_url, token)
+    return answer
 
 
 def status(settings: S.Settings, *, url: str | None) -> dict:

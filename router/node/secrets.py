@@ -10,11 +10,18 @@ import secrets
 from pathlib import Path
 
 from switchboard.bridge.envfile import parse_env_file
-from switchboard.router.settings import ENV_BACKEND_SECRET, ENV_BRIDGE_SECRET, ENV_DIR, ENV_TICKET_SECRET
+from switchboard.router.settings import (
+    ENV_ADMIN_SECRET,
+    ENV_BACKEND_SECRET,
+    ENV_BRIDGE_SECRET,
+    ENV_DIR,
+    ENV_TICKET_SECRET,
+)
 
 #: Every secret the node needs: the backend role's WAMP-CRA secret (Crossbar's config reads it as
-#: ${NAME}), the HTTP bridge's signing secret and the browser tickets' signing secret.
-SECRET_NAMES = (ENV_BACKEND_SECRET, ENV_BRIDGE_SECRET, ENV_TICKET_SECRET)
+#: ${NAME}), the HTTP bridge's signing secret, the browser tickets' signing secret and the dashboard's
+#: sign-in secret.
+SECRET_NAMES = (ENV_BACKEND_SECRET, ENV_BRIDGE_SECRET, ENV_TICKET_SECRET, ENV_ADMIN_SECRET)
 
 
 def ensure_secrets(path: Path, env: dict | None = None) -> tuple[dict[str, str], bool]:

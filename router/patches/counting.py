@@ -7,6 +7,14 @@ Sent: at the `send` of Crossbar's WebSocket and RawSocket router protocols, wrap
 fastsend and sendlimit), so every message handed to a client's transport counts once. Each wrap is
 one dict increment and one call more per message; its cost is measured in docs/benchmarks.md
 ("What the guards and the metrics cost, in instructions").
+
+Publications by subscription, for the dashboard's topic rates (router/services/admin.py): each
+broker's subscription map becomes a CountingObservationMap, whose match_observations (what the broker
+calls once per accepted publish, to find its subscriptions) adds one to every subscription it returns,
+as an attribute of Crossbar's observation object, so the count goes when the subscription goes. One
+call and one increment per matched subscription per publish, nothing per delivery: about 0.1 µs per
+publish matching two subscriptions (timeit of match_observations, 1.64 -> 1.76 µs, on a busy 2-core
+machine), beside the ~10 µs of router CPU each delivery takes; not yet in bench/router_instructions.py.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ def install(force: bool = False) -> bool:
     Router.__init__ = remembered_init
     if S.runtime().metrics:
         _count_messages()
+        _count_publications()
     _installed = True
     return True
 
@@ -71,3 +80,40 @@ def _count_messages() -> None:
     # an Autobahn server protocol whose session is a client of the controller
     WampWebSocketServerProtocol.send = _counted_send(WampWebSocketServerProtocol.send)
     WampRawSocketServerProtocol.send = _counted_send(WampRawSocketServerProtocol.send)
+
+
+#: the attribute of a Crossbar subscription (UriObservation) that counts its publications
+PUBLISHED = "switchboard_published"
+
+
+def published(observation) -> int:
+    """Publications the broker dispatched to subscription `observation` (0 when not counted)."""
+    return getattr(observation, PUBLISHED, 0)
+
+
+def _count_publications() -> None:
+    from crossbar.router.broker import Broker
+    from crossbar.router.observation import UriObservation, UriObservationMap
+
+    class CountingObservationMap(UriObservationMap):
+        """Crossbar's map, counting each publication on the subscriptions it matched. The same slots
+        (none of its own), so an existing map can take this class in place."""
+
+        __slots__ = ()
+
+        def match_observations(self, uri):
+            observations = UriObservationMap.match_observations(self, uri)
+            for observation in observations:
+                observation.switchboard_published += 1
+            return observations
+
+    # the default on the (slotted) base class; each subscription's own count lives in its __dict__,
+    # which the match-specific subclasses have
+    setattr(UriObservation, PUBLISHED, 0)
+    broker_init = Broker.__init__
+
+    def counting_init(self, *args, **kwargs):
+        broker_init(self, *args, **kwargs)
+        self._subscription_map.__class__ = CountingObservationMap
+
+    Broker.__init__ = counting_init

@@ -1,4 +1,9 @@
-"""Browser sign-in: the dynamic authenticator for Django tickets and the authorizer of role `user`.
+"""Browser sign-in: the dynamic authenticator for Django tickets and the dashboard's admin secret, and
+the authorizer of role `user`.
+
+A ticket that is the admin secret (SWITCHBOARD_ADMIN_SECRET, compared in constant time) joins as
+authid ADMIN_AUTHID with role `admin` (the dashboard, web/admin.html); it is a password, not used up.
+Any other ticket must be a signed ticket (bridge/tickets.py), which gives its own authid and role.
 
 Runs as a router component (in the router worker, started before any transport listens). Used
 ticket ids are checked in memory and written behind to the hub's replay database (config extra
@@ -7,6 +12,8 @@ blocking the reactor), so a ticket that signed a session in is still refused aft
 """
 
 from __future__ import annotations
+
+import hmac
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
@@ -22,7 +29,22 @@ log = Logger()
 
 AUTHENTICATE = "switchboard.auth.ticket"
 AUTHORIZE = "switchboard.auth.authorize"
-USER_ROLE = "user"
+USER_ROLE, ADMIN_ROLE = tickets.USER_ROLE, tickets.ADMIN_ROLE
+#: the authid of a session signed in with the admin secret
+ADMIN_AUTHID = "admin"
+
+
+def admin_secret(value: str | None) -> bytes:
+    """The admin secret to compare tickets with, b"" (none signs in) when unset or guessably short."""
+    secret = (value or "").encode()
+    if secret and len(secret) < tickets.MIN_SECRET_BYTES:
+        log.warn(
+            "{name} is shorter than {n} bytes: nobody signs in to the dashboard with it",
+            name=S.ENV_ADMIN_SECRET,
+            n=tickets.MIN_SECRET_BYTES,
+        )
+        return b""
+    return secret
 
 
 class TicketAuth(QuietApplicationErrors, ApplicationSession):
@@ -32,6 +54,7 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
         self._secret = S.runtime().ticket_secret
         if not self._secret:
             raise RuntimeError(f"{S.ENV_TICKET_SECRET} is not set")
+        self._admin_secret = admin_secret(S.runtime().admin_secret)
         database = (self.config.extra or {}).get("database", replay_store.DEFAULT_DATABASE)
         store = replay_store.open_store(database, replay_store.TICKETS, MAX_NONCES)
         self._used = NonceCache(tickets.MAX_TTL + 2 * tickets.LEEWAY, store=store)
@@ -42,6 +65,7 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
         await self.register(self.authorize, AUTHORIZE)
 
     _writer = None  # the replay database's writer; None: the used tickets live in memory only
+    _admin_secret = b""  # empty: no session signs in with an admin secret
 
     def authenticate(self, realm, authid, details):
         """Accept or refuse with an ApplicationError; never anything else, which Crossbar would leave
@@ -64,8 +88,13 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
         raise ApplicationError(tickets.INVALID, "ticket use could not be recorded; fetch a fresh one")
 
     def _check(self, authid, details):
+        ticket = details.get("ticket")
+        if self._is_admin_secret(ticket):
+            if authid and authid != ADMIN_AUTHID:
+                raise ApplicationError(tickets.INVALID, f"the admin secret signs in as authid {ADMIN_AUTHID!r} only")
+            return {"authid": ADMIN_AUTHID, "role": ADMIN_ROLE, "extra": {}}
         try:
-            payload = tickets.verify(self._secret, details.get("ticket"))
+            payload = tickets.verify(self._secret, ticket)
         except tickets.TicketError as e:
             raise ApplicationError(e.uri, str(e)) from None
         if authid and authid != payload["sub"]:
@@ -76,7 +105,12 @@ class TicketAuth(QuietApplicationErrors, ApplicationSession):
             raise ApplicationError(tickets.INVALID, f"ticket reuse cannot be checked: {e}") from None
         if not first_use:
             raise ApplicationError(tickets.REPLAYED, "ticket already used; fetch a fresh one")
-        return {"authid": payload["sub"], "role": USER_ROLE, "extra": payload["extra"]}
+        return {"authid": payload["sub"], "role": payload["role"], "extra": payload["extra"]}
+
+    def _is_admin_secret(self, ticket) -> bool:
+        if not self._admin_secret or not isinstance(ticket, str) or len(ticket) > tickets.MAX_TICKET_LENGTH:
+            return False
+        return hmac.compare_digest(ticket.encode("utf-8", "replace"), self._admin_secret)
 
     def authorize(self, session, uri, action, options):
         match = (options or {}).get("match")

@@ -112,7 +112,7 @@ class Hub:
 
     @property
     def secrets(self) -> dict[str, str]:
-        """The secrets this hub runs with (backend, bridge, ticket), by environment variable name."""
+        """The secrets this hub runs with (backend, bridge, ticket, admin), by environment variable name."""
         return dict(self.node.secrets)
 
     @property
@@ -132,6 +132,15 @@ class Hub:
     @property
     def ticket_secret(self) -> str:
         return self.node.secrets[S.ENV_TICKET_SECRET]
+
+    @property
+    def admin_secret(self) -> str:
+        """The dashboard's sign-in secret: a WebSocket session giving it as its ticket is role admin."""
+        return self.node.secrets[S.ENV_ADMIN_SECRET]
+
+    def admin_client(self, **kwargs) -> Client:
+        """A WebSocket session signed in with the admin secret, as the dashboard is (role admin)."""
+        return Client(self.url, self.realm, ticket=self.admin_secret, **kwargs)
 
     @property
     def backend_env(self) -> dict[str, str]:

@@ -143,6 +143,16 @@ def test_a_ticket_signs_a_browser_session_in_as_that_user(hub):
     assert "ticket sub" in line
 
 
+def test_an_admin_ticket_signs_in_with_role_admin_and_comes_as_a_dashboard_link(hub):
+    link = sb(hub, "ticket", "--user", "ops", "--role", "admin").stdout.strip()
+    dashboard, _, ticket = link.partition("#ticket=")
+    assert dashboard == f"http://127.0.0.1:{hub.port}/{S.DASHBOARD_PATH}"
+    with Client(f"ws://127.0.0.1:{hub.port}/ws", "switchboard", ticket=ticket) as c:
+        assert (c.details.authid, c.details.authrole) == ("ops", "admin")
+    assert json.loads(sb(hub, "ticket", "--user", "7", "--json").stdout)["role"] == "user"
+    assert "invalid choice" in sb(hub, "ticket", "--user", "7", "--role", "backend").stderr
+
+
 def _ticket_secret(hub: RunningHub) -> str:
     from switchboard.router.node.secrets import read_secrets
 

@@ -68,6 +68,29 @@ A.log = Log()
 auth.authenticate("switchboard", None, {"ticket": tickets.mint("k", "6")}).addBoth(outcomes.append)
 assert isinstance(outcomes[1].value, ApplicationError) and outcomes[1].value.error == tickets.INVALID, outcomes
 assert len(A.log.lines) == 1 and "could not be recorded" in A.log.lines[0], A.log.lines
+
+# The admin secret is a ticket that signs in as "admin" with role admin, as often as it is given; a
+# signed ticket may carry role admin too; a hub without an admin secret takes no empty ticket for one.
+admin = authenticator()
+admin._admin_secret = b"s" * 43
+for _ in range(2):
+    assert admin.authenticate("switchboard", None, {"ticket": "s" * 43}) == {
+        "authid": "admin", "role": "admin", "extra": {}}
+assert admin.authenticate("switchboard", "admin", {"ticket": "s" * 43})["role"] == "admin"
+assert refusal(admin, {"ticket": "s" * 42}) == (tickets.INVALID, [])
+assert refusal(admin, {"ticket": "s" * 43 + "\\udc80"})[0] == tickets.INVALID
+assert refusal(admin, {"ticket": 43}) == (tickets.INVALID, [])
+A.log = Log()
+try:
+    admin.authenticate("switchboard", "5", {"ticket": "s" * 43})
+    raise AssertionError("another authid accepted with the admin secret")
+except ApplicationError as e:
+    assert e.error == tickets.INVALID and "admin" in e.args[0]
+assert admin.authenticate("switchboard", None, {"ticket": tickets.mint("k", "7", role="admin")})["role"] == "admin"
+assert refusal(authenticator(), {"ticket": ""}) == (tickets.INVALID, [])
+A.log = Log()
+assert A.admin_secret("s" * 32) == b"s" * 32 and A.admin_secret(None) == b"" and A.log.lines == []
+assert A.admin_secret("short") == b"" and "shorter than 32 bytes" in A.log.lines[0], A.log.lines
 """
 
 

@@ -76,6 +76,9 @@ def test_plain_subs_pass():
         ("exp", True),
         ("iat", None),
         ("iat", "1000"),
+        ("role", "backend"),
+        ("role", ["admin"]),
+        ("role", None),
     ],
 )
 def test_every_field_of_a_signed_payload_has_its_type_checked(field, value):
@@ -84,6 +87,16 @@ def test_every_field_of_a_signed_payload_has_its_type_checked(field, value):
 
 def test_a_payload_without_extra_gets_an_empty_one():
     assert tickets.verify(K, signed(K, extra=OMIT), now=1000)["extra"] == {}
+
+
+def test_a_ticket_without_role_is_a_user_ticket_and_admin_tickets_say_so():
+    assert tickets.verify(K, signed(K), now=1000)["role"] == tickets.USER_ROLE
+    user = tickets.mint(K, "7", now=1000)
+    assert "role" not in jwt.decode(user, options={"verify_signature": False})
+    admin = tickets.mint(K, "7", now=1000, role=tickets.ADMIN_ROLE)
+    assert tickets.verify(K, admin, now=1000)["role"] == tickets.ADMIN_ROLE
+    with pytest.raises(ValueError, match="role must be one of user, admin"):
+        tickets.mint(K, "7", role="backend")
 
 
 def test_a_ticket_is_a_standard_hs256_jwt_for_switchboard():
