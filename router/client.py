@@ -122,7 +122,8 @@ class Client:
     `url` is ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Pass `authid` and
     `secret` to authenticate with WAMP-CRA (or `ticket` to use ticket auth); otherwise the session
     is anonymous.  A wss:// URL verifies the hub's certificate against the system's trust store, or
-    against `ssl` (an ssl.SSLContext, e.g. one trusting a self-signed certificate).  Use as a context
+    against `ssl` (an ssl.SSLContext, e.g. one trusting a self-signed certificate); `source_address`
+    binds the local end (a test's second client address, e.g. 127.0.0.2).  Use as a context
     manager or call close().
     """
 
@@ -136,10 +137,11 @@ class Client:
         ticket: str | None = None,
         serializer: str = "json",
         timeout: float = DEFAULT_TIMEOUT,
-        ssl: "ssl_module.SSLContext | None" = None,
+        ssl: ssl_module.SSLContext | None = None,
+        source_address: str | None = None,
     ):
         self.url, self.realm, self.timeout = url, realm, timeout
-        self._ssl = ssl
+        self._ssl, self._source = ssl, source_address
         if ticket is not None:
             authmethods, secret = ["ticket"], ticket
         elif secret is not None:
@@ -174,6 +176,7 @@ class Client:
                 parsed.hostname,
                 parsed.port or default_port,
                 ssl=(self._ssl or True) if parsed.scheme == "wss" else None,
+                local_addr=(self._source, 0) if self._source else None,
             ),
             self.timeout,
         )

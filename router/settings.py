@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard.bridge import limits
+from switchboard.bridge import forwarded, limits
 
 
 def package_folder(package: str) -> Path:
@@ -88,6 +88,9 @@ ENV_METRICS_TOKEN = "SWITCHBOARD_METRICS_TOKEN"
 ENV_TLS_CERT = "SWITCHBOARD_TLS_CERT"
 ENV_TLS_KEY = "SWITCHBOARD_TLS_KEY"
 ENV_TLS_CHAIN = "SWITCHBOARD_TLS_CHAIN"
+#: addresses/networks of reverse proxies whose X-Forwarded-For is believed (bridge/forwarded.py,
+#: router/patches/forwarded.py); unset: none, the header is ignored
+ENV_TRUSTED_PROXIES = "SWITCHBOARD_TRUSTED_PROXIES"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
@@ -159,6 +162,14 @@ def gc_full_every(env) -> float:
     return seconds
 
 
+def trusted_proxies(env) -> tuple:
+    """SWITCHBOARD_TRUSTED_PROXIES as networks (bridge/forwarded.py), else SettingsError naming it."""
+    try:
+        return forwarded.parse_trusted(env.get(ENV_TRUSTED_PROXIES) or "", ENV_TRUSTED_PROXIES)
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+
+
 def guards_on(env=None) -> bool:
     """Whether the guards against hostile clients are installed (SWITCHBOARD_GUARDS, default on)."""
     return runtime().guards if env is None else env.get(ENV_GUARDS, "1") != "0"
@@ -196,6 +207,8 @@ class Runtime:
     guards: bool
     metrics: bool
     metrics_token: str | None
+    #: reverse proxies whose X-Forwarded-For names the client (router/patches/forwarded.py)
+    trusted_proxies: tuple = ()
 
     @classmethod
     def from_env(cls, env) -> "Runtime":
@@ -218,6 +231,7 @@ class Runtime:
             guards=_on(env, ENV_GUARDS),
             metrics=_on(env, ENV_METRICS),
             metrics_token=env.get(ENV_METRICS_TOKEN) or None,
+            trusted_proxies=trusted_proxies(env),
         )
 
 
@@ -405,6 +419,7 @@ class Settings:
         gc_full_every(env)  # read by every worker (router/patches/gcfreeze.py): refused here, before the node starts
         check_limits(env)
         tls = Tls.from_env(env)
+        trusted_proxies(env)  # read by the router worker (router/patches/forwarded.py): refused here first
         home = hub_dir(env)
         return cls(
             host=env.get(ENV_HOST) or web["interface"],
