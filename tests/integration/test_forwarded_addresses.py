@@ -109,3 +109,35 @@ def test_a_websocket_session_through_the_proxy_has_the_forwarded_client_as_its_p
         assert welcome[0] == 2
         with hub.backend_client() as backend:
             assert backend.call("wamp.session.get", welcome[1])["transport"]["peer"] == "tcp4:203.0.113.9"
+
+
+def test_behind_a_proxy_that_speaks_tls_to_the_hub_too(tmp_path):
+    """The hub serving https itself and trusting its proxy: the forwarded client is found under the TLS layer."""
+    import http.client
+
+    from tests import selfsigned
+
+    cert = selfsigned.make(tmp_path / "cert")
+    env = {S.ENV_TRUSTED_PROXIES: "127.0.0.1", "SWITCHBOARD_CONNECTIONS_PER_IP": "1"}
+    tls = S.Tls(cert.cert, cert.key)
+    with Hub.started(tmp_path / "hub", with_components=False, env=env, tls=tls) as hub:
+
+        def get(client):
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", hub.settings.port, timeout=10, context=cert.client_context()
+            )
+            connection.request("GET", "/info", headers={"X-Forwarded-For": client})
+            response = connection.getresponse()
+            return connection, response.status, response.read()
+
+        first, status, _ = get("203.0.113.1")
+        try:
+            assert status == 200
+            second, status, body = get("203.0.113.1")
+            second.close()
+            assert status == 429 and b"203.0.113.1 has 1 open connections" in body
+            third, status, _ = get("203.0.113.2")
+            third.close()
+            assert status == 200
+        finally:
+            first.close()
