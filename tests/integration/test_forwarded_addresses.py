@@ -29,22 +29,23 @@ def hub(tmp_path_factory):
 
 
 def request(hub: Hub, forwarded_for: str | None, source: str = "127.0.0.1") -> tuple[socket.socket, int, bytes]:
-    """GET /info on a new keep-alive connection from `source`: the socket (left open), status, body."""
+    """GET /info on a new keep-alive connection from `source`: the socket (left open), status, body;
+    status 0 when the hub closed the connection without an answer (the refusal at accept)."""
     sock = socket.socket()
     sock.settimeout(10)
     sock.bind((source, 0))
-    sock.connect(("127.0.0.1", hub.settings.port))
     header = f"X-Forwarded-For: {forwarded_for}\r\n" if forwarded_for else ""
-    sock.sendall(f"GET /info HTTP/1.1\r\nHost: hub\r\n{header}\r\n".encode())
     head = b""
-    while b"\r\n\r\n" not in head:
-        try:
+    try:
+        sock.connect(("127.0.0.1", hub.settings.port))
+        sock.sendall(f"GET /info HTTP/1.1\r\nHost: hub\r\n{header}\r\n".encode())
+        while b"\r\n\r\n" not in head:
             chunk = sock.recv(65536)
-        except ConnectionResetError:
-            chunk = b""
-        if not chunk:
-            return sock, 0, b""  # closed without an answer (the refusal at accept)
-        head += chunk
+            if not chunk:
+                return sock, 0, b""
+            head += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return sock, 0, b""
     headers, _, body = head.partition(b"\r\n\r\n")
     length = int(re.search(rb"(?i)content-length: *(\d+)", headers).group(1))
     while len(body) < length:
