@@ -366,6 +366,16 @@ class Tls:
                 f"{ENV_TLS_CERT} ({getattr(e, 'reason', None) or e})"
             ) from None
 
+    @classmethod
+    def from_endpoint(cls, endpoint: dict) -> "Tls | None":
+        """The files a config's listening endpoint already serves TLS with (a rendered config, as
+        the CLI reads a running hub's), unchecked: the hub checked them when it started."""
+        option = endpoint.get("tls")
+        if not option:
+            return None
+        chain = option.get("chain_certificates") or [None]
+        return cls(Path(option["certificate"]), Path(option["key"]), Path(chain[0]) if chain[0] else None)
+
     def endpoint_option(self) -> dict:
         """Crossbar's `tls` option of a listening endpoint (crossbar/common/twisted/endpoint.py): it
         serves TLS 1.3 only."""
@@ -418,7 +428,7 @@ class Settings:
             raise SettingsError(f"{ENV_LOGLEVEL}={loglevel!r} is not one of {', '.join(LOGLEVELS)}")
         gc_full_every(env)  # read by every worker (router/patches/gcfreeze.py): refused here, before the node starts
         check_limits(env)
-        tls = Tls.from_env(env)
+        tls = Tls.from_env(env) or Tls.from_endpoint(web)
         trusted_proxies(env)  # read by the router worker (router/patches/forwarded.py): refused here first
         home = hub_dir(env)
         return cls(

@@ -177,3 +177,6 @@ def test_tls_files_are_checked_before_the_node_starts_and_each_error_names_its_v
         "chain_certificates": [str(other.cert)],
     }
     assert "tls" not in S.transport(render_config(S.load_config(), S.Settings.from_env({})), "web")["endpoint"]
+    # the CLI reads a running hub's rendered config: https without the TLS variables in its shell
+    from_rendered = S.Settings.from_env({}, config)
+    assert from_rendered.tls == chained.tls and from_rendered.http_url.startswith("https://")
