@@ -92,7 +92,17 @@ class Nginx:
         binary = nginx_binary()
         if binary is None:
             raise RuntimeError("Debian nginx is not installed (make test installs it as root: apt-get install nginx)")
-        return [binary, "-p", str(self.directory), "-c", str(self.conf), *extra]
+        # -e: not even the start-up error log goes to /var/log/nginx (nginx >= 1.19.5)
+        return [
+            binary,
+            "-p",
+            str(self.directory),
+            "-e",
+            str(self.directory / "error.log"),
+            "-c",
+            str(self.conf),
+            *extra,
+        ]
 
     def start(self) -> None:
         check = subprocess.run(self.command("-t"), capture_output=True, text=True)
