@@ -12,12 +12,12 @@ UPLOT  := web/vendor/uPlot.iife.min.js
 #: what the pages load from web/vendor/, fetched and checked by `make vendor`
 VENDORED := $(JS) $(UPLOT)
 
-.PHONY: run test bench-smoke wheel fuzz check bench bench-tuning bench-soak bench-instructions vendor chromium redis-server valgrind clean constraints
+.PHONY: run test bench-smoke wheel fuzz check bench bench-tuning bench-soak bench-instructions vendor chromium nginx redis-server valgrind clean constraints
 
 run: $(VENV)/.hub $(VENDORED)
 	$(VENV)/bin/switchboard run
 
-test: $(VENV)/.test $(VENDORED) chromium
+test: $(VENV)/.test $(VENDORED) chromium nginx
 	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
 
 # Small runs of the benchmarks (tests marked bench): they need the bench extras (the peers and their
@@ -112,6 +112,16 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser tests need Debian chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# The deployment test (tests/integration/test_nginx_deploy.py) runs docs/deploy/'s site in Debian's nginx and
+# checks its systemd unit with systemd-analyze; install them when missing and we are root.
+nginx:
+	@{ command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else echo "the deployment test needs Debian nginx: sudo apt-get install nginx" >&2; exit 1; fi; }
+	@command -v systemd-analyze >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; \
+	  else echo "the deployment test needs systemd-analyze: sudo apt-get install systemd" >&2; exit 1; fi; }
 
 # The Channels side of the benchmark runs a real Debian redis-server; install it when missing and we are root.
 redis-server:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import ssl as ssl_module
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -120,7 +121,10 @@ class Client:
 
     `url` is ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Pass `authid` and
     `secret` to authenticate with WAMP-CRA (or `ticket` to use ticket auth); otherwise the session
-    is anonymous.  Use as a context manager or call close().
+    is anonymous.  A wss:// URL verifies the hub's certificate against the system's trust store, or
+    against `ssl` (an ssl.SSLContext, e.g. one trusting a self-signed certificate); `source_address`
+    binds the local end (a test's second client address, e.g. 127.0.0.2).  Use as a context
+    manager or call close().
     """
 
     def __init__(
@@ -133,8 +137,11 @@ class Client:
         ticket: str | None = None,
         serializer: str = "json",
         timeout: float = DEFAULT_TIMEOUT,
+        ssl: ssl_module.SSLContext | None = None,
+        source_address: str | None = None,
     ):
         self.url, self.realm, self.timeout = url, realm, timeout
+        self._ssl, self._source = ssl, source_address
         if ticket is not None:
             authmethods, secret = ["ticket"], ticket
         elif secret is not None:
@@ -165,7 +172,11 @@ class Client:
             raise ValueError(f"unsupported URL scheme in {self.url!r} (use ws://, wss:// or rs://)")
         await asyncio.wait_for(
             self._loop.create_connection(
-                factory, parsed.hostname, parsed.port or default_port, ssl=parsed.scheme == "wss"
+                factory,
+                parsed.hostname,
+                parsed.port or default_port,
+                ssl=(self._ssl or True) if parsed.scheme == "wss" else None,
+                local_addr=(self._source, 0) if self._source else None,
             ),
             self.timeout,
         )

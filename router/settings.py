@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard.bridge import limits, tickets
+from switchboard.bridge import forwarded, limits, tickets
 
 
 def package_folder(package: str) -> Path:
@@ -92,6 +92,14 @@ ENV_GUARDS = "SWITCHBOARD_GUARDS"
 ENV_METRICS = "SWITCHBOARD_METRICS"
 #: the bearer token /metrics asks for when the hub listens beyond loopback (router/services/metrics.py)
 ENV_METRICS_TOKEN = "SWITCHBOARD_METRICS_TOKEN"
+#: PEM files the web transport serves https/wss with (docs/deploy.md): the server certificate alone,
+#: its private key (unencrypted), and optionally the intermediate certificates of its chain
+ENV_TLS_CERT = "SWITCHBOARD_TLS_CERT"
+ENV_TLS_KEY = "SWITCHBOARD_TLS_KEY"
+ENV_TLS_CHAIN = "SWITCHBOARD_TLS_CHAIN"
+#: addresses/networks of reverse proxies whose X-Forwarded-For is believed (bridge/forwarded.py,
+#: router/patches/forwarded.py); unset: none, the header is ignored
+ENV_TRUSTED_PROXIES = "SWITCHBOARD_TRUSTED_PROXIES"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
@@ -180,6 +188,14 @@ def log_format(env) -> str:
     return value
 
 
+def trusted_proxies(env) -> tuple:
+    """SWITCHBOARD_TRUSTED_PROXIES as networks (bridge/forwarded.py), else SettingsError naming it."""
+    try:
+        return forwarded.parse_trusted(env.get(ENV_TRUSTED_PROXIES) or "", ENV_TRUSTED_PROXIES)
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+
+
 def guards_on(env=None) -> bool:
     """Whether the guards against hostile clients are installed (SWITCHBOARD_GUARDS, default on)."""
     return runtime().guards if env is None else env.get(ENV_GUARDS, "1") != "0"
@@ -218,6 +234,8 @@ class Runtime:
     guards: bool
     metrics: bool
     metrics_token: str | None
+    #: reverse proxies whose X-Forwarded-For names the client (router/patches/forwarded.py)
+    trusted_proxies: tuple = ()
 
     @classmethod
     def from_env(cls, env) -> "Runtime":
@@ -241,6 +259,7 @@ class Runtime:
             guards=_on(env, ENV_GUARDS),
             metrics=_on(env, ENV_METRICS),
             metrics_token=env.get(ENV_METRICS_TOKEN) or None,
+            trusted_proxies=trusted_proxies(env),
         )
 
 
@@ -316,6 +335,84 @@ def container_components(config: dict) -> int:
     return in_containers + len(in_router)
 
 
+#: what starts every PEM certificate
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """The web transport's certificate, key and chain files (absolute), checked readable and matching."""
+
+    cert: Path
+    key: Path
+    chain: Path | None = None
+
+    @classmethod
+    def from_env(cls, env) -> "Tls | None":
+        """SWITCHBOARD_TLS_CERT / _KEY / _CHAIN: None when neither certificate nor key is set; else
+        SettingsError naming the variable when a file is missing, unreadable, not PEM, or the key is
+        not the certificate's (checked here, so a bad file stops the hub before Crossbar starts)."""
+        cert, key, chain = (env.get(name) or "" for name in (ENV_TLS_CERT, ENV_TLS_KEY, ENV_TLS_CHAIN))
+        if not (cert or key):
+            if chain:
+                raise SettingsError(f"{ENV_TLS_CHAIN} is set but {ENV_TLS_CERT} and {ENV_TLS_KEY} are not")
+            return None
+        if not (cert and key):
+            missing = ENV_TLS_KEY if cert else ENV_TLS_CERT
+            raise SettingsError(f"{missing} is not set: https needs both {ENV_TLS_CERT} and {ENV_TLS_KEY}")
+        tls = cls(Path(cert).resolve(), Path(key).resolve(), Path(chain).resolve() if chain else None)
+        tls.check()
+        return tls
+
+    def check(self) -> None:
+        import ssl
+
+        files = ((ENV_TLS_CERT, self.cert), (ENV_TLS_KEY, self.key), (ENV_TLS_CHAIN, self.chain))
+        texts = {}
+        for name, path in files:
+            if path is None:
+                continue
+            try:
+                texts[name] = path.read_text(encoding="ascii", errors="replace")
+            except OSError as e:
+                raise SettingsError(f"{name}={str(path)!r} cannot be read: {e.strerror}") from None
+        count = texts[ENV_TLS_CERT].count(PEM_CERTIFICATE)
+        if count != 1:
+            hint = (
+                f": Crossbar serves only the first; put the others (e.g. chain.pem) in {ENV_TLS_CHAIN}" if count else ""
+            )
+            raise SettingsError(f"{ENV_TLS_CERT}={str(self.cert)!r} holds {count} PEM certificates, not 1{hint}")
+        if self.chain is not None and PEM_CERTIFICATE not in texts[ENV_TLS_CHAIN]:
+            raise SettingsError(f"{ENV_TLS_CHAIN}={str(self.chain)!r} holds no PEM certificate")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            # an empty password: an encrypted key fails here instead of prompting (Crossbar cannot use one)
+            context.load_cert_chain(self.cert, self.key, password=b"")
+        except (ssl.SSLError, ValueError) as e:
+            raise SettingsError(
+                f"{ENV_TLS_KEY}={str(self.key)!r} is not an unencrypted PEM private key of the certificate in "
+                f"{ENV_TLS_CERT} ({getattr(e, 'reason', None) or e})"
+            ) from None
+
+    @classmethod
+    def from_endpoint(cls, endpoint: dict) -> "Tls | None":
+        """The files a config's listening endpoint already serves TLS with (a rendered config, as
+        the CLI reads a running hub's), unchecked: the hub checked them when it started."""
+        option = endpoint.get("tls")
+        if not option:
+            return None
+        chain = option.get("chain_certificates") or [None]
+        return cls(Path(option["certificate"]), Path(option["key"]), Path(chain[0]) if chain[0] else None)
+
+    def endpoint_option(self) -> dict:
+        """Crossbar's `tls` option of a listening endpoint (crossbar/common/twisted/endpoint.py): it
+        serves TLS 1.3 only."""
+        option = {"certificate": str(self.cert), "key": str(self.key)}
+        if self.chain is not None:
+            option["chain_certificates"] = [str(self.chain)]
+        return option
+
+
 def realm_name(config: dict) -> str:
     return router_worker(config)["realms"][0]["name"]
 
@@ -358,6 +455,8 @@ class Settings:
     #: the hub directory (SWITCHBOARD_DIR): secrets and node directory live under it
     home: Path = field(default_factory=lambda: hub_dir({}))
     secrets_file: Path = field(default_factory=lambda: hub_dir({}) / SECRETS_NAME)
+    #: certificate and key the web transport serves https/wss with; None: http/ws
+    tls: Tls | None = None
 
     @classmethod
     def from_env(cls, env: dict | None = None, config: dict | None = None) -> "Settings":
@@ -370,6 +469,8 @@ class Settings:
             raise SettingsError(f"{ENV_LOGLEVEL}={loglevel!r} is not one of {', '.join(LOGLEVELS)}")
         gc_full_every(env)  # read by every worker (router/patches/gcfreeze.py): refused here, before the node starts
         check_limits(env)
+        tls = Tls.from_env(env) or Tls.from_endpoint(web)
+        trusted_proxies(env)  # read by the router worker (router/patches/forwarded.py): refused here first
         home = hub_dir(env)
         return cls(
             host=env.get(ENV_HOST) or web["interface"],
@@ -382,6 +483,7 @@ class Settings:
             router_web_port=_port(env, ENV_ROUTER_WEB_PORT, DEFAULT_ROUTER_WEB_PORT),
             home=home,
             secrets_file=Path(env.get(ENV_SECRETS_FILE) or home / SECRETS_NAME).resolve(),
+            tls=tls,
         )
 
     @property
@@ -396,11 +498,11 @@ class Settings:
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/ws"
 
     @property
     def ready_url(self) -> str:

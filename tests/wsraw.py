@@ -82,6 +82,7 @@ class RawWebSocket(_Connection):
         path: str = "/ws",
         timeout: float = 10.0,
         rcvbuf: int | None = None,
+        headers: dict[str, str] | None = None,
     ):
         self.sock = socket.socket()
         if rcvbuf:  # a small receive window makes the hub's sends back up sooner (a slow consumer)
@@ -92,7 +93,9 @@ class RawWebSocket(_Connection):
         request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: {SUBPROTOCOLS[serializer]}\r\n\r\n"
+            f"Sec-WebSocket-Protocol: {SUBPROTOCOLS[serializer]}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+            + "\r\n"
         )
         self.sock.sendall(request.encode())
         response = b""

@@ -39,7 +39,9 @@ def with_proxies(config: dict, count: int, router_port: int) -> None:
     roles = [role["name"] for role in router["realms"][0]["roles"]]
     web = S.transport(config, S.WEB_TRANSPORT_ID)
     public = dict(web["endpoint"], shared=True)
-    web["endpoint"] = dict(web["endpoint"], interface="127.0.0.1", port=router_port)
+    # plain HTTP on loopback: the proxies terminate TLS (the endpoint's "tls", render_config's)
+    private = {key: value for key, value in web["endpoint"].items() if key != "tls"}
+    web["endpoint"] = dict(private, interface="127.0.0.1", port=router_port)
     backlog = web["endpoint"].get("backlog", 50)
     router["transports"].append(
         {

@@ -44,7 +44,8 @@ def render_config(
     """The node config for `settings`: listening addresses, absolute paths, optional components.
 
     Relative data files (extra "database") of router components (history, the ticket authenticator)
-    and of resource services (the HTTP bridge) go to `data_dir`. The web transport gets `/health`,
+    and of resource services (the HTTP bridge) go to `data_dir`. With `settings.tls`, the web transport
+    (or the proxies' in front of it) serves https/wss. The web transport gets `/health`,
     `/ready` and `/metrics`.
     Every WebSocket and RawSocket transport takes the message size limit of `env` (the environment the
     node runs with; default: this process's), SWITCHBOARD_MAX_MESSAGE_SIZE in bridge/limits.py, and
@@ -63,6 +64,8 @@ def render_config(
     ]
     for front in fronts or [web]:
         front["endpoint"].update(interface=settings.host, port=settings.port)
+        if settings.tls is not None:
+            front["endpoint"]["tls"] = settings.tls.endpoint_option()
     web["paths"]["/"]["directory"] = str(S.WEB_DIR)
     web["paths"]["info"]["value"]["realm"] = settings.realm
     S.transport(config, S.BACKEND_TRANSPORT_ID)["endpoint"]["port"] = settings.backend_port

@@ -11,7 +11,8 @@ when its unsent bytes pass the send buffer (sendlimit), log records to the node 
 per turn (workerlog), and the startup heap and later long-lived objects kept out of full garbage
 collections between periodic full passes (gcfreeze).
 
-The router worker also: connections limited per client address (connlimit), a REGISTER authorized
+The router worker also: the client addresses trusted proxies forward (forwarded), connections
+limited per client address (connlimit), a REGISTER authorized
 before Crossbar looks at what is registered (dealer_order), and a history topic's PUBLISHED held
 until the event is committed (durable_ack), and the messages it receives and sends counted for
 /metrics (counting). A proxy worker also reads the node key once rather than per session (proxykey).
@@ -37,6 +38,7 @@ def install(role: str, reactor=None) -> None:
         durable_ack,
         fastlog,
         fastsend,
+        forwarded,
         gcfreeze,
         httplimit,
         ingress,
@@ -55,6 +57,7 @@ def install(role: str, reactor=None) -> None:
     sendlimit.install(force=True)
     workerlog.install(reactor=reactor, force=True)
     if role == ROUTER:
+        forwarded.install(force=True)  # before connlimit, which counts trusted proxies' clients through it
         connlimit.install(reactor=reactor, force=True)
         dealer_order.install(force=True)
         durable_ack.install(force=True)

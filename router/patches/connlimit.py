@@ -6,7 +6,10 @@ connections (`max_connections`, its outermost factory, `MaxConnectionsFactory`);
 of the web transport only (not the loopback backend RawSocket that trusted components use) also
 counts connections per client address (switchboard.bridge.ratelimit.AddressTable): a connection over
 SWITCHBOARD_CONNECTIONS_PER_IP open ones or over SWITCHBOARD_CONNECTS_PER_SECOND_PER_IP is
-aborted right after accept, before any byte is read, TLS or HTTP included. Its protocol stays the
+aborted right after accept, before any byte is read, TLS or HTTP included. A connection from a
+trusted reverse proxy (SWITCHBOARD_TRUSTED_PROXIES) is counted instead against the client its first
+request's X-Forwarded-For names, once the headers are read, and refused with a 429
+(router/patches/forwarded.py). Its protocol stays the
 outermost one on the socket (a WebSocket upgrade replaces only what it wraps), so every close is
 seen and released.
 
@@ -23,6 +26,7 @@ import time
 from switchboard.bridge import limits
 from switchboard.bridge.ratelimit import OVER_OPEN, OVER_RATE, AddressTable
 from switchboard.router import settings as S
+from switchboard.router.patches import forwarded
 from switchboard.router.patches.workerproc import in_crossbar_worker
 from switchboard.router.services import counters
 from twisted.internet.task import LoopingCall
@@ -42,9 +46,21 @@ log = Logger()
 
 
 def client_address(addr) -> str:
-    """The client address a connection counts against: its TCP peer (the one place to change when
-    forwarded addresses from a trusted proxy are honoured)."""
+    """The address a connection counts against at accept: its TCP peer. A trusted proxy's connections
+    (SWITCHBOARD_TRUSTED_PROXIES) count against the client they forward, once their request's headers
+    are read (router/patches/forwarded.py, `admit_forwarded`)."""
     return getattr(addr, "host", None) or str(addr)
+
+
+def _counted_connection(transport):
+    """The outermost (counted) protocol of the connection an HTTP channel writes to via `transport`:
+    the TCP transport's protocol, one TLS layer down where the channel writes through TLS."""
+    for _ in range(2):
+        connection = getattr(transport, "protocol", None)
+        if getattr(connection, "awaiting_client", False):
+            return connection
+        transport = getattr(transport, "transport", None)
+    return None
 
 
 def factory_class(endpoint):
@@ -56,6 +72,8 @@ def factory_class(endpoint):
         """Crossbar's counted connection, remembering the client address it was admitted under."""
 
         address: str | None = None
+        #: from a trusted proxy: admitted once its first request names the client (admit_forwarded)
+        awaiting_client = False
 
     class PerAddressFactory(stock):
         protocol = AddressedConnection
@@ -66,6 +84,11 @@ def factory_class(endpoint):
 
         def buildProtocol(self, addr):
             address = client_address(addr)
+            if forwarded.trusted(address):
+                protocol = stock.buildProtocol(self, addr)
+                if isinstance(protocol, AddressedConnection):
+                    protocol.awaiting_client = True
+                return protocol
             over = self.table.admit(address)
             if over is not None:
                 counters.refused[REFUSAL_REASONS[over]] += 1
@@ -90,6 +113,33 @@ def factory_class(endpoint):
 
 #: what /metrics names a refused connection by: the limit it passed (bridge/limits.py)
 REFUSAL_REASONS = {OVER_OPEN: "connections_per_ip", OVER_RATE: "connects_per_second_per_ip"}
+
+
+def refusal_message(over: str, client: str, max_open: int, rate: float) -> str:
+    """What a proxied client refused by a per-address limit is told (HTTP 429)."""
+    if over == OVER_OPEN:
+        return f"{client} has {max_open} open connections ({limits.LIMITS['connections_per_ip'].env})"
+    env = limits.LIMITS["connects_per_second_per_ip"].env
+    return f"{client} opens more than {rate:g} new connections/s ({env})"
+
+
+def admitter(table: AddressTable, max_open: int, rate: float):
+    """forwarded.admit: a trusted proxy's connection counted against the client its first request
+    names, or refused (the message for the 429, the refusal counted and reported like any other)."""
+
+    def admit_forwarded(transport, client: str) -> str | None:
+        connection = _counted_connection(transport)
+        if connection is None:  # counted already (a later request on the connection), or not limited
+            return None
+        connection.awaiting_client = False
+        over = table.admit(client)
+        if over is not None:
+            counters.refused[REFUSAL_REASONS[over]] += 1
+            return refusal_message(over, client, max_open, rate)
+        connection.address = client
+        return None
+
+    return admit_forwarded
 
 
 def report(refusals, max_open: int, rate: float) -> None:
@@ -140,6 +190,7 @@ def install(reactor=None, force: bool = False, env=None, clock=time.monotonic) -
             report(refusals, max_open, rate)
 
     endpoint.MaxConnectionsFactory = listening_factory
+    forwarded.admit = admitter(table, max_open, rate)
     sweeper = LoopingCall(sweep)
     sweeper.clock = reactor
     sweeper.start(SWEEP_SECONDS, now=False)

@@ -36,9 +36,11 @@ class Hub:
         proxy_workers: int = 0,
         env: dict[str, str] | None = None,
         config: dict | None = None,
+        tls: S.Tls | None = None,
     ):
         """`env` adds environment for the node, e.g. {"SWITCHBOARD_DJANGO_URL": ...}; `config`
-        replaces .crossbar/config.json (start from switchboard.router.settings.load_config() and change it)."""
+        replaces .crossbar/config.json (start from switchboard.router.settings.load_config() and change it);
+        `tls` serves https/wss with its certificate (clients then need a context that trusts it)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = config or S.load_config(S.CONFIG_FILE)
@@ -53,6 +55,7 @@ class Hub:
             router_web_port=free_port(),
             home=self.workdir,
             secrets_file=self.workdir / "secrets.env",
+            tls=tls,
         )
         self.log_path = self.workdir / "node.log"
         self._log = None

@@ -38,6 +38,18 @@ def test_the_proxies_share_the_public_port_started_right_after_the_router():
     assert (router_web["interface"], router_web["port"]) == ("127.0.0.1", 1236)
 
 
+def test_with_tls_the_proxies_terminate_it_and_the_router_listens_in_plain_on_loopback():
+    tls = {"key": "/k.pem", "certificate": "/c.pem"}
+
+    class Tls:
+        def endpoint_option(self):
+            return dict(tls)
+
+    config = render_config(S.load_config(S.CONFIG_FILE), dataclasses.replace(SETTINGS, proxy_workers=2, tls=Tls()))
+    assert all(w["transports"][0]["endpoint"]["tls"] == tls for w in config["workers"] if w["type"] == "proxy")
+    assert "tls" not in S.transport(config, S.WEB_TRANSPORT_ID)["endpoint"]
+
+
 def test_each_proxy_serves_the_page_and_ws_as_the_router_did_and_forwards_its_http_services():
     config = rendered(2)
     router_paths = S.transport(config, S.WEB_TRANSPORT_ID)["paths"]

@@ -137,3 +137,46 @@ def test_a_workers_runtime_settings_are_read_from_its_environment_in_one_place()
     assert not rt.guards and not rt.fast_send and rt.turn_flush
     with pytest.raises(S.SettingsError, match="SWITCHBOARD_GC_FULL_EVERY"):
         S.Runtime.from_env({"SWITCHBOARD_GC_FULL_EVERY": "soon"})
+
+
+def test_tls_files_are_checked_before_the_node_starts_and_each_error_names_its_variable(tmp_path):
+    from tests import selfsigned
+
+    good, other = selfsigned.make(tmp_path / "a"), selfsigned.make(tmp_path / "b")
+    env = {"SWITCHBOARD_TLS_CERT": str(good.cert), "SWITCHBOARD_TLS_KEY": str(good.key)}
+    s = S.Settings.from_env(env)
+    assert s.tls == S.Tls(good.cert, good.key)
+    assert s.http_url.startswith("https://") and s.ws_url.startswith("wss://") and s.ready_url.startswith("https://")
+    assert S.Settings.from_env({}).tls is None
+    fullchain = tmp_path / "fullchain.pem"
+    fullchain.write_text(good.cert.read_text() + other.cert.read_text())
+    cases = {
+        "SWITCHBOARD_TLS_KEY is not set": {"SWITCHBOARD_TLS_CERT": str(good.cert)},
+        "SWITCHBOARD_TLS_CERT is not set": {"SWITCHBOARD_TLS_KEY": str(good.key)},
+        "SWITCHBOARD_TLS_CHAIN is set but": {"SWITCHBOARD_TLS_CHAIN": str(other.cert)},
+        "SWITCHBOARD_TLS_CERT='/nowhere.crt' cannot be read": {**env, "SWITCHBOARD_TLS_CERT": "/nowhere.crt"},
+        "SWITCHBOARD_TLS_KEY=.* is not an unencrypted PEM private key of the certificate": {
+            **env,
+            "SWITCHBOARD_TLS_KEY": str(other.key),
+        },
+        "holds 2 PEM certificates, not 1: Crossbar serves only the first; put the others": {
+            **env,
+            "SWITCHBOARD_TLS_CERT": str(fullchain),
+        },
+        "SWITCHBOARD_TLS_CERT=.* holds 0 PEM certificates": {**env, "SWITCHBOARD_TLS_CERT": str(good.key)},
+        "SWITCHBOARD_TLS_CHAIN=.* holds no PEM certificate": {**env, "SWITCHBOARD_TLS_CHAIN": str(good.key)},
+    }
+    for message, bad in cases.items():
+        with pytest.raises(S.SettingsError, match=message):
+            S.Settings.from_env(bad)
+    chained = S.Settings.from_env({**env, "SWITCHBOARD_TLS_CHAIN": str(other.cert)})
+    config = render_config(S.load_config(), chained)
+    assert S.transport(config, "web")["endpoint"]["tls"] == {
+        "certificate": str(good.cert),
+        "key": str(good.key),
+        "chain_certificates": [str(other.cert)],
+    }
+    assert "tls" not in S.transport(render_config(S.load_config(), S.Settings.from_env({})), "web")["endpoint"]
+    # the CLI reads a running hub's rendered config: https without the TLS variables in its shell
+    from_rendered = S.Settings.from_env({}, config)
+    assert from_rendered.tls == chained.tls and from_rendered.http_url.startswith("https://")
