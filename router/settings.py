@@ -236,6 +236,8 @@ class Runtime:
     metrics_token: str | None
     #: reverse proxies whose X-Forwarded-For names the client (router/patches/forwarded.py)
     trusted_proxies: tuple = ()
+    #: proxy workers in front of the router (router/node/layout.py): they limit connections per address
+    proxy_workers: int = 0
 
     @classmethod
     def from_env(cls, env) -> "Runtime":
@@ -260,6 +262,7 @@ class Runtime:
             metrics=_on(env, ENV_METRICS),
             metrics_token=env.get(ENV_METRICS_TOKEN) or None,
             trusted_proxies=trusted_proxies(env),
+            proxy_workers=_count(env, ENV_PROXY_WORKERS, 0, MAX_PROXY_WORKERS),
         )
 
 

@@ -288,6 +288,7 @@ class Node:
             "PYTHONUNBUFFERED": "1",
             S.ENV_NODE_CONFIG: str(self.cbdir / "config.json"),
             S.ENV_LOG_FORMAT: self.settings.log_format,
+            S.ENV_PROXY_WORKERS: str(self.settings.proxy_workers),
         }
         cmd = [
             *crossbar_command(),

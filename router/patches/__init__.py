@@ -30,6 +30,7 @@ def install(role: str, reactor=None) -> None:
     installed once and honours its own switch (docs/benchmarks.md, "Tuning"; SWITCHBOARD_GUARDS)."""
     if role not in (ROUTER, CONTAINER, PROXY):
         raise ValueError(f"unknown worker role {role!r}")
+    from switchboard.router import settings as S
     from switchboard.router.patches import (
         authcache,
         connlimit,
@@ -56,9 +57,13 @@ def install(role: str, reactor=None) -> None:
     fastsend.install(force=True)
     sendlimit.install(force=True)
     workerlog.install(reactor=reactor, force=True)
-    if role == ROUTER:
+    if role in (ROUTER, PROXY):
         forwarded.install(force=True)  # before connlimit, which counts trusted proxies' clients through it
+    if role == PROXY or (role == ROUTER and not S.runtime().proxy_workers):
+        # the workers that own the public port (router/node/layout.py): behind proxies, the router's
+        # web transport takes only their forwarded HTTP requests, all from 127.0.0.1
         connlimit.install(reactor=reactor, force=True)
+    if role == ROUTER:
         dealer_order.install(force=True)
         durable_ack.install(force=True)
         counting.install(force=True)  # after fastsend and sendlimit: it wraps the send they leave

@@ -3,15 +3,19 @@ proxy workers own the public port, and every feature works through them: the pag
 and ticket sign-in, RPC with caller identity, the HTTP bridge, history, presence, retained events,
 /health, /ready and /metrics."""
 
+import http.client
+import json
 import urllib.request
 
 import psutil
 import pytest
 from switchboard.bridge import tickets
+from switchboard.bridge.signing import sign_request
 from switchboard.router.client import Client, JoinError
 from switchboard.router.testing.hub import Hub, wait_until
 
 from tests.integration.bridge_http import request as bridge_request
+from tests.integration.test_connection_limits import let_in, probe
 
 PROXIES = 2
 
@@ -90,3 +94,31 @@ def test_history_presence_and_retained_events_work_through_the_proxies(hub):
         backend.publish("chat.room.kept", "kept", retain=True)
     with hub.client() as late:
         assert late.subscribe("chat.room.kept", get_retained=True).get().args == ("kept",)
+
+
+def publish_from(hub, source: str, topic: str) -> int:
+    """One signed bridge publish from client address `source` (any 127.x.y.z is loopback)."""
+    body = json.dumps({"topic": topic, "args": [source]}).encode()
+    headers = {"Content-Type": "application/json"}
+    headers.update(sign_request(hub.bridge_key, hub.bridge_secret, "POST", "/bridge/publish", body))
+    connection = http.client.HTTPConnection("127.0.0.1", hub.settings.port, timeout=10, source_address=(source, 0))
+    try:
+        connection.request("POST", "/bridge/publish", body, headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_the_proxies_limit_each_client_address_and_the_router_not_their_forwarded_requests(tmp_path):
+    """Each proxy holds every client address to the per-address limits; the router, whose web
+    transport now takes only the proxies' forwarded requests (all from 127.0.0.1), does not."""
+    env = {"SWITCHBOARD_CONNECTIONS_PER_IP": "2", "SWITCHBOARD_CONNECTS_PER_SECOND_PER_IP": "1"}  # a burst of 5
+    with Hub.started(tmp_path, with_components=False, proxy_workers=1, env=env) as hub:
+        sources = [f"127.0.0.{i}" for i in range(10, 50)]
+        assert [publish_from(hub, source, "public.many") for source in sources] == [200] * len(sources)
+        held = [probe(hub, "127.0.0.2") for _ in range(2)]
+        assert all(held)
+        assert not let_in(hub, source="127.0.0.2")
+        assert let_in(hub, source="127.0.0.4")  # another address is unaffected
+        for sock in held:
+            sock.close()
