@@ -83,6 +83,10 @@ ENV_GUARDS = "SWITCHBOARD_GUARDS"
 ENV_METRICS = "SWITCHBOARD_METRICS"
 #: the bearer token /metrics asks for when the hub listens beyond loopback (router/services/metrics.py)
 ENV_METRICS_TOKEN = "SWITCHBOARD_METRICS_TOKEN"
+#: Set by `switchboard run` (router/node/supervisor.py) for the node it restarts: its restarts so far
+#: by cause, as JSON ({"worker:router": 2, "controller": 1}), which /metrics gives as
+#: switchboard_restarts_total (a restart starts a new router process, whose own counters begin at 0)
+ENV_RESTARTS = "SWITCHBOARD_RESTARTS"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
@@ -191,6 +195,8 @@ class Runtime:
     guards: bool
     metrics: bool
     metrics_token: str | None
+    #: restarts of the node by `switchboard run` so far, by cause (ENV_RESTARTS)
+    restarts: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env) -> "Runtime":
@@ -213,7 +219,20 @@ class Runtime:
             guards=_on(env, ENV_GUARDS),
             metrics=_on(env, ENV_METRICS),
             metrics_token=env.get(ENV_METRICS_TOKEN) or None,
+            restarts=restarts_of(env),
         )
+
+
+def restarts_of(env) -> dict[str, int]:
+    """SWITCHBOARD_RESTARTS as {cause: count}; anything else (unset, or not what the supervisor
+    writes) as none: it only feeds a metric, and must never stop a worker."""
+    try:
+        found = json.loads(env.get(ENV_RESTARTS) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): v for k, v in found.items() if type(v) is int and v >= 0}
 
 
 _runtime: Runtime | None = None
