@@ -42,7 +42,7 @@ ANSWERS = frozenset((RESULT, ERROR))
 
 
 def transport_kind(transport) -> str:
-    """ "websocket", "rawsocket", or "router" for a router component's in-memory transport."""
+    """The kind of a session's transport: websocket, rawsocket, or router (a router component's)."""
     name = type(transport).__name__.lower()
     if "websocket" in name:
         return "websocket"

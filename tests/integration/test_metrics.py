@@ -20,16 +20,21 @@ http = urllib3.PoolManager(retries=False, timeout=10)
 BURST = 3
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    """The default hub without its clock component (it publishes every second, and the counts
-    here are exact), with a small publish burst for browser sessions."""
+def without_clock() -> dict:
+    """The default config without its clock component (it publishes every second, and the counts
+    here are exact)."""
     config = S.load_config(S.CONFIG_FILE)
     config["workers"] = [
         w for w in config["workers"] if not any("clock" in c.get("classname", "") for c in w.get("components", []))
     ]
+    return config
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The default hub without its clock, with a small publish burst for browser sessions."""
     env = {LIMITS["publish_burst"].env: str(BURST), LIMITS["publishes_per_second"].env: "1"}
-    with Hub.started(tmp_path_factory.mktemp("metrics"), env=env, config=config) as running:
+    with Hub.started(tmp_path_factory.mktemp("metrics"), env=env, config=without_clock()) as running:
         yield running
 
 
@@ -206,3 +211,17 @@ def test_history_writes_and_store_size(hub):
     assert value(after, "switchboard_history_writes_total") - value(before, "switchboard_history_writes_total") == 3
     assert value(after, "switchboard_history_events") - value(before, "switchboard_history_events") == 3
     assert value(after, "switchboard_history_bytes") > 0
+
+
+def test_with_the_counting_off_only_what_the_router_holds_is_served(tmp_path):
+    """SWITCHBOARD_METRICS=0 (to measure what the counting costs): gauges yes, counts of traffic no."""
+    with Hub.started(tmp_path, env={S.ENV_METRICS: "0"}, config=without_clock()) as off:
+        with off.client() as c:
+            assert c.call("demo.add2", 1, 2) == 3
+        samples = scrape(off)
+    assert value(samples, "switchboard_sessions", realm=off.realm, role=S.BACKEND_ROLE, transport="rawsocket") > 0
+    counted = [(name, v) for (name, _), v in samples.items() if name.startswith("switchboard_messages_") and v]
+    assert counted == []
+    left_out = ("switchboard_calls", "switchboard_call_duration", "switchboard_bytes")
+    assert not [name for name, _ in samples if name.startswith(left_out)]
+    assert value(samples, "switchboard_history_events") >= 0 and ("switchboard_history_writes_total", ()) in samples
