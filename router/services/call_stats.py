@@ -94,7 +94,10 @@ class CallStats:
         histogram[_SUM] += took
 
     def forget_session(self, session_id: int) -> None:
-        """A caller left: its calls in flight get no answer and are no longer timed."""
+        """A caller left: its calls in flight get no answer and are no longer timed. (A pass over the
+        calls in flight, usually none or a few, per session that leaves.)"""
+        if not self.pending:
+            return
         for key in [k for k in self.pending if k[0] == session_id]:
             del self.pending[key]
 
