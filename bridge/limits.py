@@ -194,6 +194,16 @@ _TABLE: list[Limit] = [
         "of the batch just written are kept",
         minimum=64 * 1024,
     ),
+    Limit(
+        "metrics_procedures",
+        "SWITCHBOARD_METRICS_PROCEDURES",
+        200,
+        "procedures",
+        "distinct `procedure` labels /metrics gives calls: registration URIs (a prefix or wildcard "
+        "registration's own URI), first come first labelled; calls of any later one count under `other`",
+        "each label holds a latency histogram (17 integers) in the router's memory and adds about 25 "
+        "lines to every scrape",
+    ),
 ]
 
 #: name -> Limit

@@ -207,6 +207,17 @@ class Client:
         """Call and return the result; WAMP errors raise autobahn's ApplicationError."""
         return self._invoke(self.session.call, procedure, *args, timeout=timeout, **kwargs)
 
+    def call_many(self, calls: list[tuple[str, tuple]], timeout: float | None = None) -> list[Any]:
+        """Several calls (procedure, args) sent at once and answered in any order, so a batch takes
+        one round trip: each one's result, or the exception it failed with, in the order given."""
+        timeout = timeout or self.timeout
+
+        async def invoke_all():
+            pending = (asyncio.wait_for(self.session.call(p, *args), timeout) for p, args in calls)
+            return await asyncio.gather(*pending, return_exceptions=True)
+
+        return self._run(invoke_all(), timeout)
+
     def publish(self, topic: str, *args: Any, acknowledge: bool = True, **options_and_kwargs: Any) -> None:
         """Publish; with acknowledge=True (default) a denial raises ApplicationError.
 

@@ -100,6 +100,10 @@ ENV_TLS_CHAIN = "SWITCHBOARD_TLS_CHAIN"
 #: addresses/networks of reverse proxies whose X-Forwarded-For is believed (bridge/forwarded.py,
 #: router/patches/forwarded.py); unset: none, the header is ignored
 ENV_TRUSTED_PROXIES = "SWITCHBOARD_TRUSTED_PROXIES"
+#: Set by `switchboard run` (router/node/supervisor.py) for the node it restarts: its restarts so far
+#: by cause, as JSON ({"worker:router": 2, "controller": 1}), which /metrics gives as
+#: switchboard_restarts_total (a restart starts a new router process, whose own counters begin at 0)
+ENV_RESTARTS = "SWITCHBOARD_RESTARTS"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
@@ -238,6 +242,8 @@ class Runtime:
     trusted_proxies: tuple = ()
     #: proxy workers in front of the router (router/node/layout.py): they limit connections per address
     proxy_workers: int = 0
+    #: restarts of the node by `switchboard run` so far, by cause (ENV_RESTARTS)
+    restarts: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env) -> "Runtime":
@@ -263,7 +269,20 @@ class Runtime:
             metrics_token=env.get(ENV_METRICS_TOKEN) or None,
             trusted_proxies=trusted_proxies(env),
             proxy_workers=_count(env, ENV_PROXY_WORKERS, 0, MAX_PROXY_WORKERS),
+            restarts=restarts_of(env),
         )
+
+
+def restarts_of(env) -> dict[str, int]:
+    """SWITCHBOARD_RESTARTS as {cause: count}; anything else (unset, or not what the supervisor
+    writes) as none: it only feeds a metric, and must never stop a worker."""
+    try:
+        found = json.loads(env.get(ENV_RESTARTS) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): v for k, v in found.items() if type(v) is int and v >= 0}
 
 
 _runtime: Runtime | None = None

@@ -11,7 +11,7 @@ and, against a running hub with the secrets it generated (router/node/commands.p
     switchboard call PROCEDURE [JSON_ARG ...] [--kwargs JSON] [--timeout S]
     switchboard subscribe TOPIC [--match prefix|wildcard] [--history N]   JSON lines until Ctrl-C
     switchboard ticket --user ID [--ttl S] [--role admin]                a sign-in ticket for a browser
-    switchboard status                                                   readiness, sessions, topics
+    switchboard status [--interval S]                                    readiness, sessions, rates, topics
 
 A hub directory (SWITCHBOARD_DIR; default .switchboard in the current directory) holds the hub's own
 config.json if it has one, its dev secrets and its node directory (rendered config, node key,
@@ -181,7 +181,7 @@ def cmd_ticket(args) -> int:
 
 
 def cmd_status(args) -> int:
-    result = commands.status(_running_hub_settings(args), url=args.url)
+    result = commands.status(_running_hub_settings(args), url=args.url, interval=args.interval)
     _emit(result, args.json, _status_text(result))
     return commands.EXIT_OK if result["ready"] else commands.EXIT_REFUSED
 
@@ -194,10 +194,20 @@ def _status_text(status: dict) -> str:
         + ("ready" if status["ready"] else "NOT READY")
         + f" ({components['ready']} of {components['expected']} components ready)",
         f"sessions: {sessions['total']} (" + ", ".join(f"{role} {n}" for role, n in sessions["by_role"].items()) + ")",
+        *_rates_line(status["rates"]),
         *_listing("topics", status["topics"], "subscribers"),
         *_listing("registrations", status["registrations"], "callees"),
     ]
     return "\n".join(lines)
+
+
+def _rates_line(rates: dict | None) -> list[str]:
+    if rates is None:
+        return []
+    if "error" in rates:
+        return [f"rates: unavailable ({rates['error']})"]
+    per_second = ", ".join(f"{name.replace('_', ' ')} {rates[name]:g}" for name in commands.RATES)
+    return [f"rates over {rates['interval']:g} s, per second: {per_second}"]
 
 
 def _listing(title: str, items: list[dict], members: str) -> list[str]:
@@ -213,6 +223,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+def _not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
 
 
@@ -319,13 +339,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     ticket.add_argument("--json", action="store_true", help="print ticket, user, role and expiry as JSON")
     ticket.set_defaults(func=cmd_ticket)
-    _talk_parser(
+    status = _talk_parser(
         sub,
         "status",
-        "readiness, sessions, topics and registrations; exit 1 if not ready",
+        "readiness, sessions, rates, topics and registrations; exit 1 if not ready",
         dir_help,
         backend_help,
         cmd_status,
+    )
+    status.add_argument(
+        "--interval",
+        type=_not_negative,
+        default=commands.DEFAULT_INTERVAL,
+        metavar="S",
+        help=f"seconds between the two reads of the hub's /metrics the rates come from "
+        f"({commands.DEFAULT_INTERVAL:g}; 0: no rates)",
     )
     args = parser.parse_args(argv)
     try:

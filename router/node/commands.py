@@ -3,9 +3,10 @@
 They use the secrets the hub generated (its hub directory's secrets.env, or the environment) and the
 hub's own clients: publish and call go through the HTTP bridge (switchboard.bridge.client, signed with
 the bridge key, so they do what Django's publishes and calls do), subscribe and status through a
-backend WAMP session on the loopback RawSocket transport (switchboard.router.client), and ticket signs
-locally. Every failure ends the command with one line on stderr naming the problem and an exit code a
-script can test (EXIT_* below); the CLI (router/node/cli.py) only parses and prints.
+backend WAMP session on the loopback RawSocket transport (switchboard.router.client), status's rates
+from two reads of the hub's /metrics, and ticket signs locally. Every failure ends the command with
+one line on stderr naming the problem and an exit code a script can test (EXIT_* below); the CLI
+(router/node/cli.py) only parses and prints.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 #: seconds a publish waits for the hub, and a call's default --timeout
 DEFAULT_TIMEOUT = 10.0
+#: seconds between the two reads of /metrics whose difference `status` gives as rates
+DEFAULT_INTERVAL = 1.0
 
 
 class CommandError(Exception):
@@ -222,17 +225,82 @@ def ticket(settings: S.Settings, user: str, *, ttl: float, role: str = "user") -
     return answer
 
 
-def status(settings: S.Settings, *, url: str | None) -> dict:
-    """What the hub holds now: readiness, sessions by role, topics and registrations."""
+def status(settings: S.Settings, *, url: str | None, interval: float = DEFAULT_INTERVAL) -> dict:
+    """What the hub holds now: readiness, sessions by role, topics and registrations, and its rates
+    over `interval` seconds (from two reads of /metrics; 0: none)."""
 
     from autobahn.wamp.exception import ApplicationError
 
     config = _config(settings)
+    rates = hub_rates(settings, interval) if interval > 0 else None  # before this command's own calls
     with backend_session(settings, url) as c:
         try:
-            return _status(c, settings, config, url)
+            found = _status(c, settings, config, url)
         except (ApplicationError, *_WAMP_FAILURES) as e:
             raise _wamp_failure(e) from None
+    found["rates"] = rates
+    return found
+
+
+#: rates `status` gives: name -> (metric sample, labels that must match), per second
+RATES = {
+    "messages_in": ("switchboard_messages_received_total", {}),
+    "messages_out": ("switchboard_messages_sent_total", {}),
+    "deliveries": ("switchboard_messages_sent_total", {"type": "event"}),
+    "calls": ("switchboard_calls_total", {}),
+    "bridge_requests": ("switchboard_bridge_request_duration_seconds_count", {}),
+    "bytes_out": ("switchboard_bytes_sent_total", {}),
+}
+
+
+def read_metrics(settings: S.Settings) -> dict[str, list[tuple[dict, float]]]:
+    """The hub's /metrics as {sample name: [(labels, value)]}; OSError, or ValueError for an answer
+    that is not Prometheus text, names what went wrong."""
+    import urllib.error
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(settings.metrics_url)
+    token = S.runtime().metrics_token
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=DEFAULT_TIMEOUT) as response:
+            text = response.read().decode()
+    except urllib.error.HTTPError as e:
+        raise OSError(f"{settings.metrics_url} answered {e.code}") from None
+    samples: dict[str, list[tuple[dict, float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def rates_between(before: dict, after: dict, seconds: float) -> dict[str, float]:
+    """Each of RATES per second between two reads of /metrics; a counter that went back (the router
+    restarted in between) counts from 0."""
+
+    def total(samples, name, labels):
+        return sum(v for found, v in samples.get(name, ()) if labels.items() <= found.items())
+
+    rates = {}
+    for rate, (name, labels) in RATES.items():
+        start, end = total(before, name, labels), total(after, name, labels)
+        rates[rate] = round((end - start if end >= start else end) / seconds, 2)
+    return rates
+
+
+def hub_rates(settings: S.Settings, interval: float) -> dict:
+    """{"interval": s, "messages_in": n/s, ...}, or {"error": why} when /metrics cannot be read
+    (the rest of status does not need it)."""
+    try:
+        before, began = read_metrics(settings), time.monotonic()
+        time.sleep(interval)  # the interval the rates are measured over, not synchronisation
+        after, seconds = read_metrics(settings), time.monotonic() - began
+    except (OSError, ValueError) as e:
+        return {"error": f"cannot read {settings.metrics_url}: {e}"}
+    return {"interval": round(seconds, 3), **rates_between(before, after, seconds)}
 
 
 def _status(c, settings: S.Settings, config: dict, url: str | None) -> dict:
@@ -248,8 +316,8 @@ def _status(c, settings: S.Settings, config: dict, url: str | None) -> dict:
         "ready": ready >= expected,
         "components": {"ready": ready, "expected": expected},
         "sessions": {"total": c.call("wamp.session.count") - 1, "by_role": sessions},
-        "topics": _listed(c.call, "subscription", "subscribers"),
-        "registrations": _listed(c.call, "registration", "callees"),
+        "topics": _listed(c, "subscription", "subscribers"),
+        "registrations": _listed(c, "registration", "callees"),
     }
 
 
@@ -263,22 +331,21 @@ def _config(settings: S.Settings) -> dict:
         raise CommandError(f"cannot read the hub's config {path}: {e}", EXIT_USAGE) from None
 
 
-def _listed(call, kind: str, members: str) -> list[dict]:
+def _listed(c, kind: str, members: str) -> list[dict]:
     """Every subscription (or registration) of the realm with its URI, match and member count,
-    leaving out the router's own wamp.* ones."""
+    leaving out the router's own wamp.* ones: one list call, then every lookup in one batch."""
     from autobahn.wamp.exception import ApplicationError
 
+    listed = [(match, id_) for match, ids in c.call(f"wamp.{kind}.list").items() for id_ in ids]
+    asked = [(f"wamp.{kind}.{what}", (id_,)) for _, id_ in listed for what in ("get", f"count_{members}")]
+    answers = c.call_many(asked)
     found = []
-    for match, ids in call(f"wamp.{kind}.list").items():
-        for id_ in ids:
-            try:
-                details = call(f"wamp.{kind}.get", id_)
-                if details["uri"].startswith("wamp."):
-                    continue
-                count = call(f"wamp.{kind}.count_{members}", id_)
-            except ApplicationError as e:
-                if e.error.startswith("wamp.error.no_such_"):
-                    continue  # gone between the list and the lookup
-                raise
+    for (match, _), details, count in zip(listed, answers[::2], answers[1::2]):
+        failed = next((a for a in (details, count) if isinstance(a, BaseException)), None)
+        if failed is not None:
+            if isinstance(failed, ApplicationError) and failed.error.startswith("wamp.error.no_such_"):
+                continue  # gone between the list and the lookup
+            raise failed
+        if not details["uri"].startswith("wamp."):
             found.append({"uri": details["uri"], "match": match, members: count})
     return sorted(found, key=lambda item: (item["uri"], item["match"]))

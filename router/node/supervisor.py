@@ -6,10 +6,14 @@ ends, so a dead router never leaves it "up and deaf"; this loop notices the deat
 of the controller itself), kills what is left of the node's process group (an orphaned worker
 would keep the ports) and starts the node again after a short backoff. Quick crashes in a row end
 it with a non-zero exit that names the problem, for systemd or a container runtime to take over.
+
+Each start after the first gets the restarts so far, by cause, in SWITCHBOARD_RESTARTS (the router
+process is new, so its own counters begin at 0): /metrics gives them as switchboard_restarts_total.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from switchboard.bridge.retry import backoff
+from switchboard.router import settings as S
 from switchboard.router.node.process import STOP_TIMEOUT, Node, NodeError
 
 ENV_RESTART_LIMIT = "SWITCHBOARD_RESTART_LIMIT"
@@ -92,6 +97,9 @@ class Supervisor:
         self.on_up = on_up
         self.log = log
         self.restarts = 0
+        #: restarts by what died: "worker:<id>", "controller", or "failed_start" (a restart that did not come up)
+        self.causes: dict[str, int] = {}
+        self._cause = "controller"
 
     def run(self) -> int:
         """0 when stopped, 130 when interrupted while starting, 1 when the first start fails or on a crash loop."""
@@ -124,6 +132,8 @@ class Supervisor:
         while True:
             delay = self.policy.crashed(uptime, reason)
             self.restarts += 1
+            self.causes[self._cause] = self.causes.get(self._cause, 0) + 1
+            self.node.extra_env[S.ENV_RESTARTS] = json.dumps(self.causes, sort_keys=True)
             self.log(f"{reason}; restarting the hub in {delay:g} s (restart {self.restarts})")
             time.sleep(delay)  # backoff, not synchronisation
             began = time.monotonic()
@@ -131,6 +141,7 @@ class Supervisor:
                 self.node.start()
             except NodeError as e:
                 reason, uptime = f"restart {self.restarts} failed ({e})", None
+                self._cause = "failed_start"
                 continue
             self.log(f"hub is serving again, {time.monotonic() - began:.1f} s after restart {self.restarts} began")
             return
@@ -143,7 +154,9 @@ class Supervisor:
             {controller.pid: "the node controller", **{pid: f"worker {wid!r}" for wid, pid in workers.items()}}
         )
         if dead[0] == controller.pid:
+            self._cause = "controller"
             return f"the node controller (pid {controller.pid}) {describe_exit(controller.wait())}"
+        self._cause = next((f"worker:{wid}" for wid, pid in workers.items() if pid == dead[0]), "controller")
         try:  # crossbar's trigger shuts the rest of the node down in order (the router flushes, sessions close)
             controller.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:

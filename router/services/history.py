@@ -29,6 +29,7 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions, SubscribeOptions
 from switchboard.bridge import limits, uris
 from switchboard.router.patches import durable_ack
+from switchboard.router.services import counters
 from switchboard.router.services.history_policy import HistoryPolicy
 from switchboard.router.services.history_store import HistoryStore
 from switchboard.router.services.permissions import decide_for_user, public_rules
@@ -74,6 +75,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
         path = Path(extra.get("database", "history.sqlite3"))
         self._store = await self._run(HistoryStore, path)
+        await self._run(self._report, 0)
         self._max_topics = limits.value("history_max_topics")
         self._max_bytes = limits.value("history_max_bytes")
         self._capped_line_at, self._evictions = None, 0
@@ -167,7 +169,16 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         for topic in touched:
             retention = self._policy.retention(topic)
             self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age, quick=True)
-        return self._store.evict(max_topics=self._max_topics, max_bytes=self._max_bytes, keep=touched)
+        try:
+            return self._store.evict(max_topics=self._max_topics, max_bytes=self._max_bytes, keep=touched)
+        finally:
+            self._report(len(batch))
+
+    def _report(self, written: int) -> None:
+        """On the history thread (the only writer of counters.history): for /metrics."""
+        stats = counters.history
+        stats["writes"] += written
+        stats["events"], stats["bytes"] = self._store.events, self._store.bytes
 
     def _evicted(self, eviction):
         """On the reactor: one line when the caps start to bite, then at most one an hour while they do."""
@@ -210,6 +221,7 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
                 self._store.drop([topic])
             else:
                 self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
+        self._report(0)
 
     # --- reading ------------------------------------------------------------------------------
     def _may_read(self, details, topic: str) -> bool:

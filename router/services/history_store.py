@@ -89,6 +89,10 @@ class HistoryStore:
         if not had_topics:
             self._db.execute(BACKFILL_TOPICS)
         self._load_positions()
+        #: events held, kept up to date by every write and delete (for /metrics, without a COUNT scan)
+        self.events = self.count()
+        #: bytes of pages in use as last measured (each `evict` measures), for /metrics
+        self.bytes = self.used_bytes()
 
     def _load_positions(self) -> None:
         self._last: dict[str, int] = dict(self._db.execute("SELECT topic, last_position FROM topics"))
@@ -117,12 +121,14 @@ class HistoryStore:
         except BaseException:
             self._rollback()
             raise
+        self.events += len(rows)
         return positions
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._load_positions()
+        self.events = self.count()
 
     def position_of(self, topic: str, publication: int) -> int | None:
         row = self._db.execute(
@@ -160,10 +166,12 @@ class HistoryStore:
                 "SELECT published FROM events WHERE topic = ? ORDER BY position LIMIT 1", (topic,)
             ).fetchone()
             if oldest is None or oldest[0] >= min_published:
+                self.events -= dropped
                 return dropped
         dropped += self._db.execute(
             "DELETE FROM events WHERE topic = ? AND published < ?", (topic, min_published)
         ).rowcount
+        self.events -= dropped
         return dropped
 
     def drop(self, topics: list[str]) -> None:
@@ -173,12 +181,13 @@ class HistoryStore:
         keys = [(t,) for t in topics]
         try:
             self._db.execute("BEGIN")
-            self._db.executemany("DELETE FROM events WHERE topic = ?", keys)
+            dropped = self._db.executemany("DELETE FROM events WHERE topic = ?", keys).rowcount
             self._db.executemany("DELETE FROM topics WHERE topic = ?", keys)
             self._db.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
+        self.events -= dropped
         for topic in topics:
             self._last.pop(topic, None)
 
@@ -193,7 +202,8 @@ class HistoryStore:
             self.drop(victims)
             for_topics = len(victims)
         for_bytes = 0
-        if self.used_bytes() > max_bytes:
+        self.bytes = self.used_bytes()
+        if self.bytes > max_bytes:
             target = max_bytes * BYTES_LOW_WATER
             while (used := self.used_bytes()) > target:
                 # drop the share of topics the excess is of the whole (at least one), then measure again
@@ -203,6 +213,7 @@ class HistoryStore:
                     break
                 self.drop(victims)
                 for_bytes += len(victims)
+            self.bytes = self.used_bytes()
         return Eviction(for_topics, for_bytes)
 
     def _least_recent(self, n: int) -> list[str]:

@@ -2,9 +2,11 @@
 official client library (prometheus_client) in a registry of its own.
 
 What it reads when scraped: the sessions, subscriptions and registrations of the worker's routers
-(router/patches/counting.py remembers them), the message, refusal and drop counts the patches keep as
-plain integers (router/services/counters.py), the HTTP bridge's requests (a histogram, observed by
-router/services/bridge_http.py), and the process' CPU, memory and descriptors.
+(router/patches/counting.py remembers them), the message, byte, call, refusal and drop counts the
+patches keep as plain integers (router/services/counters.py), the history store's writes and size
+(router/services/history.py), the HTTP bridge's requests (a histogram, observed by
+router/services/bridge_http.py), the restarts `switchboard run` made (from the environment it
+starts the node with), and the process' CPU, memory and descriptors.
 
 Access: open when the hub's web transport listens on loopback only (anything that reaches it runs on
 this machine); when it listens beyond loopback, a request must carry `Authorization: Bearer <token>`
@@ -19,7 +21,7 @@ import ipaddress
 
 from autobahn.wamp import message
 from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from switchboard.bridge import uris
 from switchboard.router import settings as S
@@ -50,16 +52,6 @@ BRIDGE_REQUESTS = Histogram(
 )
 
 
-def _transport_kind(session) -> str:
-    transport = getattr(session, "_transport", None)
-    name = type(transport).__name__.lower()
-    if "websocket" in name:
-        return "websocket"
-    if "rawsocket" in name:
-        return "rawsocket"
-    return "router"  # a router component: no network transport
-
-
 def _observations(observation_map) -> dict[str, int]:
     """Subscriptions (or registrations) of a Crossbar UriObservationMap, by match."""
     found = {"exact": 0, "prefix": 0, "wildcard": 0}
@@ -83,12 +75,19 @@ class RouterCollector:
         registrations = GaugeMetricFamily(
             "switchboard_registrations", "Registrations now, by match", labels=["realm", "match"]
         )
+        bytes_sent, bytes_received = dict(counters.bytes_sent), dict(counters.bytes_received)
         for router in list(counting.routers):
             realm = str(router.realm)
             by_kind: dict[tuple[str, str], int] = {}
             for session in list(router._session_id_to_session.values()):
-                key = (str(getattr(session, "_authrole", None)), _transport_kind(session))
+                transport = getattr(session, "_transport", None)
+                kind = counting.transport_kind(transport)
+                key = (str(getattr(session, "_authrole", None)), kind)
                 by_kind[key] = by_kind.get(key, 0) + 1
+                counted = counting.serializer_bytes(transport)
+                if counted is not None:  # an open connection: its serializer's counts so far
+                    bytes_sent[kind] = bytes_sent.get(kind, 0) + counted[0]
+                    bytes_received[kind] = bytes_received.get(kind, 0) + counted[1]
             for (role, kind), count in sorted(by_kind.items()):
                 sessions.add_metric([realm, role, kind], count)
             for match, count in _observations(router._broker._subscription_map).items():
@@ -104,6 +103,54 @@ class RouterCollector:
         )
         yield _counted("switchboard_refused", "Requests and connections refused by a limit", "reason", counters.refused)
         yield _counted("switchboard_dropped", "Connections the router aborted", "reason", counters.dropped)
+        if counting.counting_messages:
+            yield _counted(
+                "switchboard_bytes_sent", "Bytes of WAMP messages sent, by transport", "transport", bytes_sent
+            )
+            yield _counted(
+                "switchboard_bytes_received",
+                "Bytes of WAMP messages received, by transport",
+                "transport",
+                bytes_received,
+            )
+            yield from _calls(counters.calls)
+        yield from _history(counters.history)
+        yield _counted(
+            "switchboard_restarts",
+            "Restarts of the hub by `switchboard run` since it started, by what died",
+            "cause",
+            S.runtime().restarts,
+        )
+
+
+def _calls(calls):
+    counted = CounterMetricFamily(
+        "switchboard_calls",
+        "Calls answered, by procedure (a registration URI or other) and outcome",
+        labels=["procedure", "outcome"],
+    )
+    for (procedure, outcome), count in sorted(calls.counts.items()):
+        counted.add_metric([procedure, outcome], count)
+    yield counted
+    durations = HistogramMetricFamily(
+        "switchboard_call_duration_seconds",
+        "Routed calls by procedure, from the CALL's arrival to its answer leaving for the caller",
+        labels=["procedure"],
+    )
+    for procedure in sorted(calls.histograms):
+        buckets, total = calls.buckets(procedure)
+        durations.add_metric([procedure], buckets, total)
+    yield durations
+
+
+def _history(history):
+    if history["events"] is None:  # no history component in this router
+        return
+    yield CounterMetricFamily("switchboard_history_writes", "Events the history store wrote", value=history["writes"])
+    yield GaugeMetricFamily("switchboard_history_events", "Events the history store holds", value=history["events"])
+    yield GaugeMetricFamily(
+        "switchboard_history_bytes", "Bytes of the history store's SQLite pages in use", value=history["bytes"]
+    )
 
 
 def _by_type(name: str, documentation: str, counts) -> CounterMetricFamily:

@@ -18,8 +18,9 @@ from switchboard.router import settings as S
 from switchboard.router.client import Client
 from switchboard.router.node import commands
 from switchboard.router.node.process import free_port
+from switchboard.router.testing.hub import wait_until
 
-from tests.hub_process import RunningHub
+from tests.hub_process import START_TIMEOUT, RunningHub
 
 SWITCHBOARD = [sys.executable, "-m", "switchboard.router"]
 
@@ -157,6 +158,67 @@ def _ticket_secret(hub: RunningHub) -> str:
     from switchboard.router.node.secrets import read_secrets
 
     return read_secrets(hub.secrets_file, env={})[S.ENV_TICKET_SECRET]
+
+
+def test_status_gives_the_hubs_rates_from_its_metrics(hub):
+    with hub.client() as browser:
+        ticks = browser.subscribe("clock.tick")  # the clock publishes every second: rates are not 0
+        ticks.get(timeout=10)
+        result = sb(hub, "status", "--json", "--interval", "2.5")
+        text = sb(hub, "status", "--interval", "0.5")
+        quiet = sb(hub, "status", "--json", "--interval", "0")
+    assert result.returncode == 0, result.stderr
+    rates = json.loads(result.stdout)["rates"]
+    assert set(rates) == {"interval", *commands.RATES} and rates["interval"] >= 2.5
+    assert rates["messages_in"] > 0 and rates["deliveries"] > 0 and rates["messages_out"] >= rates["deliveries"]
+    assert "rates over " in text.stdout and "deliveries" in text.stdout  # over 0.5 s, and a scrape
+    assert json.loads(quiet.stdout)["rates"] is None
+    bad = sb(hub, "status", "--interval", "-1")
+    assert bad.returncode == 2 and "must be 0 or more" in bad.stderr
+
+
+#: a component whose setup never returns, so it never counts as ready
+STUCK = """
+from switchboard.components.base import BackendSession
+from twisted.internet.defer import Deferred
+
+
+class Stuck(BackendSession):
+    async def setup(self, details):
+        await Deferred()
+"""
+
+
+def test_status_exits_1_while_a_component_has_not_finished_its_setup(tmp_path):
+    config = S.load_config(S.CONFIG_FILE)
+    demo = next(w for w in config["workers"] if w.get("id") == "demo")
+    stuck = json.loads(json.dumps(demo))
+    stuck["id"] = stuck["components"][0]["id"] = "stuck"
+    stuck["components"][0]["classname"] = "stuck.Stuck"
+    config["workers"].append(stuck)
+    home = tmp_path / "hub"
+    home.mkdir()
+    (home / S.HUB_CONFIG_NAME).write_text(json.dumps(config), encoding="utf-8")
+    (home / "stuck.py").write_text(STUCK, encoding="utf-8")
+    starting = RunningHub(home, wait=False)  # never "up": one component never becomes ready
+    try:
+        expected = S.container_components(config)
+
+        def not_ready():
+            result = sb(starting, "status", "--json", "--interval", "0")
+            if result.returncode == commands.EXIT_UNAVAILABLE:
+                return None  # not listening yet, or no secrets yet
+            status = json.loads(result.stdout)
+            return result if status["components"]["ready"] == expected - 1 else None
+
+        result = wait_until(not_ready, timeout=START_TIMEOUT, interval=0.5, what="every other component ready")
+        assert result.returncode == commands.EXIT_REFUSED
+        assert json.loads(result.stdout)["ready"] is False
+        text = sb(starting, "status", "--interval", "0")
+        assert text.returncode == commands.EXIT_REFUSED
+        assert f"NOT READY ({expected - 1} of {expected} components ready)" in text.stdout
+    finally:
+        starting.close()
 
 
 def test_status_gives_readiness_sessions_topics_and_registrations(hub):

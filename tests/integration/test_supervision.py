@@ -9,6 +9,8 @@ import signal
 from pathlib import Path
 
 import pytest
+import urllib3
+from prometheus_client.parser import text_string_to_metric_families
 from switchboard.router import settings as S
 from switchboard.router.node.process import group_processes
 from switchboard.router.node.supervisor import ENV_RESTART_LIMIT
@@ -92,6 +94,27 @@ def test_acknowledged_chat_history_survives_a_router_kill(hub):
     lost = [i for i in posted if i not in stored]
     assert not lost, f"{len(lost)} of {n} acknowledged chat messages lost by a router kill -9"
     assert stored[-n:] == posted
+
+
+def restarts(hub) -> dict[str, float]:
+    """switchboard_restarts_total by cause, from the hub's /metrics."""
+    response = urllib3.request("GET", f"http://127.0.0.1:{hub.port}/{S.METRICS_PATH}", timeout=10, retries=False)
+    assert response.status == 200
+    return {
+        sample.labels["cause"]: sample.value
+        for family in text_string_to_metric_families(response.data.decode())
+        for sample in family.samples
+        if sample.name == "switchboard_restarts_total"
+    }
+
+
+def test_metrics_count_the_restarts_since_switchboard_run_started_by_cause(hub):
+    before = restarts(hub)
+    assert sum(before.values()) == sum("restarting the hub" in line for line in hub.lines())
+    assert before.get("worker:router", 0) >= 1 and before.get("controller", 0) >= 1
+    hub.kill_and_wait(hub.worker_pid("demo"))
+    after = restarts(hub)  # a new router process: its counters began at 0, this one did not
+    assert after == {**before, "worker:demo": before.get("worker:demo", 0) + 1}
 
 
 def test_ctrl_c_stops_it_all(hub):

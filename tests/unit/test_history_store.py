@@ -38,6 +38,24 @@ def test_quick_trim_looks_for_old_events_only_when_the_oldest_is_old():
     assert [e.position for e in store.read("t")] == [4]
 
 
+def test_the_event_count_for_metrics_follows_every_write_and_delete(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.append_many(
+        [("a", i, float(i), [i], {}) for i in range(10)] + [("b", 99, 1.0, [], {}), ("c", 98, 1.0, [], {})]
+    )
+    assert store.events == store.count() == 12
+    store.trim("a", max_events=4, min_published=0, quick=True)
+    store.trim("a", max_events=4, min_published=8.0)
+    assert store.events == store.count() == 4
+    store.drop(["b"])
+    assert store.events == store.count() == 3
+    store.evict(max_topics=1, max_bytes=1 << 30)
+    assert store.events == store.count() and store.bytes == store.used_bytes() > 0
+    store.close()
+    assert HistoryStore(path).events == 2
+
+
 def test_policy_exact_beats_prefix_and_longest_prefix_wins():
     policy = HistoryPolicy(
         [
