@@ -21,8 +21,9 @@ pytestmark = pytest.mark.bench
 
 #: pings this often (ms), and drops a session whose pong is this late (Crossbar's least: 1000)
 PING_MS = 1000
-#: opened one at a time, which takes longer than a ping period and its timeout together
-SESSIONS = 1500
+#: opened one at a time, which takes longer than a ping period and its timeout together (1,500 took
+#: 2.1 s once the attach and detach log records went to debug: too few)
+SESSIONS = 3000
 
 
 def _node_pids(hub: Hub) -> list[int]:
