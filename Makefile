@@ -17,7 +17,7 @@ VENDORED := $(JS) $(UPLOT)
 run: $(VENV)/.hub $(VENDORED)
 	$(VENV)/bin/switchboard run
 
-test: $(VENV)/.test $(VENDORED) chromium nginx
+test: $(VENV)/.test $(VENDORED) chromium nginx redis-server
 	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
 
 # Small runs of the benchmarks (tests marked bench): they need the bench extras (the peers and their
@@ -123,11 +123,12 @@ nginx:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; \
 	  else echo "the deployment test needs systemd-analyze: sudo apt-get install systemd" >&2; exit 1; fi; }
 
-# The Channels side of the benchmark runs a real Debian redis-server; install it when missing and we are root.
+# The cluster tests (tests/cluster) and the Channels side of the benchmark run a real Debian redis-server;
+# install it when missing and we are root.
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	  else echo "the benchmark needs Debian redis-server: sudo apt-get install redis-server" >&2; exit 1; fi; }
+	  else echo "the cluster tests and the benchmark need Debian redis-server: sudo apt-get install redis-server" >&2; exit 1; fi; }
 
 # The instruction counts (bench/router_instructions.py) run the router under Debian's valgrind.
 valgrind:

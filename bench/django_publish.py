@@ -22,7 +22,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import machine, redis_server
+from switchboard.router.testing import redis_server
+
+from bench import machine
 from bench.params import Params, parse
 from bench.peers_servers import LOADGEN_LIMITS
 from bench.procstat import tree_cpu

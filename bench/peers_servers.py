@@ -20,8 +20,7 @@ from switchboard.bridge.limits import LIMITS
 from switchboard.router import settings as S
 from switchboard.router.node import layout
 from switchboard.router.node.process import free_port, port_open
-
-from bench import redis_server
+from switchboard.router.testing import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the load generator opens every connection from 127.0.0.1 (10,000 of them, hundreds a second), and

@@ -204,6 +204,16 @@ _TABLE: list[Limit] = [
         "each label holds a latency histogram (17 integers) in the router's memory and adds about 25 "
         "lines to every scrape",
     ),
+    Limit(
+        "cluster_outbox_events",
+        "SWITCHBOARD_CLUSTER_OUTBOX_EVENTS",
+        100_000,
+        "events",
+        "events a cluster node holds for the other nodes while Redis does not take them (Redis slow "
+        "or gone; router/cluster/relay.py)",
+        "the router's memory for them (about the events' size); past it the oldest are dropped, with "
+        "one log line, and the other nodes' subscribers miss them (history still has them once Redis is back)",
+    ),
 ]
 
 #: name -> Limit

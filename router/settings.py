@@ -104,6 +104,16 @@ ENV_TRUSTED_PROXIES = "SWITCHBOARD_TRUSTED_PROXIES"
 #: by cause, as JSON ({"worker:router": 2, "controller": 1}), which /metrics gives as
 #: switchboard_restarts_total (a restart starts a new router process, whose own counters begin at 0)
 ENV_RESTARTS = "SWITCHBOARD_RESTARTS"
+#: The cluster's Redis (router/cluster/): set, this node shares events, retained values, history,
+#: presence and replay memory with every node given the same URL; unset, the node is on its own
+ENV_REDIS_URL = "SWITCHBOARD_REDIS_URL"
+#: Topic prefixes (comma-separated) that stay on the node they are published on: every node's own
+#: components publish them (router/patches/relay.py)
+ENV_NODE_LOCAL_TOPICS = "SWITCHBOARD_NODE_LOCAL_TOPICS"
+#: what SWITCHBOARD_REDIS_URL may start with (redis-py's URLs: TCP, TLS, a Unix socket)
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: the demo clock ticks on every node: each client hears its own node's clock once a second
+DEFAULT_NODE_LOCAL_TOPICS = "clock.tick"
 
 #: Transport ids in config.json that the settings override.
 WEB_TRANSPORT_ID = "web"
@@ -244,6 +254,9 @@ class Runtime:
     proxy_workers: int = 0
     #: restarts of the node by `switchboard run` so far, by cause (ENV_RESTARTS)
     restarts: dict[str, int] = field(default_factory=dict)
+    #: the cluster's Redis, None on a node of its own (ENV_REDIS_URL)
+    redis_url: str | None = None
+    node_local_topics: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env) -> "Runtime":
@@ -270,7 +283,33 @@ class Runtime:
             trusted_proxies=trusted_proxies(env),
             proxy_workers=_count(env, ENV_PROXY_WORKERS, 0, MAX_PROXY_WORKERS),
             restarts=restarts_of(env),
+            redis_url=redis_url(env),
+            node_local_topics=_list(env.get(ENV_NODE_LOCAL_TOPICS, DEFAULT_NODE_LOCAL_TOPICS)),
         )
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(filter(None, (item.strip() for item in raw.split(","))))
+
+
+def redis_url(env) -> str | None:
+    """SWITCHBOARD_REDIS_URL, checked to be a Redis URL (SettingsError naming it otherwise)."""
+    url = (env.get(ENV_REDIS_URL) or "").strip()
+    if not url:
+        return None
+    if not url.startswith(REDIS_SCHEMES):
+        schemes = ", ".join(scheme + "..." for scheme in REDIS_SCHEMES)
+        raise SettingsError(f"{ENV_REDIS_URL}={url!r} is not a Redis URL ({schemes})")
+    return url
+
+
+def without_password(url: str) -> str:
+    """`url` fit for a log line: a password in it replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def restarts_of(env) -> dict[str, int]:
@@ -479,6 +518,8 @@ class Settings:
     secrets_file: Path = field(default_factory=lambda: hub_dir({}) / SECRETS_NAME)
     #: certificate and key the web transport serves https/wss with; None: http/ws
     tls: Tls | None = None
+    #: the cluster's Redis (ENV_REDIS_URL); None: a node on its own
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict | None = None, config: dict | None = None) -> "Settings":
@@ -506,6 +547,7 @@ class Settings:
             home=home,
             secrets_file=Path(env.get(ENV_SECRETS_FILE) or home / SECRETS_NAME).resolve(),
             tls=tls,
+            redis_url=redis_url(env),
         )
 
     @property

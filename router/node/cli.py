@@ -89,6 +89,13 @@ def cmd_run(args) -> int:
             f"key.priv): --dir now names the hub directory, with the node in {settings.node_dir}; "
             f"move the files there (and secrets.env beside it), or pass the directory above it"
         )
+    if settings.redis_url:
+        from switchboard.router.cluster import link
+
+        why = link.reachable(settings.redis_url)
+        if why:
+            url = S.without_password(settings.redis_url)
+            raise SystemExit(f"switchboard: {S.ENV_REDIS_URL}={url}: Redis does not answer ({why})")
     # crossbar's output goes to our stdout; our own lines (router/node/supervisor.py) to stderr
     node = Node(settings.node_dir, settings, log=sys.stdout)
 
@@ -103,6 +110,8 @@ def cmd_run(args) -> int:
         workers = ", ".join(f"{name} (pid {pid})" for name, pid in sorted(node.worker_pids().items()))
         proxies = settings.proxy_workers
         layout = f"{proxies} proxy worker(s) in front of the router" if proxies else "one router worker, no proxies"
+        if settings.redis_url:
+            layout += f", a cluster node on {S.without_password(settings.redis_url)}"
         say(f"layout: {layout} ({S.ENV_PROXY_WORKERS}={proxies}, docs/scaling.md); workers: {workers}", sys.stdout)
         say(
             f"hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "

@@ -14,8 +14,9 @@ collections between periodic full passes (gcfreeze).
 The router worker also: the client addresses trusted proxies forward (forwarded), connections
 limited per client address (connlimit), a REGISTER authorized
 before Crossbar looks at what is registered (dealer_order), and a history topic's PUBLISHED held
-until the event is committed (durable_ack), and the messages it receives and sends counted for
-/metrics (counting). A proxy worker also reads the node key once rather than per session (proxykey).
+until the event is committed (durable_ack), the messages it receives and sends counted for
+/metrics (counting), and on a cluster node its broker's events shared with the other nodes
+(relay). A proxy worker also reads the node key once rather than per session (proxykey).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def install(role: str, reactor=None) -> None:
         httplimit,
         ingress,
         proxykey,
+        relay,
         sendlimit,
         turnflush,
         workerlog,
@@ -67,6 +69,7 @@ def install(role: str, reactor=None) -> None:
         dealer_order.install(force=True)
         durable_ack.install(force=True)
         counting.install(force=True)  # after fastsend and sendlimit: it wraps the send they leave
+        relay.install(force=True)  # only on a cluster node (SWITCHBOARD_REDIS_URL)
     if role == PROXY:
         proxykey.install()
     gcfreeze.freeze_startup_heap(force=True)

@@ -37,10 +37,13 @@ class Hub:
         env: dict[str, str] | None = None,
         config: dict | None = None,
         tls: S.Tls | None = None,
+        secrets_file: Path | None = None,
     ):
         """`env` adds environment for the node, e.g. {"SWITCHBOARD_DJANGO_URL": ...}; `config`
         replaces .crossbar/config.json (start from switchboard.router.settings.load_config() and change it);
-        `tls` serves https/wss with its certificate (clients then need a context that trusts it)."""
+        `tls` serves https/wss with its certificate (clients then need a context that trusts it);
+        `secrets_file` is where its secrets are (generated there if missing; the nodes of a cluster
+        share one)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = config or S.load_config(S.CONFIG_FILE)
@@ -54,7 +57,7 @@ class Hub:
             proxy_workers=proxy_workers,
             router_web_port=free_port(),
             home=self.workdir,
-            secrets_file=self.workdir / "secrets.env",
+            secrets_file=Path(secrets_file) if secrets_file else self.workdir / "secrets.env",
             tls=tls,
         )
         self.log_path = self.workdir / "node.log"
@@ -91,6 +94,12 @@ class Hub:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def kill(self) -> None:
+        """kill -9 of the whole node (controller and every worker), as a crash of its machine would."""
+        self.node.kill()
+        if self._log:
+            self._log.close()
 
     @property
     def realm(self) -> str:

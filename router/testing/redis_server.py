@@ -1,4 +1,8 @@
-"""A throw-away Redis server (Debian's redis-server binary) on a free loopback port."""
+"""A throw-away Redis server (Debian's redis-server binary) on a free loopback port, for tests and benchmarks.
+
+A cluster's tests (switchboard.router.testing.cluster) and `make bench`'s Channels rows start one each.
+`make redis-server` installs the binary.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,7 @@ def find_binary() -> str:
     )
     if not found:
         raise RedisMissing(
-            "redis-server is not installed; the Channels rows need a real Redis. "
-            "Install it with: sudo apt-get install redis-server (make bench does this when run as root), "
-            "or skip them: --scenarios sb_publish,sb_publish_many,sb_outbox"
+            "redis-server is not installed: install it with `make redis-server` (or sudo apt-get install redis-server)"
         )
     return found
 
@@ -40,8 +42,8 @@ def _ping(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def started(workdir: Path, timeout: float = 15.0) -> Iterator["RedisServer"]:
-    server = RedisServer(workdir)
+def started(workdir: Path, timeout: float = 15.0, **kwargs) -> Iterator["RedisServer"]:
+    server = RedisServer(workdir, **kwargs)
     server.start(timeout)
     try:
         yield server
@@ -50,17 +52,26 @@ def started(workdir: Path, timeout: float = 15.0) -> Iterator["RedisServer"]:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path):
+    """`durable`: an append-only file synced every second (what a cluster's Redis should run with),
+    so a restart keeps what was written up to a second before; else nothing is kept (a pure cache)."""
+
+    def __init__(self, workdir: Path, *, durable: bool = False):
         self.binary = find_binary()
         self.workdir = Path(workdir)
+        self.durable = durable
         self.port = free_port()
         self.host = "127.0.0.1"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float) -> None:
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self, timeout: float = 15.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "redis.log"
-        # No persistence (no RDB snapshots, no AOF): Channels' layer is transient, as it is in production.
+        # Durable: AOF, fsync every second. Else no persistence (no RDB snapshots, no AOF): Channels'
+        # layer is transient, as it is in production.
         cmd = [
             self.binary,
             "--port",
@@ -70,7 +81,9 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.durable else "no",
+            "--appendfsync",
+            "everysec",
             "--dir",
             str(self.workdir),
             "--daemonize",
@@ -105,6 +118,12 @@ class RedisServer:
             return client.info("stats")
         finally:
             client.close()
+
+    def kill(self) -> None:
+        """kill -9, as a crash would."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -1,0 +1,169 @@
+"""Events between the nodes of a cluster: one Redis pub/sub channel per realm, two threads per node.
+
+The outbox thread publishes what this node's broker dispatched (handed over by `send`, on the
+reactor: an append and, when the thread sleeps, a wake-up) in batches: everything queued since its
+last PUBLISH goes in the next one, so a burst costs one Redis round trip per batch, not per event.
+A retained event is also written to the realm's retained hash in the same pipeline, for nodes that
+start later (`load_retained`). The inbox thread listens on the channel and hands each batch from
+another node to the reactor (`deliver`), in the order its origin sent them.
+
+While Redis is unreachable the outbox keeps up to `cluster_outbox_events` (bridge/limits.py) and
+sends them once it is back, oldest first; beyond that the oldest are dropped. Pub/sub does not keep
+messages for a listener that is not connected: a node that loses Redis misses the other nodes'
+events until it is back (its clients recover them from history). One log line when Redis goes, one
+when it is back.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Callable
+
+from switchboard.router.cluster import link, wire
+from twisted.logger import Logger
+
+log = Logger()
+
+#: seconds between two tries to reach Redis again, at most (doubling from RETRY_FIRST)
+RETRY_FIRST, RETRY_MOST = 0.1, 2.0
+#: events per PUBLISH at most (a batch is one pub/sub message every node must take in one piece)
+BATCH_EVENTS = 1000
+
+
+class Relay:
+    """The outbox and inbox of one realm's broker on one node."""
+
+    def __init__(
+        self,
+        url: str,
+        realm: str,
+        node: str,
+        deliver: Callable[[list[wire.RelayedEvent]], None],
+        *,
+        call_from_thread: Callable,
+        max_queued: int,
+    ):
+        self.url, self.realm, self.node = url, realm, node
+        self.channel = wire.events_channel(realm)
+        self._deliver, self._call = deliver, call_from_thread
+        self._max_queued = max_queued
+        self._queue: collections.deque = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._subscribed = threading.Event()
+        #: counts for /metrics and the tests: events sent, received, dropped (outbox full)
+        self.sent = self.received = self.dropped = 0
+        self._threads = [
+            threading.Thread(target=self._outbox, name=f"switchboard-relay-out-{realm}", daemon=True),
+            threading.Thread(target=self._inbox, name=f"switchboard-relay-in-{realm}", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        return self._subscribed.wait(timeout)
+
+    # --- on the reactor -------------------------------------------------------------------------
+    def send(self, item: dict, retained: bool = False) -> None:
+        """Queue one event (a RelayedEvent.as_item map) for the other nodes."""
+        queue = self._queue
+        queue.append((item, retained))
+        if len(queue) > self._max_queued:
+            queue.popleft()
+            self.dropped += 1
+        if not self._wake.is_set():
+            self._wake.set()
+
+    # --- the outbox thread ----------------------------------------------------------------------
+    def _outbox(self) -> None:
+        client, delay, lost = None, RETRY_FIRST, False
+        queue = self._queue
+        while not self._stopping.is_set():
+            if not queue:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            batch = [queue.popleft() for _ in range(min(len(queue), BATCH_EVENTS))]
+            try:
+                client = client or link.client(self.url)
+                pipe = client.pipeline(transaction=False)
+                pipe.publish(self.channel, wire.encode_batch(self.node, [item for item, _ in batch]))
+                retained = {item["t"]: wire.encode_item(item) for item, keep in batch if keep}
+                if retained:
+                    pipe.hset(wire.retained_key(self.realm), mapping=retained)
+                pipe.execute()
+            except link.Error as e:
+                queue.extendleft(reversed(batch))  # again, first, once Redis is back
+                client = None
+                if not lost:
+                    lost = True
+                    self._call(log.warn, "cluster: cannot publish to Redis ({why}): holding events", why=str(e))
+                self._stopping.wait(delay)
+                delay = min(delay * 2, RETRY_MOST)
+                continue
+            self.sent += len(batch)
+            if lost:
+                lost, delay = False, RETRY_FIRST
+                self._call(log.info, "cluster: publishing to Redis again")
+
+    # --- the inbox thread -----------------------------------------------------------------------
+    def _inbox(self) -> None:
+        delay, lost = RETRY_FIRST, False
+        while not self._stopping.is_set():
+            pubsub = None
+            try:
+                pubsub = link.client(self.url, reply_timeout=None).pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                self._subscribed.set()
+                if lost:
+                    lost, delay = False, RETRY_FIRST
+                    self._call(log.info, "cluster: listening to Redis again")
+                while not self._stopping.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._take(message["data"])
+            except link.Error as e:
+                self._subscribed.clear()
+                if not lost:
+                    lost = True
+                    self._call(log.warn, "cluster: lost Redis ({why}): events of other nodes are missed", why=str(e))
+                self._stopping.wait(delay)
+                delay = min(delay * 2, RETRY_MOST)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except link.Error:
+                        pass
+
+    def _take(self, data: bytes) -> None:
+        try:
+            node, events = wire.decode_batch(data)
+        except wire.WireError as e:
+            self._call(log.warn, "cluster: a message on {channel} is not a batch: {why}", channel=self.channel, why=e)
+            return
+        if node == self.node or not events:
+            return
+        self.received += len(events)
+        self._call(self._deliver, events)
+
+
+def load_retained(url: str, realm: str) -> list[wire.RelayedEvent]:
+    """Every retained event the cluster holds for `realm` (blocking: call it on a thread)."""
+    found = link.client(url).hgetall(wire.retained_key(realm))
+    events = []
+    for data in found.values():
+        try:
+            events.append(wire.decode_event(data))
+        except wire.WireError:
+            continue
+    return events
