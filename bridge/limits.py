@@ -205,6 +205,18 @@ _TABLE: list[Limit] = [
         "lines to every scrape",
     ),
     Limit(
+        "cluster_call_timeout",
+        "SWITCHBOARD_CLUSTER_CALL_TIMEOUT",
+        30.0,
+        "seconds",
+        "how long a call forwarded to the cluster node that has the procedure waits for its answer "
+        "at most (a shorter timeout the caller gives wins; router/patches/calls.py)",
+        "the caller's node holds each forwarded call until then; a call to a node that died fails "
+        "with switchboard.error.timeout only after it",
+        integer=False,
+        minimum=0.1,
+    ),
+    Limit(
         "cluster_outbox_events",
         "SWITCHBOARD_CLUSTER_OUTBOX_EVENTS",
         100_000,

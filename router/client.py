@@ -25,7 +25,7 @@ from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
 from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp import auth  # noqa: E402
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
-from autobahn.wamp.types import ComponentConfig, PublishOptions, SubscribeOptions  # noqa: E402
+from autobahn.wamp.types import RegisterOptions, ComponentConfig, PublishOptions, SubscribeOptions  # noqa: E402
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
 DEFAULT_TIMEOUT = 10.0
@@ -247,8 +247,10 @@ class Client:
         sub._handle = self._invoke(self.session.subscribe, on_event, topic, options=opts)
         return sub
 
-    def register(self, procedure: str, endpoint: Callable[..., Any]) -> None:
-        self._invoke(self.session.register, endpoint, procedure)
+    def register(self, procedure: str, endpoint: Callable[..., Any], *, details: bool = False) -> None:
+        """`details=True` calls `endpoint` with details= (autobahn's CallDetails: the caller, when disclosed)."""
+        options = RegisterOptions(details_arg="details") if details else None
+        self._invoke(self.session.register, endpoint, procedure, options=options)
 
     def wait_closed(self, timeout: float | None = None) -> None:
         """Block until the router closes this session (or raise TimeoutError)."""

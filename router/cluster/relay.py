@@ -29,6 +29,8 @@ log = Logger()
 RETRY_FIRST, RETRY_MOST = 0.1, 2.0
 #: events per PUBLISH at most (a batch is one pub/sub message every node must take in one piece)
 BATCH_EVENTS = 1000
+#: what an outbox entry is: an event for every node, or a message for one channel
+EVENT, MESSAGE = 0, 1
 
 
 class Relay:
@@ -47,6 +49,8 @@ class Relay:
         self.url, self.realm, self.node = url, realm, node
         self.channel = wire.events_channel(realm)
         self._deliver, self._call = deliver, call_from_thread
+        #: other channels the inbox listens to: channel -> what takes its messages (bytes), on the reactor
+        self.listeners: dict[str, Callable[[bytes], None]] = {}
         self._max_queued = max_queued
         self._queue: collections.deque = collections.deque()
         self._wake = threading.Event()
@@ -75,8 +79,15 @@ class Relay:
     # --- on the reactor -------------------------------------------------------------------------
     def send(self, item: dict, retained: bool = False) -> None:
         """Queue one event (a RelayedEvent.as_item map) for the other nodes."""
+        self._put((EVENT, item, retained))
+
+    def send_message(self, channel: str, data: bytes) -> None:
+        """Queue one message for one channel (a forwarded call, an answer), in order with the events."""
+        self._put((MESSAGE, channel, data))
+
+    def _put(self, entry: tuple) -> None:
         queue = self._queue
-        queue.append((item, retained))
+        queue.append(entry)
         if len(queue) > self._max_queued:
             queue.popleft()
             self.dropped += 1
@@ -96,10 +107,7 @@ class Relay:
             try:
                 client = client or link.client(self.url)
                 pipe = client.pipeline(transaction=False)
-                pipe.publish(self.channel, wire.encode_batch(self.node, [item for item, _ in batch]))
-                retained = {item["t"]: wire.encode_item(item) for item, keep in batch if keep}
-                if retained:
-                    pipe.hset(wire.retained_key(self.realm), mapping=retained)
+                self._write(pipe, batch)
                 pipe.execute()
             except link.Error as e:
                 queue.extendleft(reversed(batch))  # again, first, once Redis is back
@@ -115,6 +123,24 @@ class Relay:
                 lost, delay = False, RETRY_FIRST
                 self._call(log.info, "cluster: publishing to Redis again")
 
+    def _write(self, pipe, batch: list[tuple]) -> None:
+        """Runs of events as one batch each, messages as they are, in the order queued."""
+        events, retained = [], {}
+        for kind, a, b in batch:
+            if kind == EVENT:
+                events.append(a)
+                if b:
+                    retained[a["t"]] = wire.encode_item(a)
+                continue
+            if events:
+                pipe.publish(self.channel, wire.encode_batch(self.node, events))
+                events = []
+            pipe.publish(a, b)
+        if events:
+            pipe.publish(self.channel, wire.encode_batch(self.node, events))
+        if retained:
+            pipe.hset(wire.retained_key(self.realm), mapping=retained)
+
     # --- the inbox thread -----------------------------------------------------------------------
     def _inbox(self) -> None:
         delay, lost = RETRY_FIRST, False
@@ -122,15 +148,20 @@ class Relay:
             pubsub = None
             try:
                 pubsub = link.client(self.url, reply_timeout=None).pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self.channel)
+                pubsub.subscribe(self.channel, *self.listeners)
                 self._subscribed.set()
                 if lost:
                     lost, delay = False, RETRY_FIRST
                     self._call(log.info, "cluster: listening to Redis again")
                 while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
-                    if message is not None:
+                    if message is None:
+                        continue
+                    channel = message["channel"].decode()
+                    if channel == self.channel:
                         self._take(message["data"])
+                    elif channel in self.listeners:
+                        self._call(self.listeners[channel], message["data"])
             except link.Error as e:
                 self._subscribed.clear()
                 if not lost:
@@ -167,3 +198,32 @@ def load_retained(url: str, realm: str) -> list[wire.RelayedEvent]:
         except wire.WireError:
             continue
     return events
+
+
+def write_procedures(url: str, realm: str, node: str, procedures: list[tuple[str, str]], ttl: float) -> None:
+    """Say which procedures `node` has, for `ttl` seconds (blocking: call it on a thread)."""
+    pipe = link.client(url).pipeline(transaction=False)
+    pipe.set(wire.procedures_key(realm, node), wire.encode_procedures(procedures), px=int(ttl * 1000))
+    pipe.sadd(wire.nodes_key(realm), node)
+    pipe.publish(wire.procedures_channel(realm), node)
+    pipe.execute()
+
+
+def read_procedures(url: str, realm: str) -> dict[str, list[tuple[str, str]]]:
+    """Every live node's procedures (blocking: call it on a thread); forgets the nodes that are gone."""
+    client = link.client(url)
+    nodes = sorted(n.decode() for n in client.smembers(wire.nodes_key(realm)))
+    if not nodes:
+        return {}
+    found, gone = {}, []
+    for node, data in zip(nodes, client.mget([wire.procedures_key(realm, n) for n in nodes])):
+        if data is None:
+            gone.append(node)
+            continue
+        try:
+            found[node] = wire.decode_procedures(data)
+        except wire.WireError:
+            continue
+    if gone:
+        client.srem(wire.nodes_key(realm), *gone)
+    return found

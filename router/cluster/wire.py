@@ -113,3 +113,122 @@ def decode_batch(data: bytes) -> tuple[str, list[RelayedEvent]]:
     if not isinstance(node, str) or not isinstance(items, list):
         raise WireError("a batch is not [node, events]")
     return node, [RelayedEvent.from_item(item) for item in items]
+
+
+# --- calls to procedures registered on another node -------------------------------------------
+#: the matches a registration can have, as Crossbar names them
+MATCHES = ("exact", "prefix", "wildcard")
+
+
+def calls_channel(realm: str, node: str) -> str:
+    """Where `node` takes calls forwarded to it."""
+    return key(realm, "calls", node)
+
+
+def replies_channel(realm: str, node: str) -> str:
+    """Where `node` takes the answers to the calls it forwarded."""
+    return key(realm, "replies", node)
+
+
+def procedures_key(realm: str, node: str) -> str:
+    """`node`'s registrations ([uri, match] pairs), with a time to live its node keeps renewing."""
+    return key(realm, "procedures", node)
+
+
+def nodes_key(realm: str) -> str:
+    """The set of nodes that have written their registrations (a member whose key expired is gone)."""
+    return key(realm, "nodes")
+
+
+def procedures_channel(realm: str) -> str:
+    """Where a node says its registrations changed, so the others read them at once."""
+    return key(realm, "procedures-changed")
+
+
+def encode_procedures(procedures: list[tuple[str, str]]) -> bytes:
+    return msgpack.packb(sorted(procedures), use_bin_type=True)
+
+
+def decode_procedures(data: bytes) -> list[tuple[str, str]]:
+    try:
+        found = msgpack.unpackb(data, raw=False)
+    except Exception as e:
+        raise WireError(f"not msgpack: {e}") from None
+    if not isinstance(found, list) or not all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and p[1] in MATCHES for p in found
+    ):
+        raise WireError("registrations are not [uri, match] pairs")
+    return [(uri, match) for uri, match in found]
+
+
+@dataclass
+class ForwardedCall:
+    """A CALL a node forwards to the node that has the procedure, with its caller's identity (the
+    callee's node authorizes it again, and discloses it as its own config says)."""
+
+    id: int
+    origin: str
+    procedure: str
+    caller: tuple  # (session, authid, authrole)
+    args: list | None = None
+    kwargs: dict | None = None
+    #: milliseconds the callee's node gives the call (0: none)
+    timeout: int = 0
+
+    def encode(self) -> bytes:
+        return msgpack.packb(
+            {"i": self.id, "o": self.origin, "u": self.procedure, "c": list(self.caller), "a": self.args,
+             "k": self.kwargs, "t": self.timeout},
+            use_bin_type=True,
+        )  # fmt: skip
+
+    @classmethod
+    def decode(cls, data: bytes) -> "ForwardedCall":
+        try:
+            m = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except Exception as e:
+            raise WireError(f"not msgpack: {e}") from None
+        if not isinstance(m, dict):
+            raise WireError("a forwarded call is not a map")
+        ok = (
+            type(m.get("i")) is int
+            and isinstance(m.get("o"), str)
+            and isinstance(m.get("u"), str)
+            and isinstance(m.get("c"), list)
+            and len(m["c"]) == 3
+            and isinstance(m.get("a"), (list, type(None)))
+            and isinstance(m.get("k"), (dict, type(None)))
+            and type(m.get("t", 0)) is int
+        )
+        if not ok:
+            raise WireError("a forwarded call lacks its id, origin, procedure or caller")
+        return cls(m["i"], m["o"], m["u"], tuple(m["c"]), m["a"], m["k"], m.get("t", 0))
+
+
+@dataclass
+class CallAnswer:
+    """What came of a forwarded call: a result (args, kwargs) or an error (its URI too)."""
+
+    id: int
+    args: list | None = None
+    kwargs: dict | None = None
+    error: str | None = None
+
+    def encode(self) -> bytes:
+        return msgpack.packb({"i": self.id, "a": self.args, "k": self.kwargs, "e": self.error}, use_bin_type=True)
+
+    @classmethod
+    def decode(cls, data: bytes) -> "CallAnswer":
+        try:
+            m = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except Exception as e:
+            raise WireError(f"not msgpack: {e}") from None
+        if (
+            not isinstance(m, dict)
+            or type(m.get("i")) is not int
+            or not isinstance(m.get("a"), (list, type(None)))
+            or not isinstance(m.get("k"), (dict, type(None)))
+            or not isinstance(m.get("e"), (str, type(None)))
+        ):
+            raise WireError("a call's answer is not {id, args, kwargs, error}")
+        return cls(m["i"], m["a"], m["k"], m["e"])

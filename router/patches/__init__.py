@@ -16,7 +16,8 @@ limited per client address (connlimit), a REGISTER authorized
 before Crossbar looks at what is registered (dealer_order), and a history topic's PUBLISHED held
 until the event is committed (durable_ack), the messages it receives and sends counted for
 /metrics (counting), and on a cluster node its broker's events shared with the other nodes
-(relay). A proxy worker also reads the node key once rather than per session (proxykey).
+(relay) and its calls to procedures registered on another node forwarded there (calls). A proxy
+worker also reads the node key once rather than per session (proxykey).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def install(role: str, reactor=None) -> None:
     from switchboard.router import settings as S
     from switchboard.router.patches import (
         authcache,
+        calls,
         connlimit,
         counting,
         dealer_order,
@@ -70,6 +72,7 @@ def install(role: str, reactor=None) -> None:
         durable_ack.install(force=True)
         counting.install(force=True)  # after fastsend and sendlimit: it wraps the send they leave
         relay.install(force=True)  # only on a cluster node (SWITCHBOARD_REDIS_URL)
+        calls.install(force=True)  # after relay: a cluster node's calls to procedures on other nodes
     if role == PROXY:
         proxykey.install()
     gcfreeze.freeze_startup_heap(force=True)

@@ -36,6 +36,8 @@ log = Logger()
 DISCLOSE = "_switchboard_disclose"
 #: topics never relayed: the router's own meta events
 ROUTER_TOPICS = ("wamp.", "crossbar.")
+#: the meta events that say a registration came or went (the call forwarder reads them)
+REGISTRATION_EVENTS = ("wamp.registration.on_create", "wamp.registration.on_delete")
 
 _installed = False
 _message = _RetainedEvent = _SubscriptionExtra = None
@@ -67,9 +69,14 @@ class Tap:
             max_queued=limits.value("cluster_outbox_events"),
         )
         broker._subscription_map.add_observer(self, "", match="prefix")
+        #: called on the reactor when this node's registrations may have changed (set by the call forwarder)
+        self.on_registrations = None
+        reactor.callLater(0, self._start)  # once the router is whole: the call forwarder adds its channels first
+
+    def _start(self) -> None:
         self.relay.start()
-        reactor.addSystemEventTrigger("during", "shutdown", self.relay.stop)
-        reactor.callInThread(self._load_retained)
+        self._reactor.addSystemEventTrigger("during", "shutdown", self.relay.stop)
+        self._reactor.callInThread(self._load_retained)
 
     # --- Crossbar's event store interface -----------------------------------------------------
     def attach_subscription_map(self, subscription_map) -> None:
@@ -78,6 +85,8 @@ class Tap:
     def store_event(self, session, publication, publish) -> None:
         topic = publish.topic
         if topic.startswith(ROUTER_TOPICS) or publish.payload is not None:
+            if topic.startswith(REGISTRATION_EVENTS) and self.on_registrations is not None:
+                self.on_registrations()
             return
         if self.local_topics and topic.startswith(self.local_topics):
             return
