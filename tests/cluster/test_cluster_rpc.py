@@ -98,7 +98,9 @@ def test_a_call_unanswered_times_out_and_a_dead_nodes_procedures_go(tmp_path):
             release.set()
             assert info.value.error == uris.TIMEOUT
             a.kill()
-            wait_until(lambda: not _registered_elsewhere(caller, "cluster.slow"), timeout=20, what="a's procedures gone")
+            wait_until(
+                lambda: not _registered_elsewhere(caller, "cluster.slow"), timeout=20, what="a's procedures gone"
+            )
 
 
 def _registered_elsewhere(client, procedure: str) -> bool:
