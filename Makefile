@@ -12,7 +12,7 @@ UPLOT  := web/vendor/uPlot.iife.min.js
 #: what the pages load from web/vendor/, fetched and checked by `make vendor`
 VENDORED := $(JS) $(UPLOT)
 
-.PHONY: run test bench-smoke wheel fuzz check bench bench-tuning bench-soak bench-instructions vendor chromium nginx redis-server valgrind clean constraints
+.PHONY: run test bench-smoke wheel fuzz check bench bench-cluster bench-tuning bench-soak bench-instructions vendor chromium nginx redis-server valgrind clean constraints
 
 run: $(VENV)/.hub $(VENDORED)
 	$(VENV)/bin/switchboard run
@@ -47,6 +47,11 @@ bench: $(VENV)/.bench redis-server
 # Switchboard's settings one at a time, three rounds (docs/benchmarks.md, "Tuning Switchboard").
 bench-tuning: $(VENV)/.bench
 	$(PY) -m bench.peers --tuning $(BENCH_ARGS)
+
+# A cluster's costs (bench/cluster.py): fan-out over 1-3 nodes against one node alone, RPC local and across
+# nodes; results in bench/results/cluster.md.
+bench-cluster: $(VENV)/.bench redis-server
+	$(PY) -m bench.cluster $(BENCH_ARGS)
 
 # Router instructions per call and per event with the guards and the metrics counting on and off
 # (valgrind callgrind; docs/benchmarks.md): about 20 minutes.

@@ -79,12 +79,17 @@ class Wamp(Protocol):
 
     def __init__(self, cfg):
         self.url, self.realm, self.topic = cfg["url"], cfg["realm"], cfg["topic"]
+        #: the nodes of a cluster (bench.cluster): session k opens on urls[k % len(urls)]
+        self.urls = cfg.get("urls") or [self.url]
+        self.procedure = cfg.get("procedure") or "demo.add2"
         self.compress = cfg.get("compress") or 0
-        self.req = 0
+        self.req = self.opened = 0
 
     async def open(self, session):
+        url = self.urls[self.opened % len(self.urls)]
+        self.opened += 1
         ws = await session.ws_connect(
-            self.url, protocols=("wamp.2.json",), max_msg_size=0, autoping=True, compress=self.compress
+            url, protocols=("wamp.2.json",), max_msg_size=0, autoping=True, compress=self.compress
         )
         await ws.send_str(json.dumps([1, self.realm, WAMP_HELLO_DETAILS]))
         text = await _recv(ws, self)
@@ -103,7 +108,7 @@ class Wamp(Protocol):
         return f'[16,{self.req},{{}},"{self.topic}",[{payload}]]'
 
     def call_text(self, call_id: int) -> str:
-        return f'[48,{call_id},{{}},"demo.add2",[1,2]]'
+        return f'[48,{call_id},{{}},"{self.procedure}",[1,2]]'
 
     def result_id(self, text: str) -> int | None:
         if text.startswith("[50,"):
@@ -139,7 +144,7 @@ class WampMsgpack(Wamp):
         return msgpack.packb([16, self.req, {}, self.topic, [json.loads(payload)]])
 
     def call_text(self, call_id: int) -> bytes:
-        return msgpack.packb([48, call_id, {}, "demo.add2", [1, 2]])
+        return msgpack.packb([48, call_id, {}, self.procedure, [1, 2]])
 
     def result_id(self, data: bytes) -> int | None:
         msg = msgpack.unpackb(data)
