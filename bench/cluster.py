@@ -12,7 +12,12 @@ read the ratios, not the absolute numbers:
 - RPC: `bench.echo` registered by one backend session on node A; C callers on node A (local) or on
   node B (forwarded through Redis, router/patches/calls.py), one call in flight each.
 
-Results: bench/results/cluster.json and cluster.md (docs/scaling.md quotes them).
+`--idle N [--idle-nodes K]` instead holds N idle sessions over K nodes (a load generator process
+per node: one process may hold at most 20,000 descriptors here, on either side), and reports how
+many each node's router holds and its memory per session.
+
+Results: bench/results/cluster.json and cluster.md (docs/scaling.md quotes them); an idle run
+writes cluster_idle.json and cluster_idle.md.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import selectors
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +36,9 @@ from switchboard.router import settings as S
 from switchboard.router.testing.cluster import Cluster
 from switchboard.router.testing.hub import Hub
 
-from bench.peers import log, run_loadgen, settle
+from bench.peers import _result, log, run_loadgen, settle
 from bench.peers_servers import LOADGEN_LIMITS
+from bench.procstat import established, rss
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
@@ -158,6 +166,122 @@ def run(args) -> dict:
     return results
 
 
+def hold_idle(cluster: Cluster, per_node: int, timeout: float = 900) -> dict:
+    """`per_node` idle sessions on every node at once, one load generator each; counted and weighed
+    on the routers' side while all are held."""
+    hubs = cluster.hubs
+    routers = [hub.worker_pid("router") for hub in hubs]
+    before = [rss([pid]) for pid in routers]
+    procs = []
+    for hub in hubs:
+        cfg = {
+            "protocol": "wamp",
+            "url": hub.url,
+            "realm": hub.realm,
+            "topic": TOPIC,
+            "workload": "connections",
+            "connections": per_node,
+            "parallel": 50,
+            "timeout": timeout,
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        )
+    opened, results = {}, {}
+    t0 = time.monotonic()
+    try:
+        sel = selectors.DefaultSelector()
+        for i, proc in enumerate(procs):
+            sel.register(proc.stdout, selectors.EVENT_READ, i)
+        deadline = t0 + timeout
+        while len(opened) < len(procs) and time.monotonic() < deadline:
+            for key, _ in sel.select(max(0.1, deadline - time.monotonic())):
+                line = key.fileobj.readline()
+                if line.startswith("HOLDING "):
+                    opened[key.data] = json.loads(line[len("HOLDING ") :])
+                elif not line:
+                    sel.unregister(key.fileobj)
+                    opened.setdefault(key.data, {"error": "load generator exited"})
+        all_open_s = time.monotonic() - t0
+        settle(Servers(hubs, cluster.redis))
+        held = [established([pid], urlport(hub.url)) for pid, hub in zip(routers, hubs)]
+        after = [rss([pid]) for pid in routers]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.stdin.write("DONE\n")
+                proc.stdin.flush()
+        for i, proc in enumerate(procs):
+            for line in proc.stdout:
+                if (r := _result(line)) is not None:
+                    results[i] = r
+                    break
+            proc.wait(60)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    nodes = []
+    for i, hub in enumerate(hubs):
+        grown = after[i] - before[i]
+        nodes.append(
+            {
+                "requested": per_node,
+                "opened": opened.get(i, {}).get("opened"),
+                "connects_per_s": opened.get(i, {}).get("connects_per_s"),
+                "held_by_router": held[i],
+                "router_rss_mb": round(after[i] / 2**20, 1),
+                "rss_per_session_kb": round(grown / max(held[i], 1) / 1024, 1),
+                "still_open_at_measurement": results.get(i, {}).get("still_open_at_measurement"),
+            }
+        )
+    total = sum(n["held_by_router"] for n in nodes)
+    log(
+        f"idle: {total:,} sessions held on {len(hubs)} nodes ({[n['held_by_router'] for n in nodes]}) "
+        f"after {all_open_s:.0f} s"
+    )
+    return {"nodes": nodes, "held": total, "requested": per_node * len(hubs), "all_open_s": round(all_open_s, 1)}
+
+
+def urlport(url: str) -> int:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).port
+
+
+def run_idle(args) -> dict:
+    per_node = -(-args.idle // args.idle_nodes)
+    env = dict(LOADGEN_LIMITS)
+    with tempfile.TemporaryDirectory(prefix="sb-bench-idle-") as tmp:
+        with Cluster.started(Path(tmp), nodes=args.idle_nodes, with_components=False, env=env) as cluster:
+            return {"machine": {"cpus": len(os.sched_getaffinity(0))}, "idle": hold_idle(cluster, per_node)}
+
+
+def render_idle(results: dict) -> str:
+    idle = results["idle"]
+    lines = [
+        "# Idle sessions on a cluster (bench/cluster.py --idle)",
+        "",
+        f"{idle['held']:,} of {idle['requested']:,} sessions held at once on {len(idle['nodes'])} nodes of one "
+        f"machine ({results['machine']['cpus']} CPUs), all open after {idle['all_open_s']} s.",
+        "",
+        "| node | opened | held by its router | connects/s | router RSS (MB) | RSS per session (KiB) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for i, n in enumerate(idle["nodes"]):
+        lines.append(
+            f"| {i} | {n['opened']} | {n['held_by_router']} | {n['connects_per_s']} | {n['router_rss_mb']} | "
+            f"{n['rss_per_session_kb']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render(results: dict) -> str:
     lines = [
         "# Cluster benchmark (bench/cluster.py)",
@@ -195,7 +319,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rpc-seconds", type=float, default=5.0)
     parser.add_argument("--rpc-concurrency", type=lambda v: [int(x) for x in v.split(",")], default=[1, 8])
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--idle", type=int, default=0, help="hold this many idle sessions instead")
+    parser.add_argument("--idle-nodes", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.idle:
+        results = run_idle(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "cluster_idle.json").write_text(json.dumps(results, indent=1) + "\n")
+        (args.out / "cluster_idle.md").write_text(render_idle(results))
+        print(render_idle(results))
+        return 0 if results["idle"]["held"] == results["idle"]["requested"] else 1
     if args.quick:
         args.subscribers, args.events, args.seconds, args.rpc_seconds = 30, 100, 3.0, 1.0
         args.rpc_concurrency = [1]
