@@ -27,8 +27,11 @@ log = Logger()
 
 #: seconds between two tries to reach Redis again, at most (doubling from RETRY_FIRST)
 RETRY_FIRST, RETRY_MOST = 0.1, 2.0
-#: events per PUBLISH at most (a batch is one pub/sub message every node must take in one piece)
+#: events taken from the outbox per pipeline at most, and bytes per PUBLISH of events at most (a
+#: batch is one pub/sub message every node must take in one piece; Redis drops a listener whose
+#: pending messages pass its `client-output-buffer-limit pubsub`, 32 MB by default)
 BATCH_EVENTS = 1000
+BATCH_BYTES = 1024 * 1024
 #: what an outbox entry is: an event for every node, or a message for one channel
 EVENT, MESSAGE = 0, 1
 
@@ -58,6 +61,7 @@ class Relay:
         self._subscribed = threading.Event()
         #: counts for /metrics and the tests: events sent, received, dropped (outbox full)
         self.sent = self.received = self.dropped = 0
+        self._dropping = False
         self._threads = [
             threading.Thread(target=self._outbox, name=f"switchboard-relay-out-{realm}", daemon=True),
             threading.Thread(target=self._inbox, name=f"switchboard-relay-in-{realm}", daemon=True),
@@ -91,6 +95,13 @@ class Relay:
         if len(queue) > self._max_queued:
             queue.popleft()
             self.dropped += 1
+            if not self._dropping:  # one line per spell of dropping: the next successful send ends it
+                self._dropping = True
+                log.warn(
+                    "cluster: the outbox holds {n} events (cluster_outbox_events): dropping the oldest; "
+                    "the other nodes' subscribers miss them",
+                    n=self._max_queued,
+                )
         if not self._wake.is_set():
             self._wake.set()
 
@@ -119,25 +130,34 @@ class Relay:
                 delay = min(delay * 2, RETRY_MOST)
                 continue
             self.sent += len(batch)
+            self._dropping = False
             if lost:
                 lost, delay = False, RETRY_FIRST
                 self._call(log.info, "cluster: publishing to Redis again")
 
     def _write(self, pipe, batch: list[tuple]) -> None:
-        """Runs of events as one batch each, messages as they are, in the order queued."""
-        events, retained = [], {}
+        """Runs of events as one message each (BATCH_BYTES at most), messages as they are, in the order
+        queued."""
+        events: list[bytes] = []
+        size = 0
+        retained = {}
         for kind, a, b in batch:
             if kind == EVENT:
-                events.append(a)
+                encoded = wire.encode_item(a)
+                if events and size + len(encoded) > BATCH_BYTES:
+                    pipe.publish(self.channel, wire.join_batch(self.node, events))
+                    events, size = [], 0
+                events.append(encoded)
+                size += len(encoded)
                 if b:
-                    retained[a["t"]] = wire.encode_item(a)
+                    retained[a["t"]] = encoded
                 continue
             if events:
-                pipe.publish(self.channel, wire.encode_batch(self.node, events))
-                events = []
+                pipe.publish(self.channel, wire.join_batch(self.node, events))
+                events, size = [], 0
             pipe.publish(a, b)
         if events:
-            pipe.publish(self.channel, wire.encode_batch(self.node, events))
+            pipe.publish(self.channel, wire.join_batch(self.node, events))
         if retained:
             pipe.hset(wire.retained_key(self.realm), mapping=retained)
 

@@ -105,6 +105,19 @@ def encode_batch(node: str, items: list[dict]) -> bytes:
     return msgpack.packb([node, items], use_bin_type=True)
 
 
+def join_batch(node: str, encoded: list[bytes]) -> bytes:
+    """encode_batch(node, items), from the items already encoded one by one (encode_item): the outbox
+    sizes its batches by their bytes. msgpack: a 2-array of the node and an array of the items."""
+    n = len(encoded)
+    if n < 16:
+        header = bytes((0x90 | n,))
+    elif n < 2**16:
+        header = b"\xdc" + n.to_bytes(2, "big")
+    else:
+        header = b"\xdd" + n.to_bytes(4, "big")
+    return b"\x92" + msgpack.packb(node, use_bin_type=True) + header + b"".join(encoded)
+
+
 def decode_batch(data: bytes) -> tuple[str, list[RelayedEvent]]:
     try:
         node, items = msgpack.unpackb(data, raw=False, strict_map_key=False)

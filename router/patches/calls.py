@@ -208,6 +208,7 @@ class Forwarder:
         )
         timer = self._reactor.callLater(timeout, self._timed_out, forwarded_id, node, timeout)
         self._waiting[forwarded_id] = (session, call.request, timer)
+        self.tap.calls_out += 1
         self.tap.relay.send_message(wire.calls_channel(self.realm, node), forwarded.encode())
 
     def _timed_out(self, forwarded_id: int, node: str, timeout: float) -> None:
@@ -264,6 +265,7 @@ class Forwarder:
                 ),
             )  # fmt: skip
             return
+        self.tap.calls_in += 1
         self.dealer.processCall(caller, call)
 
     def answer(self, origin: str, answer: wire.CallAnswer) -> None:

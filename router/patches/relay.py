@@ -59,6 +59,8 @@ class Tap:
         self.local_topics = runtime.node_local_topics
         #: sessions that see only events published on this node (they record them for the cluster)
         self.origin_only: set = set()
+        #: calls forwarded to other nodes, and made here for them (router/patches/calls.py), for /metrics
+        self.calls_out = self.calls_in = 0
         self._reactor = reactor
         self.relay = relay_threads.Relay(
             runtime.redis_url,
@@ -172,6 +174,12 @@ class Tap:
             observation.extra.retained_events.append(retained)
         else:
             observation.extra.retained_events = [retained]
+
+
+def subscribers(observation) -> int:
+    """The subscribers of a Crossbar subscription, the cluster's tap not counted (the prefix
+    subscription on "" that only the tap holds has none: /metrics and the dashboard skip it)."""
+    return sum(1 for observer in observation.observers if observer.__class__ is not Tap)
 
 
 def origin_only(session) -> None:

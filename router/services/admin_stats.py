@@ -6,7 +6,7 @@ from __future__ import annotations
 from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
 from switchboard.bridge import uris
-from switchboard.router.patches import counting
+from switchboard.router.patches import counting, relay
 from switchboard.router.services import counters, metrics
 
 STATS = "switchboard.admin.stats"
@@ -32,12 +32,15 @@ def stats(routers, now: float) -> dict:
         for observation in list(router._broker._subscription_map._observation_id_to_observation.values()):
             if observation.uri.startswith("wamp."):
                 continue  # the router's own meta topics
+            subscribers = relay.subscribers(observation)
+            if not subscribers:
+                continue  # a cluster node's tap (router/patches/relay.py), or retained events only
             topics.append(
                 {
                     "id": observation.id,
                     "uri": observation.uri,
                     "match": observation.match,
-                    "subscribers": len(observation.observers),
+                    "subscribers": subscribers,
                     "publications": counting.published(observation),
                 }
             )

@@ -25,7 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from switchboard.bridge import uris
 from switchboard.router import settings as S
-from switchboard.router.patches import counting
+from switchboard.router.patches import counting, relay
 from switchboard.router.services import counters
 from switchboard.router.services.http_answers import body_for, json_answer, refuse_unless_get
 from twisted.web.resource import Resource
@@ -56,7 +56,8 @@ def _observations(observation_map) -> dict[str, int]:
     """Subscriptions (or registrations) of a Crossbar UriObservationMap, by match."""
     found = {"exact": 0, "prefix": 0, "wildcard": 0}
     for observation in list(observation_map._observation_id_to_observation.values()):
-        found[observation.match] = found.get(observation.match, 0) + 1
+        if relay.subscribers(observation):  # not a cluster node's tap (router/patches/relay.py)
+            found[observation.match] = found.get(observation.match, 0) + 1
     return found
 
 
@@ -115,6 +116,7 @@ class RouterCollector:
             )
             yield from _calls(counters.calls)
         yield from _history(counters.history)
+        yield from _cluster(relay.taps)
         yield _counted(
             "switchboard_restarts",
             "Restarts of the hub by `switchboard run` since it started, by what died",
@@ -151,6 +153,30 @@ def _history(history):
     yield GaugeMetricFamily(
         "switchboard_history_bytes", "Bytes of the history store's SQLite pages in use", value=history["bytes"]
     )
+
+
+def _cluster(taps):
+    """A cluster node's traffic with the other nodes (router/cluster/relay.py): nothing on a node of its own."""
+    if not taps:
+        return
+    events = CounterMetricFamily(
+        "switchboard_cluster_events",
+        "Events relayed between this node and the others through Redis (dropped: the outbox was full)",
+        labels=["realm", "direction"],
+    )
+    calls = CounterMetricFamily(
+        "switchboard_cluster_calls",
+        "Calls forwarded to the node that has the procedure (out), and made here for another node (in)",
+        labels=["realm", "direction"],
+    )
+    for realm, tap in sorted(taps.items()):
+        events.add_metric([realm, "out"], tap.relay.sent)
+        events.add_metric([realm, "in"], tap.relay.received)
+        events.add_metric([realm, "dropped"], tap.relay.dropped)
+        calls.add_metric([realm, "out"], tap.calls_out)
+        calls.add_metric([realm, "in"], tap.calls_in)
+    yield events
+    yield calls
 
 
 def _by_type(name: str, documentation: str, counts) -> CounterMetricFamily:

@@ -109,3 +109,34 @@ def test_node_local_topics_stay_on_their_node(cluster):
         sub = c.subscribe("clock.tick")
         first, second = sub.get(timeout=5), sub.get(timeout=5)
     assert first.args[0]["time"] != second.args[0]["time"], "one tick per second, not one per node"
+
+
+def _metrics(hub) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(hub.settings.metrics_url, timeout=10) as response:
+        return response.read().decode()
+
+
+def _sample(text: str, name: str, **labels) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(part in line for part in want.split(",")):
+            return float(line.rsplit(" ", 1)[1])
+    raise LookupError(f"{name}{{{want}}} not in /metrics")
+
+
+def test_metrics_count_the_relayed_events_and_not_the_tap(cluster):
+    a, b, _ = cluster.hubs
+    before_out = _sample(_metrics(a), "switchboard_cluster_events_total", direction="out")
+    before_in = _sample(_metrics(b), "switchboard_cluster_events_total", direction="in")
+    with b.client() as sub_client, a.backend_client() as pub:
+        sub = sub_client.subscribe("public.metered")
+        pub.publish("public.metered", 1)
+        sub.get(timeout=5)
+    assert _sample(_metrics(a), "switchboard_cluster_events_total", direction="out") > before_out
+    assert _sample(_metrics(b), "switchboard_cluster_events_total", direction="in") > before_in
+    # the tap's catch-all subscription on "" is not one of the node's subscriptions
+    with a.admin_client() as admin:
+        stats = admin.call("switchboard.admin.stats")
+    assert "" not in [t["uri"] for t in stats["topics"]]

@@ -61,3 +61,10 @@ def test_the_redis_url_is_checked_and_its_password_kept_out_of_logs():
 def test_node_local_topics_default_to_the_demo_clock():
     assert S.Runtime.from_env({}).node_local_topics == ("clock.tick",)
     assert S.Runtime.from_env({S.ENV_NODE_LOCAL_TOPICS: "a., b"}).node_local_topics == ("a.", "b")
+
+
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 70_000])
+def test_a_batch_joined_from_encoded_items_is_the_batch(n):
+    items = [wire.RelayedEvent("t", i, args=[i]).as_item() for i in range(n)]
+    joined = wire.join_batch("node", [wire.encode_item(item) for item in items])
+    assert joined == wire.encode_batch("node", items)
