@@ -1,9 +1,10 @@
 """The documented deployment (docs/deploy.md), for real: Debian's nginx runs docs/deploy/'s site
 (free ports, a self-signed certificate made here, a 3 s proxy_read_timeout) in front of a real hub
-that trusts it as a proxy. Through nginx over TLS: the page, AutobahnJS in Chromium over wss,
-/metrics only with the bearer token, the HTTP bridge, an idle session outliving nginx's read timeout
-thanks to the hub's pings, and the per-address connection limit counting the clients nginx forwards,
-not nginx itself."""
+that trusts it as a proxy. Through nginx over TLS: the page, AutobahnJS in Chromium over wss, the
+admin dashboard in Chromium (signed in, listing a session by its forwarded address, its charts
+moving), /metrics only with the bearer token, the HTTP bridge, an idle session outliving nginx's
+read timeout thanks to the hub's pings, and the per-address connection limit counting the clients
+nginx forwards, not nginx itself."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from switchboard.router.node.process import free_port
 from switchboard.router.testing.hub import Hub, wait_until
 
 from tests import deploy_files, selfsigned
+from tests.dashboard import follows_a_subscriber, signed_in_with_the_secret
 
 #: nginx's proxy_read_timeout in this test, and the hub's WebSocket ping interval under it
 READ_TIMEOUT_S = 3
@@ -164,6 +166,26 @@ def test_autobahnjs_in_chromium_over_wss_through_nginx(stack, browser):
         page.click("#add2-form button")
         page.wait_for_selector('#add2-result:text("42")')
         assert sockets and all(url == f"wss://127.0.0.1:{nginx.port}/ws" for url in sockets)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_the_admin_dashboard_in_chromium_over_https_and_wss_through_nginx(stack, browser, cert):
+    hub, nginx = stack
+    context = browser.new_context(ignore_https_errors=True)  # the test's self-signed certificate
+    try:
+        page = context.new_page()
+        sockets = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        page.goto(base(nginx) + S.DASHBOARD_PATH)
+        signed_in_with_the_secret(page, hub.admin_secret)
+        url = f"wss://127.0.0.1:{nginx.port}/ws"
+        reader = Client(url, hub.realm, ssl=cert.client_context(), source_address="127.0.0.6")
+        with reader, hub.backend_client() as publisher:
+            # the session's peer is the client nginx forwarded, without a port (X-Forwarded-For has none)
+            follows_a_subscriber(page, reader, publisher, "public.dashboard-nginx", "tcp4:127.0.0.6")
+        assert sockets and all(ws == url for ws in sockets)
     finally:
         context.close()
 
