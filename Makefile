@@ -49,7 +49,7 @@ bench-tuning: $(VENV)/.bench
 	$(PY) -m bench.peers --tuning $(BENCH_ARGS)
 
 # Router instructions per call and per event with the guards and the metrics counting on and off
-# (valgrind callgrind; docs/benchmarks.md): about 20 minutes.
+# (valgrind callgrind; docs/benchmarks.md): about 8 minutes on a 2-core machine.
 bench-instructions: $(VENV)/.bench valgrind
 	$(PY) -m bench.router_instructions $(BENCH_ARGS)
 
