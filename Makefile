@@ -54,7 +54,7 @@ bench-cluster: $(VENV)/.bench redis-server
 	$(PY) -m bench.cluster $(BENCH_ARGS)
 
 # Router instructions per call and per event with the guards and the metrics counting on and off
-# (valgrind callgrind; docs/benchmarks.md): about 20 minutes.
+# (valgrind callgrind; docs/benchmarks.md): about 8 minutes on a 2-core machine.
 bench-instructions: $(VENV)/.bench valgrind
 	$(PY) -m bench.router_instructions $(BENCH_ARGS)
 

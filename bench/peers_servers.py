@@ -174,8 +174,8 @@ VARIANTS = {
     ),
     "sb_no_metrics": Variant(
         "Switchboard, no metrics counting",
-        "without the message counting behind /metrics (SWITCHBOARD_METRICS=0; /metrics still serves "
-        "sessions, subscriptions and the bridge's requests)",
+        "without the counting behind /metrics and the dashboard (SWITCHBOARD_METRICS=0: messages, calls, "
+        "publications per subscription; /metrics still serves sessions, subscriptions and the bridge's requests)",
         env={S.ENV_METRICS: "0"},
         connections=False,
     ),

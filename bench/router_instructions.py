@@ -5,16 +5,20 @@ End-to-end RPC throughput on this VM swings by more than either costs, either wa
 (bench/results/guards_rpc*.md), and CPU seconds are noisy too; callgrind counts the instructions the router
 worker executes, which repeats for the same inputs whatever else the machine is doing. The hub runs as
 `make run` starts it (bench.peers_servers: variant `switchboard`), and with one switch off
-(`sb_unguarded`: SWITCHBOARD_GUARDS=0; `sb_no_metrics`: SWITCHBOARD_METRICS=0); its router worker
+(`sb_unguarded`: SWITCHBOARD_GUARDS=0; `sb_no_metrics`: SWITCHBOARD_METRICS=0, which turns off all the
+counting of router/patches/counting.py: the messages, the calls, and the publications per subscription
+the dashboard's topic rates read); its router worker
 started under callgrind with counting off (Crossbar's worker option `python`, a wrapper script);
 once the hub is ready and warmed up, counting is switched on for exactly N sequential `demo.add2`
 calls from one browser-like WebSocket session (msgpack), then for N publishes from it to a topic a
 second session subscribes to (each acknowledged, each event received). The instructions of each
 window divided by N are the router's per call (CALL in, INVOCATION out, YIELD in,
-RESULT out) and per published event (PUBLISH in, PUBLISHED out, EVENT out).
+RESULT out) and per published event (PUBLISH in, PUBLISHED out, EVENT out). After the windows the
+bench asks the dashboard's `switchboard.admin.stats` how many publications the broker counted on the
+topic's subscription, and checks the switch: every one of them with counting on, none with it off.
 
 `python -m bench.router_instructions [--calls N] [--repeat R]`; prints a table, writes
-bench/results/router_instructions.{json,md}. About 20 minutes (the router under valgrind starts slowly).
+bench/results/router_instructions.{json,md}. About 8 minutes (the router under valgrind starts slowly).
 """
 
 from __future__ import annotations
@@ -135,9 +139,23 @@ def measure(system: str, calls: int, repeat: int, workdir: Path) -> dict:
             for _ in range(repeat):
                 per_call.append(_counted(pid, workdir, lambda: rpc(calls)) / calls)
                 per_event.append(_counted(pid, workdir, lambda: pubsub(calls)) / calls)
-        return {"per_call": per_call, "per_event": per_event}
+            published = _publications_counted(hub, BENCH_TOPIC)
+        expected = WARMUP + repeat * calls if S.ENV_METRICS not in variant.env else 0
+        if published != expected:
+            raise RuntimeError(
+                f"{system}: the broker counted {published} publications on {BENCH_TOPIC}, not {expected}"
+            )
+        return {"per_call": per_call, "per_event": per_event, "publications_counted": published}
     finally:
         hub.stop()
+
+
+def _publications_counted(hub: Hub, topic: str) -> int:
+    """The publications the broker counted on `topic`'s subscription (router/patches/counting.py), as
+    the dashboard reads them."""
+    with hub.admin_client() as admin:
+        stats = admin.call("switchboard.admin.stats")
+    return next(t["publications"] for t in stats["topics"] if t["uri"] == topic and t["match"] == "exact")
 
 
 def _cell(values: list[float]) -> str:
@@ -200,7 +218,8 @@ def main(argv=None) -> None:
     lines += [
         "",
         f"The guards change the router's instructions by **{cost['per_call']:+.1%}** per call and "
-        f"**{cost['per_event']:+.1%}** per published event; the message counting behind /metrics by "
+        f"**{cost['per_event']:+.1%}** per published event; the counting behind /metrics and the dashboard "
+        "(messages, calls, publications per subscription) by "
         f"**{metrics['per_call']:+.1%}** per call and **{metrics['per_event']:+.1%}** per event; "
         "the same hub started a second time "
         f"differs from its first start by {restart['per_call']:+.1%} per call and {restart['per_event']:+.1%} "

@@ -31,6 +31,20 @@ def parse_trusted(text: str, name: str = "SWITCHBOARD_TRUSTED_PROXIES") -> tuple
     return tuple(networks)
 
 
+#: the request headers a reverse proxy names the client in: X-Forwarded-For (nginx's
+#: $proxy_add_x_forwarded_for, Twisted's and most proxies'), X-Real-IP (nginx's $remote_addr) and
+#: Forwarded (RFC 7239 section 4)
+CLIENT_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def names_a_client(header_names: Iterable[str]) -> str | None:
+    """The first of CLIENT_HEADERS among `header_names` (a request's; names compare in any case), or
+    None. A request carrying one came through a proxy, from a client that may be anywhere whoever its
+    TCP peer is. Whether the header would be believed does not matter here, only that it is there."""
+    present = {name.lower() for name in header_names}
+    return next((name for name in CLIENT_HEADERS if name.lower() in present), None)
+
+
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port, as some proxies write it

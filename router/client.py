@@ -26,6 +26,7 @@ from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp import auth  # noqa: E402
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
 from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions  # noqa: E402
+from switchboard.bridge.netloc import url_host  # noqa: E402
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
 DEFAULT_TIMEOUT = 10.0
@@ -164,6 +165,7 @@ class Client:
         ser = SERIALIZERS[serializer]()
         if parsed.scheme in ("ws", "wss"):
             factory = WampWebSocketClientFactory(lambda: session, url=self.url, serializers=[ser])
+            factory.host = url_host(factory.host)  # the Host header's: [::1], not ::1 (RFC 7230 section 5.4)
             default_port = 443 if parsed.scheme == "wss" else 80
         elif parsed.scheme == "rs":
             factory = WampRawSocketClientFactory(lambda: session, serializer=ser)

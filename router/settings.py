@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from switchboard.bridge import forwarded, limits, tickets
+from switchboard.bridge.netloc import netloc
 
 
 def package_folder(package: str) -> Path:
@@ -562,11 +563,11 @@ class Settings:
 
     @property
     def http_url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://{netloc(self.host, self.port)}/"
 
     @property
     def ws_url(self) -> str:
-        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://{netloc(self.host, self.port)}/ws"
 
     @property
     def ready_url(self) -> str:

@@ -90,7 +90,10 @@ def with_proxies(config: dict, count: int, router_port: int) -> None:
 def _proxied(service: dict, name: str, router_port: int, realm: str) -> dict:
     """What a proxy serves at path `name` for the router's `service` there."""
     if service.get("type") not in SERVED_BY_PROXY:
-        return {"type": "resource", "classname": FORWARD_CLASS, "extra": {"port": router_port, "path": name}}
+        extra = {"port": router_port, "path": name}
+        if name == S.METRICS_PATH:
+            extra["name_client"] = False  # /metrics takes a forwarded client for one from beyond loopback
+        return {"type": "resource", "classname": FORWARD_CLASS, "extra": extra}
     service = copy.deepcopy(service)
     for method in (service.get("auth") or {}).values():
         if method.get("type") == "dynamic":

@@ -8,10 +8,14 @@ patches keep as plain integers (router/services/counters.py), the history store'
 router/services/bridge_http.py), the restarts `switchboard run` made (from the environment it
 starts the node with), and the process' CPU, memory and descriptors.
 
-Access: open when the hub's web transport listens on loopback only (anything that reaches it runs on
-this machine); when it listens beyond loopback, a request must carry `Authorization: Bearer <token>`
-with SWITCHBOARD_METRICS_TOKEN (401 without it, 403 when the hub has no token set). Put no reverse
-proxy route in front of /metrics on a loopback hub.
+Access: open to a request from this machine: the hub's web transport listens on loopback only and
+the request names no forwarded client. A request that names one (X-Forwarded-For, X-Real-IP or
+Forwarded: bridge/forwarded.py, CLIENT_HEADERS) came through a reverse proxy, and behind nginx on the
+same machine every request's TCP peer is 127.0.0.1, so it counts as coming from beyond loopback,
+whether or not the proxy is trusted. From beyond loopback, and on a hub listening beyond loopback, a
+request must carry `Authorization: Bearer <token>` with SWITCHBOARD_METRICS_TOKEN (401 without it,
+403 when the hub has no token set). A reverse proxy route to /metrics is safe only with a proxy that
+sets one of those headers, as docs/deploy.md's nginx site does.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from autobahn.wamp import message
 from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from switchboard.bridge import uris
+from switchboard.bridge import forwarded, uris
 from switchboard.router import settings as S
 from switchboard.router.patches import counting, relay
 from switchboard.router.services import counters
@@ -214,13 +218,16 @@ class MetricsResource(Resource):
         refused = refuse_unless_get(request)
         if refused:
             return refused
-        if not self.open_access:
+        # a forwarded client may be anywhere: behind a proxy on this machine the TCP peer is loopback
+        names = (name.decode("latin-1") for name, _ in request.requestHeaders.getAllRawHeaders())
+        proxied = forwarded.names_a_client(names)
+        if not self.open_access or proxied:
             if not self.token:
-                return self._refuse(
-                    request,
-                    403,
-                    f"the hub listens beyond loopback and {S.ENV_METRICS_TOKEN} is not set",
-                )
+                if self.open_access:
+                    where = f"the request came through a proxy ({proxied}), from beyond loopback,"
+                else:
+                    where = "the hub listens beyond loopback"
+                return self._refuse(request, 403, f"{where} and {S.ENV_METRICS_TOKEN} is not set")
             scheme, _, given = (request.getHeader(b"authorization") or b"").partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token.encode()):
                 request.setHeader(b"www-authenticate", b'Bearer realm="switchboard metrics"')

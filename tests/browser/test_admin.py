@@ -2,13 +2,14 @@
 secret, its charts and tables follow what the test does, and its kick button closes a session."""
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 from switchboard.bridge import tickets
 from switchboard.router import settings as S
 from switchboard.router.testing.hub import Hub, wait_until
+
+from tests.dashboard import follows_a_subscriber, sign_in, signed_in_with_the_secret
 
 pytestmark = pytest.mark.browser
 
@@ -23,57 +24,16 @@ def dashboard(browser, switchboard_hub):
     context.close()
 
 
-def sign_in(page, secret):
-    page.fill("#secret", secret)
-    page.click("#signin-form button")
-
-
-def nonzero(locator) -> bool:
-    return bool(re.fullmatch(r"0*[1-9][\d.]*|0\.\d*[1-9]\d*", locator.text_content() or ""))
-
-
-def publish_until(publisher, topic, condition, timeout: float = 20.0) -> None:
-    """Publish to `topic` (each publish acknowledged: that paces it) until `condition()` holds; the
-    dashboard's rates come from two polls a second apart, so the events must keep coming."""
-    deadline, i = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
-        publisher.publish(topic, i)
-        i += 1
-        if i % 10 == 0 and condition():
-            return
-    raise TimeoutError(f"the dashboard showed no rate after {i} publishes to {topic}")
-
-
-def chart_has_a_point_above_zero(page, chart: str) -> bool:
-    return page.evaluate(
-        "name => window.dashboard.charts[name].data.slice(1).some(column => column.some(v => v > 0))", chart
-    )
-
-
 def test_it_signs_in_with_the_admin_secret_and_follows_publishes_and_sessions(switchboard_hub, dashboard):
-    sign_in(dashboard, switchboard_hub.admin_secret)
-    expect(dashboard.locator("#status")).to_have_attribute("data-state", "online")
-    expect(dashboard.locator("#whoami")).to_contain_text("admin")
+    signed_in_with_the_secret(dashboard, switchboard_hub.admin_secret)
     with switchboard_hub.client() as reader, switchboard_hub.backend_client() as publisher:
-        reader.subscribe("public.dashboard-test")
-        row = dashboard.locator(f'#sessions tr[data-session="{reader.session_id}"]')
-        expect(row.locator(".role")).to_have_text("anonymous")
-        expect(row.locator(".transport")).to_contain_text("websocket")
-        expect(row.locator(".peer")).to_have_text(re.compile(r"^tcp4:127\.0\.0\.1:\d+$"))
-        expect(row.locator(".since")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"))
-        topic = dashboard.locator('#topics tr[data-uri="public.dashboard-test"]')
-        expect(topic.locator(".subscribers")).to_have_text("1")
-        deliveries = dashboard.locator("#now-deliveries")
-        rate = topic.locator(".rate")
-        publish_until(publisher, "public.dashboard-test", lambda: nonzero(deliveries) and nonzero(rate))
-        assert chart_has_a_point_above_zero(dashboard, "deliveries")
-        assert chart_has_a_point_above_zero(dashboard, "messages")
+        peer = re.compile(r"^tcp4:127\.0\.0\.1:\d+$")
+        follows_a_subscriber(dashboard, reader, publisher, "public.dashboard-test", peer)
         expect(dashboard.locator('#registrations tr[data-uri="demo.add2"] td').nth(2)).to_have_text("1")
 
 
 def test_its_kick_button_closes_that_session_and_not_its_own(switchboard_hub, dashboard):
-    sign_in(dashboard, switchboard_hub.admin_secret)
-    expect(dashboard.locator("#status")).to_have_attribute("data-state", "online")
+    signed_in_with_the_secret(dashboard, switchboard_hub.admin_secret)
     own = dashboard.evaluate("window.dashboard.state.session.id")
     expect(dashboard.locator(f'#sessions tr[data-session="{own}"] button.kick')).to_be_disabled()
     with switchboard_hub.client() as victim:
@@ -135,8 +95,7 @@ def test_signed_in_with_the_secret_it_reconnects_after_a_hub_restart(browser, tm
         try:
             page = context.new_page()
             page.goto(hub.http_url + S.DASHBOARD_PATH)
-            sign_in(page, hub.admin_secret)
-            expect(page.locator("#status")).to_have_attribute("data-state", "online")
+            signed_in_with_the_secret(page, hub.admin_secret)
             before = page.evaluate("window.dashboard.state.session.id")
             hub.restart()
             expect(page.locator("#status")).to_have_attribute("data-state", "online", timeout=30_000)

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
 
 import pytest
+import urllib3
 from switchboard.bridge import tickets
 from switchboard.router import settings as S
 from switchboard.router.client import Client
@@ -264,3 +266,42 @@ def test_subscribe_prints_history_then_live_events_as_json_lines_until_interrupt
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_hub_on_ipv6_loopback_prints_bracketed_urls_that_reach_it(tmp_path):
+    """SWITCHBOARD_HOST=::1: Crossbar listens on the IPv6 loopback, and every URL `switchboard run`
+    prints, and those the CLI builds from the config the hub rendered, are `[::1]:PORT` and work."""
+    v6 = RunningHub(tmp_path / "hub", env={S.ENV_HOST: "::1"})
+    try:
+        port = v6.port
+        up = next(line for line in v6.out_path.read_text().splitlines() if "hub is up" in line)
+        page = re.search(r"Open (\S+) ", up).group(1)
+        urls = dict(re.findall(r"(WAMP|readiness|metrics|dashboard): (\S+?)[,;]", up))
+        assert page == f"http://[::1]:{port}/", up
+        assert urls == {
+            "WAMP": f"ws://[::1]:{port}/ws",
+            "readiness": f"http://[::1]:{port}/ready",
+            "metrics": f"http://[::1]:{port}/metrics",
+            "dashboard": f"http://[::1]:{port}/admin.html",
+        }, up
+        http = urllib3.PoolManager(retries=False, timeout=10)
+        assert b"autobahn" in http.request("GET", page).data.lower()
+        assert http.request("GET", urls["readiness"]).json()["status"] == "ready"
+        assert http.request("GET", urls["metrics"]).status == 200  # ::1 is loopback: open
+        assert b"admin.js" in http.request("GET", urls["dashboard"]).data
+        with Client(urls["WAMP"], "switchboard") as browser:
+            assert browser.call("demo.add2", 2, 3) == 5
+        # the CLI, from the hub directory alone: the bridge and /metrics at [::1], found in the rendered config
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+        bare[S.ENV_DIR] = str(v6.hub_dir)
+        called = sb(v6, "call", "demo.add2", "20", "22", env=bare)
+        assert (called.returncode, called.stdout) == (0, "42\n"), called.stderr
+        explicit = sb(v6, "publish", "chat.room.v6", "1", "--url", f"http://[::1]:{port}/bridge/", env=bare)
+        assert explicit.returncode == 0, explicit.stderr
+        status = sb(v6, "status", "--json", "--interval", "0.2", env=bare)
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["rates"]["interval"] >= 0.2  # /metrics read at http://[::1]:PORT/metrics
+        link = sb(v6, "ticket", "--user", "ops", "--role", "admin", env=bare).stdout
+        assert link.startswith(f"http://[::1]:{port}/{S.DASHBOARD_PATH}#ticket=")
+    finally:
+        v6.close()

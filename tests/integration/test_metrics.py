@@ -225,3 +225,22 @@ def test_with_the_counting_off_only_what_the_router_holds_is_served(tmp_path):
     left_out = ("switchboard_calls", "switchboard_call_duration", "switchboard_bytes")
     assert not [name for name, _ in samples if name.startswith(left_out)]
     assert value(samples, "switchboard_history_events") >= 0 and ("switchboard_history_writes_total", ()) in samples
+
+
+@pytest.mark.parametrize(
+    ("header", "forwarded"),
+    [("X-Forwarded-For", "203.0.113.5"), ("X-Real-IP", "127.0.0.1"), ("Forwarded", "for=192.0.2.60;proto=https")],
+)
+def test_a_request_through_a_proxy_is_from_beyond_loopback_even_on_a_loopback_hub(hub, header, forwarded):
+    """The hub listens on 127.0.0.1 and has no token: /metrics is open from this machine, but a request
+    naming a forwarded client (as a reverse proxy on this machine sends it) gets the 403 of a hub
+    listening beyond loopback without a token; with a token it is 401 without it (test_nginx_deploy.py)."""
+    assert http.request("GET", hub.settings.metrics_url).status == 200
+    refused = http.request("GET", hub.settings.metrics_url, headers={header: forwarded})
+    assert refused.status == 403, refused.data
+    assert refused.json() == {
+        "error": uris.WAMP_NOT_AUTHORIZED,
+        "message": f"the request came through a proxy ({header}), from beyond loopback, and "
+        f"{S.ENV_METRICS_TOKEN} is not set",
+    }
+    assert http.request("GET", hub.settings.metrics_url, headers={header.lower(): forwarded}).status == 403

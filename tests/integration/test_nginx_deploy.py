@@ -1,8 +1,10 @@
 """The documented deployment (docs/deploy.md), for real: Debian's nginx runs docs/deploy/'s site
 (free ports, a self-signed certificate made here, a 3 s proxy_read_timeout) in front of a real hub
 that trusts it as a proxy. Through nginx over TLS: the page, AutobahnJS in Chromium over wss, the
-HTTP bridge, an idle session outliving nginx's read timeout thanks to the hub's pings, and the
-per-address connection limit counting the clients nginx forwards, not nginx itself."""
+admin dashboard in Chromium (signed in, listing a session by its forwarded address, its charts
+moving), /metrics only with the bearer token, the HTTP bridge, an idle session outliving nginx's
+read timeout thanks to the hub's pings, and the per-address connection limit counting the clients
+nginx forwards, not nginx itself."""
 
 from __future__ import annotations
 
@@ -21,10 +23,13 @@ from switchboard.router.node.process import free_port
 from switchboard.router.testing.hub import Hub, wait_until
 
 from tests import deploy_files, selfsigned
+from tests.dashboard import follows_a_subscriber, signed_in_with_the_secret
 
 #: nginx's proxy_read_timeout in this test, and the hub's WebSocket ping interval under it
 READ_TIMEOUT_S = 3
 PING_INTERVAL_MS = 1000
+#: the stack's SWITCHBOARD_METRICS_TOKEN: through nginx, /metrics asks for it
+METRICS_TOKEN = "nginx-test-metrics-token"
 
 
 def nginx_or_fail():
@@ -66,7 +71,7 @@ def cert(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, cert):
-    with proxied_hub(tmp_path_factory.mktemp("deploy"), cert) as running:
+    with proxied_hub(tmp_path_factory.mktemp("deploy"), cert, env={S.ENV_METRICS_TOKEN: METRICS_TOKEN}) as running:
         yield running
 
 
@@ -81,7 +86,21 @@ def test_the_page_over_https_through_nginx(stack, cert):
     assert page.status == 200 and b"<html" in page.data.lower()
     assert page.headers["Strict-Transport-Security"] == "max-age=31536000"
     assert http.request("GET", base(nginx) + S.HEALTH_PATH).json() == {"status": "alive"}
-    assert http.request("GET", base(nginx) + S.METRICS_PATH).status == 404  # never through the proxy
+
+
+def test_metrics_through_nginx_need_the_token_and_straight_on_loopback_do_not(stack, cert):
+    """The hub listens on loopback, where /metrics is open; nginx's X-Forwarded-For makes a request
+    through it one from beyond loopback, whatever address nginx's own connection comes from."""
+    hub, nginx = stack
+    http = urllib3.PoolManager(ca_certs=str(cert.cert), retries=False, timeout=10)
+    url = base(nginx) + S.METRICS_PATH
+    refused = http.request("GET", url)
+    assert refused.status == 401 and refused.headers["WWW-Authenticate"] == 'Bearer realm="switchboard metrics"'
+    assert refused.json()["message"] == "send Authorization: Bearer <token>"
+    assert http.request("GET", url, headers={"Authorization": "Bearer not-the-token"}).status == 401
+    scraped = http.request("GET", url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert scraped.status == 200 and b"# TYPE switchboard_sessions gauge" in scraped.data
+    assert urllib3.PoolManager(retries=False, timeout=10).request("GET", hub.settings.metrics_url).status == 200
 
 
 def test_plain_http_is_redirected_to_https(stack, cert):
@@ -147,6 +166,26 @@ def test_autobahnjs_in_chromium_over_wss_through_nginx(stack, browser):
         page.click("#add2-form button")
         page.wait_for_selector('#add2-result:text("42")')
         assert sockets and all(url == f"wss://127.0.0.1:{nginx.port}/ws" for url in sockets)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_the_admin_dashboard_in_chromium_over_https_and_wss_through_nginx(stack, browser, cert):
+    hub, nginx = stack
+    context = browser.new_context(ignore_https_errors=True)  # the test's self-signed certificate
+    try:
+        page = context.new_page()
+        sockets = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        page.goto(base(nginx) + S.DASHBOARD_PATH)
+        signed_in_with_the_secret(page, hub.admin_secret)
+        url = f"wss://127.0.0.1:{nginx.port}/ws"
+        reader = Client(url, hub.realm, ssl=cert.client_context(), source_address="127.0.0.6")
+        with reader, hub.backend_client() as publisher:
+            # the session's peer is the client nginx forwarded, without a port (X-Forwarded-For has none)
+            follows_a_subscriber(page, reader, publisher, "public.dashboard-nginx", "tcp4:127.0.0.6")
+        assert sockets and all(ws == url for ws in sockets)
     finally:
         context.close()
 

@@ -13,7 +13,7 @@ def test_defaults_come_from_config_json():
     web = S.transport(config, "web")["endpoint"]
     assert (s.host, s.port) == (web["interface"], web["port"])
     assert s.realm == "switchboard"
-    assert s.http_url == f"http://{s.host}:{s.port}/"
+    assert s.http_url == f"http://{s.host}:{s.port}/"  # IPv6 hosts: tests/unit/test_netloc.py
 
 
 def test_environment_overrides_and_bad_values_are_named():

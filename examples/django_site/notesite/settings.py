@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 from switchboard.bridge.django.conf import from_env
+from switchboard.bridge.netloc import netloc
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent.parent
@@ -93,7 +94,8 @@ LOGOUT_REDIRECT_URL = "/"
 
 # The hub: bridge URL, key and secrets (from the environment or the hub's secrets file). In
 # development a sender thread delivers what the hub could not take at once (hub restarted, ...).
-_HUB = f"http://{os.environ.get('SWITCHBOARD_HOST') or '127.0.0.1'}:{os.environ.get('SWITCHBOARD_PORT') or 8080}/"
+_HUB_HOST, _HUB_PORT = os.environ.get("SWITCHBOARD_HOST") or "127.0.0.1", os.environ.get("SWITCHBOARD_PORT") or 8080
+_HUB = f"http://{netloc(_HUB_HOST, _HUB_PORT)}/"  # an IPv6 SWITCHBOARD_HOST in brackets
 SWITCHBOARD = {"URL": _HUB + "bridge/", **from_env(SECRETS_FILE, OUTBOX={"SENDER_THREAD": True})}
 
 LOGGING = {
