@@ -98,7 +98,7 @@ class SharedReplay:
                     client = link.client(self.url, reply_timeout=REPLY_TIMEOUT)
                     scripts = {op: client.register_script(lua) for op, lua in _SCRIPTS.items()}
                 replies = self._round_trip(client, scripts, batch)
-            except link.Error as e:
+            except Exception as e:  # link.Error mostly; anything else must not end the thread either
                 client = None
                 self._lost(str(e) or type(e).__name__, batch)
                 continue
