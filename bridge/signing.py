@@ -34,6 +34,7 @@ DEFAULT_WINDOW = 300
 #: clock arithmetic: a 500)
 MAX_TIMESTAMP_DIGITS = 12
 MAX_NONCE_LENGTH = 128
+REPLAYED_MESSAGE = "nonce already used: request replayed"
 
 
 class SignatureError(Exception):
@@ -93,6 +94,14 @@ class Verifier:
 
         `headers` must be looked up case-insensitively (or use the canonical names above).
         """
+        key, nonce = self.authentic(method, path, headers, body)
+        if not self.nonces.check_and_add(nonce):
+            raise SignatureError("replayed", REPLAYED_MESSAGE)
+        return key
+
+    def authentic(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> tuple[str, str]:
+        """`verify` but for the nonce: the key id and the nonce's replay key (`key:nonce`), which the
+        caller must accept once (a cluster node asks Redis, router/services/bridge_http.py)."""
         values = [headers.get(h) for h in (HEADER_KEY, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)]
         if not all(values):
             raise SignatureError(
@@ -117,6 +126,4 @@ class Verifier:
         expected = signature(secret, method, path, timestamp, nonce, body)
         if not given.isascii() or not hmac.compare_digest(expected, given):  # compare_digest refuses non-ASCII str
             raise SignatureError("bad_signature", "signature does not match the request")
-        if not self.nonces.check_and_add(f"{key}:{nonce}"):
-            raise SignatureError("replayed", "nonce already used: request replayed")
-        return key
+        return key, f"{key}:{nonce}"

@@ -40,6 +40,13 @@ def key(realm: str, *parts: str) -> str:
     return ":".join((PREFIX, realm, *parts))
 
 
+def replay_key(realm: str, kind: str, seen: str) -> str:
+    """A ticket id, bridge nonce or event id (`seen`) the cluster has accepted; `kind` is one of the
+    replay store's kinds (router/services/replay_store.py). Kept until its window ends (SET NX PX,
+    router/cluster/claims.py)."""
+    return key(realm, "replay", kind, seen)
+
+
 @dataclass
 class RelayedEvent:
     topic: str

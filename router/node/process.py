@@ -31,6 +31,8 @@ KILL_TIMEOUT = 10.0
 #: (Crossbar's "title" worker option), so a supervisor or a test can tell which process is which.
 WORKER_TITLE = "switchboard-worker"
 NATIVE_WORKER_TYPES = ("router", "container", "proxy")
+#: the HTTP bridge's resource service (router/services/bridge_http.py)
+BRIDGE_RESOURCE = "switchboard.router.services.bridge_http.create"
 
 
 def render_config(
@@ -77,6 +79,8 @@ def render_config(
         for service in transport.get("paths", {}).values():
             if service.get("type") == "resource":
                 _database_in(service, data_dir)
+                if service.get("classname") == BRIDGE_RESOURCE:  # its keys in a cluster's Redis are the realm's
+                    service.setdefault("extra", {})["realm"] = settings.realm
     containers = [w for w in config["workers"] if w["type"] == "container"]
     for worker in containers:
         for component in worker["components"]:

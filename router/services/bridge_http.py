@@ -3,6 +3,12 @@
 Signed requests (switchboard.bridge.signing) publish and call through the in-process bridge session. Parsing and
 error mapping are the pure switchboard.bridge.protocol; this module only does the Twisted I/O. docs/http-bridge.md
 is the contract.
+
+On a cluster node (SWITCHBOARD_REDIS_URL) the nonce and the event ids are checked in Redis instead
+(router/cluster/replay.py, on a thread), so a request is accepted once, and an id published once,
+whichever node it reaches: the nonce's answer comes after the render, so such a request is answered
+later (NOT_DONE_YET), with the same statuses and bodies as on a node of its own, and 503 when Redis
+cannot check it.
 """
 
 from __future__ import annotations
@@ -14,19 +20,27 @@ from autobahn.wamp.types import CallResult, PublishOptions
 from switchboard.bridge import limits
 from switchboard.bridge import protocol as P
 from switchboard.bridge.replay import MAX_NONCES, NonceCache, ReplayCacheFull
-from switchboard.bridge.signing import DEFAULT_WINDOW, SignatureError, Verifier
+from switchboard.bridge.signing import DEFAULT_WINDOW, REPLAYED_MESSAGE, SignatureError, Verifier
 from switchboard.router import settings as S
+from switchboard.router.cluster import claims, wire
+from switchboard.router.cluster import replay as cluster_replay
 from switchboard.router.patches.ingress import log_client_error
 from switchboard.router.services import bridge_session, metrics, replay_store
-from switchboard.router.services.dedupe import MAX_IDS, PublishedIds
+from switchboard.router.services.dedupe import ID_TTL, MAX_IDS, PublishedIds
 from switchboard.router.services.http_answers import json_answer
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 log = Logger()
+
+#: the realm whose Redis keys the bridge uses when its config gives none (render_config gives it)
+DEFAULT_REALM = "switchboard"
+#: seconds a nonce is remembered: twice the signing window, as on a node of its own
+NONCE_TTL = 2 * DEFAULT_WINDOW
 
 
 def create(extra: dict) -> Resource:
@@ -39,6 +53,12 @@ def create(extra: dict) -> Resource:
     key, secret = S.runtime().bridge_key, S.runtime().bridge_secret
     if not secret:
         raise RuntimeError(f"{S.ENV_BRIDGE_SECRET} is not set: the HTTP bridge needs a signing secret")
+    if S.runtime().redis_url:  # a cluster node: nonces and ids in Redis, no replay database
+        return BridgeResource(
+            Verifier({key: secret}),
+            shared=cluster_replay.shared(S.runtime().redis_url),
+            realm=(extra or {}).get("realm") or DEFAULT_REALM,
+        )
     database = (extra or {}).get("database", replay_store.DEFAULT_DATABASE)
     nonces = replay_store.open_store(database, replay_store.BRIDGE_NONCES, MAX_NONCES)
     ids = replay_store.open_store(database, replay_store.EVENT_IDS, MAX_IDS)
@@ -73,11 +93,15 @@ class BridgeResource(Resource):
         published: PublishedIds | None = None,
         durable: Callable[[], Deferred] | None = None,
         clock=reactor,
+        shared: cluster_replay.SharedReplay | None = None,
+        realm: str = DEFAULT_REALM,
     ):
         """`durable()`: a Deferred firing once the nonces and ids accepted so far are on disk (None: memory only);
-        `clock`: what a call's timeout runs on (a test gives a twisted.internet.task.Clock)."""
+        `clock`: what a call's timeout runs on (a test gives a twisted.internet.task.Clock); `shared`: the
+        cluster's replay memory in Redis (nonces and ids are then checked there, under `realm`'s keys)."""
         super().__init__()
         self._verifier = verifier
+        self._shared, self._realm = shared, realm
         self._session = session_provider
         self._published = PublishedIds() if published is None else published
         self._durable = durable
@@ -139,27 +163,59 @@ class BridgeResource(Resource):
         except P.BadRequest as e:
             return self._reply(request, e.status, {"error": e.uri, "message": str(e)})
         body = request.content.read()
+        path, nonce = request.uri.decode("utf-8", "replace"), None
         try:
-            self._verifier.verify(method, request.uri.decode("utf-8", "replace"), _Headers(request), body)
+            if self._shared is None:
+                self._verifier.verify(method, path, _Headers(request), body)
+            else:
+                _, nonce = self._verifier.authentic(method, path, _Headers(request), body)
         except SignatureError as e:
             return self._reply(request, 401, {"error": P.UNAUTHORIZED, "reason": e.reason, "message": str(e)})
         except ReplayCacheFull as e:
             return self._reply(request, 503, {"error": P.UNAVAILABLE, "message": str(e)})
+        parse, operation = route
         try:
-            parse, operation = route
-            parsed = parse(P.parse_json(body, self._max_body, self._max_depth))
+            parsed, refused = parse(P.parse_json(body, self._max_body, self._max_depth)), None
         except P.BadRequest as e:
-            body = {"error": e.uri, "message": str(e)}
+            parsed, refused = None, (e.status, {"error": e.uri, "message": str(e)})
             if e.index is not None:
-                body["index"] = e.index
-            return self._reply(request, e.status, body)
+                refused[1]["index"] = e.index
+        if nonce is None:
+            answer = refused or self._dispatch(request, operation, parsed)
+            return NOT_DONE_YET if answer is None else self._reply(request, *answer)
+        # a cluster node: the nonce first (as verify() does), answered once Redis has
+        d = self._shared.first_use(wire.replay_key(self._realm, replay_store.BRIDGE_NONCES, nonce), NONCE_TTL)
+        d.addCallbacks(
+            lambda first: self._after_nonce(request, first, refused, operation, parsed),
+            lambda f: self._nonce_unchecked(request, f),
+        )
+        return NOT_DONE_YET
+
+    def _dispatch(self, request, operation, parsed) -> tuple[int, dict] | None:
+        """Start the operation (answered later, None), or the answer if it cannot start."""
         session = self._session()
         if session is None:
-            return self._reply(request, 503, {"error": P.UNAVAILABLE, "message": "hub is starting; retry"})
+            return 503, {"error": P.UNAVAILABLE, "message": "hub is starting; retry"}
         finished = request.notifyFinish()
         d = ensureDeferred(operation(session, parsed, finished))
         d.addCallbacks(lambda result: self._reply_later(request, *result), lambda f: self._fail(request, f))
-        return NOT_DONE_YET
+        return None
+
+    def _after_nonce(self, request, first: bool, refused, operation, parsed) -> None:
+        if not first:
+            answer = 401, {"error": P.UNAUTHORIZED, "reason": "replayed", "message": REPLAYED_MESSAGE}
+        elif request._disconnected or request.finished:
+            answer = None
+            self._observe(request, "disconnected")
+        else:
+            answer = refused or self._dispatch(request, operation, parsed)
+        if answer is not None:
+            self._reply_later(request, *answer)
+
+    def _nonce_unchecked(self, request, failure) -> None:
+        if not failure.check(ReplayCacheFull):
+            return self._fail(request, failure)
+        self._reply_later(request, 503, {"error": P.UNAVAILABLE, "message": failure.getErrorMessage()})
 
     def _reply(self, request, status: int, body: dict) -> bytes:
         """Set status and headers, and count the request (/metrics); the JSON payload is returned
@@ -194,6 +250,8 @@ class BridgeResource(Resource):
     # --- operations ---------------------------------------------------------------------------
     async def _publish_one(self, session, event: P.PublishRequest) -> dict:
         event_id = event.id
+        if event_id is not None and self._shared is not None:
+            return await self._publish_once_in_cluster(session, event)
         if event_id is not None:
             if event_id in self._published:
                 return {"id": event_id, "duplicate": True}
@@ -216,6 +274,30 @@ class BridgeResource(Resource):
                 del self._in_flight[event_id]
                 marker.callback(None)
 
+    async def _publish_once_in_cluster(self, session, event: P.PublishRequest) -> dict:
+        """_publish_one with the id claimed in Redis (router/cluster/claims.py): a claim another node (or
+        request) holds is waited for, then is a duplicate, or ours if that publish failed."""
+        key = wire.replay_key(self._realm, replay_store.EVENT_IDS, event.id)
+        while (state := await self._shared.claim_id(key)) == claims.PENDING:
+            await deferLater(self._clock, claims.POLL_SECONDS, lambda: None)
+        if state == claims.DONE:
+            return {"id": event.id, "duplicate": True}
+        try:
+            options = PublishOptions(acknowledge=True, **event.options)
+            await session.publish(event.topic, *event.args, options=options, **event.kwargs)
+        except BaseException:
+            self._shared.release_id(key).addErrback(lambda _: None)  # else the claim lapses after PENDING_TTL
+            raise
+        try:
+            await self._shared.id_done(key, ID_TTL)
+        except ReplayCacheFull:
+            raise ReplayCacheFull("published, but the hub could not record its id: a retry may publish it again")
+        return {"id": event.id, "duplicate": False}
+
+    @staticmethod
+    def _unrecorded(e: ReplayCacheFull, **extra) -> tuple[int, dict]:
+        return 503, {"error": P.UNAVAILABLE, "message": str(e), **extra}
+
     @staticmethod
     def _wamp_error(e: ApplicationError, **extra) -> tuple[int, dict]:
         return P.status_for_error(e.error), P.error_body(e.error, e.args, e.kwargs, **extra)
@@ -225,6 +307,8 @@ class BridgeResource(Resource):
             return 200, await self._publish_one(session, event)
         except ApplicationError as e:
             return self._wamp_error(e)
+        except ReplayCacheFull as e:  # a cluster node: Redis could not check or record the id
+            return self._unrecorded(e)
 
     async def _batch(self, session, events, finished):
         """Every event sent at once, in order (one session's publishes reach the router in the order
@@ -237,13 +321,15 @@ class BridgeResource(Resource):
         for index, publishing in enumerate(sent):
             try:
                 result = await publishing
-            except ApplicationError as e:
+            except (ApplicationError, ReplayCacheFull) as e:
                 refused = refused or (index, e)
                 continue
             if refused is None:
                 results.append(result)
         if refused is not None:
             index, e = refused
+            if isinstance(e, ReplayCacheFull):
+                return self._unrecorded(e, index=index, results=results)
             return self._wamp_error(e, index=index, results=results)
         return 200, {"results": results}
 
