@@ -19,6 +19,8 @@ meanwhile are kept and removed once Redis answers again. One log line when it go
 
 from __future__ import annotations
 
+import os
+
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
 from switchboard.bridge import uris
@@ -27,6 +29,7 @@ from switchboard.components.presence_redis import SharedRoster
 from switchboard.router import settings as S
 from switchboard.router.cluster import link
 from twisted.internet import reactor
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -58,8 +61,6 @@ class ClusterPresence:
 
     @classmethod
     def for_node(cls, session, url: str, realm: str, publish_member) -> "ClusterPresence":
-        import os
-
         node = store.this_node(os.environ.get(S.ENV_NODE_CONFIG), S.runtime().component_url)
         return cls(session, SharedRoster.connect(url, realm, node), publish_member)
 
@@ -181,8 +182,6 @@ class ClusterPresence:
         self._went_away(failure.value)
 
     def _resync(self):
-        from twisted.internet.defer import ensureDeferred
-
         return ensureDeferred(self._resync_now())
 
     async def _resync_now(self) -> None:

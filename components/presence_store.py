@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os.path
 import socket
 
 from switchboard.components.roster import ordered
@@ -58,8 +59,6 @@ def node_name(hostname: str, place: str) -> str:
 
 def this_node(node_config: str | None, component_url: str | None) -> str:
     """This process's node: the node directory its config is in, or else the router URL it joins."""
-    import os.path
-
     place = os.path.dirname(os.path.abspath(node_config)) if node_config else (component_url or "")
     return node_name(socket.gethostname(), place)
 
