@@ -13,6 +13,11 @@ from __future__ import annotations
 MAX_ROOMS_PER_SESSION = 20
 
 
+def ordered(records) -> list[dict]:
+    """Members as presence.list answers them: by nick (case-insensitive), then id."""
+    return sorted(records, key=lambda m: (m["nick"].lower(), m["id"]))
+
+
 def member_id(session: int, authrole: str | None, authid: str | None, client: str | None) -> str:
     if authrole == "user" and authid:
         return f"user:{authid}"
@@ -79,4 +84,4 @@ class Roster:
         return room in self._by_session.get(session, {})
 
     def members(self, room: str) -> list[dict]:
-        return sorted(self._members.get(room, {}).values(), key=lambda m: (m["nick"].lower(), m["id"]))
+        return ordered(self._members.get(room, {}).values())

@@ -35,6 +35,11 @@ def retained_key(realm: str) -> str:
     return f"{PREFIX}:{realm}:retained"
 
 
+def presence_prefix(realm: str) -> str:
+    """What every presence key of `realm` starts with (the layout below it: components/presence_store.py)."""
+    return key(realm, "presence", "")
+
+
 def key(realm: str, *parts: str) -> str:
     """Any other key of `realm`'s cluster state (history, presence, replay memory)."""
     return ":".join((PREFIX, realm, *parts))
