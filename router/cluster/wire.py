@@ -40,6 +40,11 @@ def key(realm: str, *parts: str) -> str:
     return ":".join((PREFIX, realm, *parts))
 
 
+def history_prefix(realm: str) -> str:
+    """What every key of `realm`'s event history starts with (router/cluster/history_lua.py lays them out)."""
+    return key(realm, "history", "")
+
+
 @dataclass
 class RelayedEvent:
     topic: str
