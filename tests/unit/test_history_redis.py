@@ -124,3 +124,17 @@ def test_a_store_opens_without_redis():
     assert store.events == 0
     with pytest.raises(StoreUnavailable):
         store.last_position("t")
+
+
+def test_a_batch_is_one_round_trip(redis_server, realm):
+    import redis
+
+    def calls(name):
+        return redis.Redis.from_url(redis_server.url).info("commandstats").get(f"cmdstat_{name}", {}).get("calls", 0)
+
+    store = RedisHistoryStore(redis_server.url, realm)
+    store.append_many([("warm", None, 1.0, [], {})])  # the script is loaded
+    before = calls("evalsha"), calls("zadd")
+    store.append_many([(f"t{i % 7}", i, 2.0, [i], {}) for i in range(500)])
+    assert calls("evalsha") - before[0] == 1, "one script call for 500 events"
+    assert calls("zadd") - before[1] == 1000, "inside it, each event and its topic's activity"

@@ -106,6 +106,19 @@ c.run_jobs()
 assert logged[1:] == ["history: storing events again"], logged
 assert [e.publication for e in c.h._store.read("chat.room.a")] == [4, 5]
 
+# A shared store is written by other nodes between the lookups of one history.get: what it read counts.
+c = component()
+for publication in (1, 2, 3):
+    c.record(publication)
+c.run_jobs()
+c.h._store.last_position = lambda topic: 1  # as read before two more events came in
+seen = c.h._read("chat.room.a", 1, None, 10)
+assert seen["last"] == 3 and [e["position"] for e in seen["events"]] == [2, 3] and not seen["gap"], seen
+c.h._store.first_position = lambda topic: 1  # as read before a trim dropped 1 and 2
+c.h._store.trim("chat.room.a", max_events=1, min_published=0)
+seen = c.h._read("chat.room.a", 0, None, 10)
+assert seen["gap"] and [e["position"] for e in seen["events"]] == [3], seen
+
 # Under a steady stream the writer lets a queued read have its turn after DRAIN_BATCHES, and the read
 # first commits what is queued, so it sees every event recorded before it.
 c = component()
