@@ -179,7 +179,7 @@ _TABLE: list[Limit] = [
         10_000,
         "topics",
         "topics the history store keeps events of (chat rooms and private user topics; the router "
-        "holds a position counter per topic in memory)",
+        "holds a position counter per topic in memory; on a cluster, Redis does, for every node)",
         "a new topic beyond it evicts the whole history of the least recently written topic; its "
         "positions start again at 1 and a client resuming it gets gap=true",
     ),
@@ -189,7 +189,8 @@ _TABLE: list[Limit] = [
         512 * 1024 * 1024,
         "bytes",
         "space the history store's SQLite pages may hold, checked after each write batch (the file "
-        "may pass it by one batch, and its WAL by about 4 MiB)",
+        "may pass it by one batch, and its WAL by about 4 MiB); on a cluster, the bytes of the events "
+        "stored in Redis, summed in a counter (Redis's own overhead, about 200 bytes an event, on top)",
         "past it the least recently written topics are evicted whole, down to 90% of it; the topics "
         "of the batch just written are kept",
         minimum=64 * 1024,

@@ -52,6 +52,11 @@ def replay_key(realm: str, kind: str, seen: str) -> str:
     return key(realm, "replay", kind, seen)
 
 
+def history_prefix(realm: str) -> str:
+    """What every key of `realm`'s event history starts with (router/cluster/history_lua.py lays them out)."""
+    return key(realm, "history", "")
+
+
 @dataclass
 class RelayedEvent:
     topic: str

@@ -16,6 +16,13 @@ evicted whole, so one client creating rooms without end cannot fill the disk or 
 the batch at hand is only evicted when that batch alone holds more new topics than the cap. One log
 line says when a cap starts to bite (then at most one an hour while it does).
 
+On a cluster node (SWITCHBOARD_REDIS_URL set) the store is the cluster's Redis
+(router/services/history_redis.py) and the component records only the events published on its own
+node (`relay.origin_only`): each event is stored once, by the node its publisher is connected to, and
+acknowledged once it is in Redis; every node reads the one history. While the store cannot be
+reached (StoreUnavailable), one line says so, acknowledgements go out without a commit, reads answer
+switchboard.error.unavailable, and one line says when it is back.
+
 What a client can recover, and what not: docs/history.md.
 """
 
@@ -28,10 +35,11 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions, SubscribeOptions
 from switchboard.bridge import limits, uris
-from switchboard.router.patches import durable_ack
+from switchboard.router import settings as S
+from switchboard.router.patches import durable_ack, relay
 from switchboard.router.services import counters
 from switchboard.router.services.history_policy import HistoryPolicy
-from switchboard.router.services.history_store import HistoryStore
+from switchboard.router.services.history_store import HistoryStore, StoreUnavailable
 from switchboard.router.services.permissions import decide_for_user, public_rules
 from switchboard.router.services.session import CheckedArguments, QuietApplicationErrors
 from switchboard.router.settings import BACKEND_ROLE
@@ -64,6 +72,8 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
 
     #: what events are stamped, trimmed and the cap's log line paced by (a test sets a task.Clock)
     clock = reactor
+    #: the store failed its last write (one line when that starts, one when it is over)
+    _store_down = False
 
     async def onJoin(self, details):
         extra = self.config.extra or {}
@@ -73,14 +83,22 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         self._pool = ThreadPool(1, 1, name="switchboard-history")
         self._pool.start()
         reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
-        path = Path(extra.get("database", "history.sqlite3"))
-        self._store = await self._run(HistoryStore, path)
+        redis_url = S.runtime().redis_url
+        if redis_url:  # a cluster node: the cluster's history, recorded where published
+            from switchboard.router.services.history_redis import RedisHistoryStore
+
+            relay.origin_only(self)
+            where = S.without_password(redis_url)
+            self._store = await self._run(RedisHistoryStore, redis_url, self.config.realm)
+        else:
+            where = str(Path(extra.get("database", "history.sqlite3")))
+            self._store = await self._run(HistoryStore, Path(where))
         await self._run(self._report, 0)
         self._max_topics = limits.value("history_max_topics")
         self._max_bytes = limits.value("history_max_bytes")
         self._capped_line_at, self._evictions = None, 0
         self._run(self._store.evict, max_topics=self._max_topics, max_bytes=self._max_bytes).addCallbacks(
-            self._evicted, lambda f: log.failure("history: enforcing the caps failed", failure=f)
+            self._evicted, self._failed, errbackArgs=("enforcing the caps failed",)
         )
         self._queue: list[tuple] = []  # recorded, not yet taken by the writer (under _queue_lock)
         self._queue_lock = threading.Lock()
@@ -93,13 +111,14 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         self._trimmer.clock = self.clock
         self._trimmer.start(TRIM_INTERVAL, now=True)
         self._acks = durable_ack.attach(self)  # from now on, publishes to these topics wait for their commit
-        log.info("history: {n} rule(s), store {path}", n=len(self._policy.rules), path=str(path))
+        log.info("history: {n} rule(s), store {path}", n=len(self._policy.rules), path=where)
 
     def _run(self, fn, *args, **kwargs):
         return deferToThreadPool(reactor, self._pool, fn, *args, **kwargs)
 
     # --- recording ----------------------------------------------------------------------------
     def onLeave(self, details):
+        relay.forget(self)
         self._release_all()
         return super().onLeave(details)
 
@@ -146,9 +165,20 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
                 return False
         try:
             eviction = self._write(batch)
+        except StoreUnavailable as e:
+            if not self._store_down:
+                self._store_down = True
+                reactor.callFromThread(
+                    log.warn,
+                    "history: cannot store events ({why}): they are delivered but not kept, until it is back",
+                    why=str(e),
+                )
         except Exception:
             reactor.callFromThread(log.failure, "history: could not store {n} events", failure=Failure(), n=len(batch))
         else:
+            if self._store_down:
+                self._store_down = False
+                reactor.callFromThread(log.info, "history: storing events again")
             reactor.callFromThread(self._evicted, eviction)
         return True
 
@@ -166,9 +196,8 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             reactor.callFromThread(self._committed, [event[1] for event in batch])
         now = self.clock.seconds()
         touched = {event[0] for event in batch}
-        for topic in touched:
-            retention = self._policy.retention(topic)
-            self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age, quick=True)
+        retained = [(topic, self._policy.retention(topic)) for topic in touched]
+        self._store.trim_many([(t, r.max_events, now - r.max_age) for t, r in retained], quick=True)
         try:
             return self._store.evict(max_topics=self._max_topics, max_bytes=self._max_bytes, keep=touched)
         finally:
@@ -201,26 +230,34 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         )
         self._evictions = 0
 
+    def _failed(self, failure, what: str):
+        """A job on the store failed: quietly while the store is unreachable (the writer says so)."""
+        if not failure.check(StoreUnavailable):
+            log.failure("history: {what}", failure=failure, what=what)
+
     def _trim_all(self):
-        return ensureDeferred(self._trim_in_chunks()).addErrback(
-            lambda f: log.failure("history: trimming failed", failure=f)
-        )
+        return ensureDeferred(self._trim_in_chunks()).addErrback(self._failed, "trimming failed")
 
     async def _trim_in_chunks(self):
         """Age retention over every topic, TRIM_CHUNK topics per job on the history thread: commits
         queued meanwhile go in between, so no acknowledgement waits for the whole pass."""
+        if not await self._run(self._store.claim_pass, TRIM_INTERVAL):  # another node runs it
+            return
         topics = await self._run(self._store.topics)
         for i in range(0, len(topics), TRIM_CHUNK):
             await self._run(self._trim, topics[i : i + TRIM_CHUNK])
 
     def _trim(self, topics):
         now = self.clock.seconds()
+        gone, kept = [], []
         for topic in topics:
             retention = self._policy.retention(topic)
             if retention is None:  # no longer history-enabled: drop it
-                self._store.drop([topic])
+                gone.append(topic)
             else:
-                self._store.trim(topic, max_events=retention.max_events, min_published=now - retention.max_age)
+                kept.append((topic, retention.max_events, now - retention.max_age))
+        self._store.drop(gone)
+        self._store.trim_many(kept)
         self._report(0)
 
     # --- reading ------------------------------------------------------------------------------
@@ -253,7 +290,10 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             raise ApplicationError(uris.NO_HISTORY, f"topic {topic!r} has no history")
         if details is None or not self._may_read(details, topic):
             raise ApplicationError("wamp.error.not_authorized", f"not authorized to read the history of {topic!r}")
-        return await self._run(self._read, topic, since, after_publication, limit)
+        try:
+            return await self._run(self._read, topic, since, after_publication, limit)
+        except StoreUnavailable:
+            raise ApplicationError(uris.UNAVAILABLE, "history cannot be read right now: try again") from None
 
     def _read(self, topic, since, after_publication, limit):
         self._write_queued(done_when_empty=False)  # every event recorded before the call is stored first
@@ -272,4 +312,8 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
                 since, gap = 0, True
             gap = gap or (first is not None and since < first - 1) or (first is None and since < last)
             events = store.read(topic, after=since, limit=limit)
+            # a shared store is written by other nodes meanwhile: what was read is what counts
+            gap = gap or bool(events and events[0].position > since + 1)
+        if events:
+            last = max(last, events[-1].position)
         return {"events": [e.as_dict() for e in events], "last": last, "gap": gap}

@@ -74,8 +74,15 @@ class Eviction:
         return self.for_topics + self.for_bytes
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached for now (a cluster's Redis): the history component logs one line
+    while it lasts, not one per batch, and tries again with the next."""
+
+
 class HistoryStore:
-    """append_many / read / trim / evict over one SQLite file (or ":memory:")."""
+    """append_many / read / trim / evict over one SQLite file (or ":memory:").
+
+    router/services/history_redis.py's RedisHistoryStore has the same interface, for a cluster."""
 
     def __init__(self, path: str | Path):
         if str(path) != ":memory:":
@@ -173,6 +180,14 @@ class HistoryStore:
         ).rowcount
         self.events -= dropped
         return dropped
+
+    def trim_many(self, topics: list[tuple[str, int, float]], *, quick: bool = False) -> int:
+        """`trim` for each (topic, max_events, min_published)."""
+        return sum(self.trim(t, max_events=n, min_published=m, quick=quick) for t, n, m in topics)
+
+    def claim_pass(self, seconds: float) -> bool:
+        """Whether this node runs the periodic age trim now: always, the store is its own."""
+        return True
 
     def drop(self, topics: list[str]) -> None:
         """Forget topics whole (events and position counter), in one transaction."""

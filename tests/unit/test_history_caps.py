@@ -9,8 +9,8 @@ def fill(store, topics, start=0.0, text="x"):
     store.append_many([(t, None, start + i, [{"text": text}], {}) for i, t in enumerate(topics)])
 
 
-def test_topic_cap_evicts_the_least_recently_written_topics_whole():
-    store = HistoryStore(":memory:")
+def test_topic_cap_evicts_the_least_recently_written_topics_whole(open_store):
+    store = open_store()
     fill(store, ["a", "b", "c"])
     store.append_many([("a", None, 10.0, ["again"], {})])  # a is now the most recent
     fill(store, ["d", "e"], start=11.0)
@@ -24,8 +24,8 @@ def test_topic_cap_evicts_the_least_recently_written_topics_whole():
     assert store.evict(max_topics=3, max_bytes=1 << 40).for_topics == 1
 
 
-def test_byte_cap_evicts_old_topics_down_to_the_low_water_mark_and_keeps_the_batch(tmp_path):
-    store = HistoryStore(tmp_path / "h.sqlite3")
+def test_byte_cap_evicts_old_topics_down_to_the_low_water_mark_and_keeps_the_batch(open_store):
+    store = open_store()
     big = "y" * 2000
     for n in range(200):
         store.append_many([(f"room{n}", None, float(n), [{"text": big}], {}) for _ in range(3)])
@@ -39,14 +39,12 @@ def test_byte_cap_evicts_old_topics_down_to_the_low_water_mark_and_keeps_the_bat
     assert store.evict(max_topics=10_000, max_bytes=cap).topics == 0  # below the cap: nothing more
 
 
-def test_positions_survive_reopening_even_when_retention_emptied_a_topic(tmp_path):
-    path = tmp_path / "h.sqlite3"
-    store = HistoryStore(path)
+def test_positions_survive_reopening_even_when_retention_emptied_a_topic(open_store):
+    store = open_store()
     fill(store, ["t", "t", "t"])
     store.trim("t", max_events=10, min_published=100.0)
     assert store.count("t") == 0
-    store.close()
-    store = HistoryStore(path)
+    store = open_store()
     assert store.append_many([("t", None, 200.0, [], {})]) == [4]
 
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from switchboard.router.services import history
 from switchboard.router.services.history import History
 from switchboard.router.services.history_policy import HistoryPolicy
-from switchboard.router.services.history_store import HistoryStore
+from switchboard.router.services.history_store import HistoryStore, StoreUnavailable
 
 
 class Store(HistoryStore):
@@ -24,6 +24,8 @@ class Store(HistoryStore):
         self.log, self.fail = log, False
 
     def append_many(self, events):
+        if self.fail == "unreachable":
+            raise StoreUnavailable("Redis: connection refused")
         if self.fail:
             raise OSError("disk gone")
         positions = super().append_many(events)
@@ -83,6 +85,39 @@ c.h._store.fail = False
 c.record(2)
 c.run_jobs()
 assert c.log[-2:] == [("committed", [2]), ("released", [2])], c.log
+
+# A store that cannot be reached (a cluster's Redis): one line while it lasts, not one per batch, and
+# no traceback; every batch's acknowledgements go; one line when it is back.
+c = component()
+logged.clear()
+history.log.warn = lambda fmt, **kw: logged.append(fmt)
+history.log.info = lambda fmt, **kw: logged.append(fmt)
+c.h._store.fail = "unreachable"
+for publication in (1, 2, 3):
+    c.record(publication)
+    c.run_jobs()
+assert c.log == [("released", [1]), ("released", [2]), ("released", [3])], c.log
+assert len(logged) == 1 and logged[0].startswith("history: cannot store events"), logged
+c.h._store.fail = False
+c.record(4)
+c.run_jobs()
+c.record(5)
+c.run_jobs()
+assert logged[1:] == ["history: storing events again"], logged
+assert [e.publication for e in c.h._store.read("chat.room.a")] == [4, 5]
+
+# A shared store is written by other nodes between the lookups of one history.get: what it read counts.
+c = component()
+for publication in (1, 2, 3):
+    c.record(publication)
+c.run_jobs()
+c.h._store.last_position = lambda topic: 1  # as read before two more events came in
+seen = c.h._read("chat.room.a", 1, None, 10)
+assert seen["last"] == 3 and [e["position"] for e in seen["events"]] == [2, 3] and not seen["gap"], seen
+c.h._store.first_position = lambda topic: 1  # as read before a trim dropped 1 and 2
+c.h._store.trim("chat.room.a", max_events=1, min_published=0)
+seen = c.h._read("chat.room.a", 0, None, 10)
+assert seen["gap"] and [e["position"] for e in seen["events"]] == [3], seen
 
 # Under a steady stream the writer lets a queued read have its turn after DRAIN_BATCHES, and the read
 # first commits what is queued, so it sees every event recorded before it.
