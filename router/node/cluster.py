@@ -314,6 +314,7 @@ class Cluster:
             return
         if self.redis is not None:
             self.redis.stop()
+        self.kill()  # anything still left (none, when every run stopped its node): no orphans
 
     def kill(self) -> None:
         """SIGKILL every process this cluster started (the nodes' whole process groups) and Redis."""
@@ -379,6 +380,9 @@ def up(directory: Path, nodes: int, first_port: int | None, say: Callable[[str],
             code = 1
         except Stop:
             say("stopping the nodes, then Redis (Ctrl-C again kills them at once)")
+        except BaseException:  # a bug: leave no node or Redis running behind the traceback
+            cluster.kill()
+            raise
         try:
             cluster.stop()
         except Stop:

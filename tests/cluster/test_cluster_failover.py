@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from playwright.sync_api import expect
 from switchboard.router import settings as S
+from switchboard.router.client import Client
 from switchboard.router.testing.cluster import Cluster
 
 pytestmark = pytest.mark.browser
@@ -61,6 +62,9 @@ def test_a_page_whose_node_is_killed_moves_to_another_node_and_gets_what_it_miss
             pub_y.publish("public.between", "y to z, during")
             for sub in between:  # each hears the other node's event and its own node's
                 assert {sub.get(timeout=10).args[0] for _ in range(2)} == {"z to y, during", "y to z, during"}
+            # a Python client given every node's URL connects to the first one alive
+            with Client([x.url, z.url, y.url], x.realm) as listed:
+                assert listed.url == z.url and listed.call("demo.add2", 2, 3) == 5
             missed = {y.url: "missed, posted on y", z.url: "missed, posted on z"}
             on_y.call("chat.post", ROOM, missed[y.url], "sam")
             on_z.call("chat.post", ROOM, missed[z.url], "sam")
