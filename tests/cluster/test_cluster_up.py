@@ -154,7 +154,7 @@ def test_cluster_up_refuses_a_port_range_past_the_last_port(tmp_path):
     assert process.returncode == 1 and "--port 65530: 3 nodes need 7 ports" in out
 
 
-def test_cluster_up_with_consecutive_ports(tmp_path):
+def test_cluster_up_with_consecutive_ports_and_a_forced_stop(tmp_path):
     """--port P: the web ports P, P+1, then the backend ports, then Redis, said in its first line."""
     first = free_run(3)
     process = cluster_up("--nodes", "1", "--port", str(first), "--dir", str(tmp_path / "c"))
@@ -165,8 +165,16 @@ def test_cluster_up_with_consecutive_ports(tmp_path):
         row = next(ROW.match(line) for line in lines.seen if ROW.match(line))
         assert row.group(2) == f"http://127.0.0.1:{first}/"
         assert f"Redis redis://127.0.0.1:{first + 2}/0" in lines.seen[-1]
+        group = psutil.Process(process.pid).children(recursive=True)
+        # SIGTERM stops it in order; a second signal meanwhile kills everything at once
         process.send_signal(signal.SIGTERM)
-        assert process.wait(120) == 0
+        lines.until(r"stopping the nodes", 30)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 1
+        lines.until(r"killed\.$", 10)
+        _, alive = psutil.wait_procs(group, timeout=10)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "processes left behind"
+        assert not any(port_open("127.0.0.1", port) for port in range(first, first + 3))
     finally:
         if process.poll() is None:
             process.kill()

@@ -75,3 +75,16 @@ def test_ws_urls_are_checked_and_given_to_the_page_in_info():
     assert info["paths"]["info"]["value"]["ws_urls"] == ["ws://a/ws", "ws://b/ws"]
     alone = S.transport(render_config(config, settings, env={}), "web")
     assert "ws_urls" not in alone["paths"]["info"]["value"]
+
+
+def test_no_redis_server_is_refused_with_how_to_install_it(tmp_path, monkeypatch):
+    from switchboard.router.cluster import redis_server
+
+    def missing():
+        raise redis_server.RedisMissing("redis-server is not installed: install it with `make redis-server`")
+
+    monkeypatch.setattr(redis_server, "find_binary", missing)
+    runner = cluster.Cluster(cluster.plan(tmp_path, 1, free=iter(range(7000, 7010)).__next__), say=print)
+    with pytest.raises(cluster.ClusterError, match="make redis-server"):
+        runner.check()
+    runner.close()
