@@ -12,10 +12,14 @@ UPLOT  := web/vendor/uPlot.iife.min.js
 #: what the pages load from web/vendor/, fetched and checked by `make vendor`
 VENDORED := $(JS) $(UPLOT)
 
-.PHONY: run test bench-smoke wheel fuzz check bench bench-cluster bench-tuning bench-soak bench-instructions vendor chromium nginx redis-server valgrind clean constraints
+.PHONY: run cluster test bench-smoke wheel fuzz check bench bench-cluster bench-tuning bench-soak bench-instructions vendor chromium nginx redis-server valgrind clean constraints
 
 run: $(VENV)/.hub $(VENDORED)
 	$(VENV)/bin/switchboard run
+
+# A 3-node cluster on loopback with its own Redis (docs/scaling.md, "Trying a cluster"); Ctrl-C stops it.
+cluster: $(VENV)/.hub $(VENDORED) redis-server
+	$(VENV)/bin/switchboard cluster up --nodes 3
 
 test: $(VENV)/.test $(VENDORED) chromium nginx redis-server
 	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)

@@ -13,7 +13,7 @@ import queue
 import ssl as ssl_module
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 from urllib.parse import urlparse
 
 import txaio
@@ -120,7 +120,8 @@ class _Session(ApplicationSession):
 class Client:
     """A blocking WAMP session.
 
-    `url` is ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Pass `authid` and
+    `url` is ws://host:port/path (WebSocket) or rs://host:port (RawSocket), or a list of them (a
+    cluster's nodes): the first that accepts the connection is used, `self.url`. Pass `authid` and
     `secret` to authenticate with WAMP-CRA (or `ticket` to use ticket auth); otherwise the session
     is anonymous.  A wss:// URL verifies the hub's certificate against the system's trust store, or
     against `ssl` (an ssl.SSLContext, e.g. one trusting a self-signed certificate); `source_address`
@@ -130,7 +131,7 @@ class Client:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         realm: str,
         *,
         authid: str | None = None,
@@ -141,7 +142,10 @@ class Client:
         ssl: ssl_module.SSLContext | None = None,
         source_address: str | None = None,
     ):
-        self.url, self.realm, self.timeout = url, realm, timeout
+        self.urls = [url] if isinstance(url, str) else list(url)
+        if not self.urls:
+            raise ValueError("no URL to connect to")
+        self.url, self.realm, self.timeout = self.urls[0], realm, timeout
         self._ssl, self._source = ssl, source_address
         if ticket is not None:
             authmethods, secret = ["ticket"], ticket
@@ -150,14 +154,24 @@ class Client:
         else:
             authmethods = ["anonymous"]
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"wamp-client {url}", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"wamp-client {self.url}", daemon=True)
         self._thread.start()
         try:
-            self.session: _Session = self._run(self._connect(serializer, authid, secret, authmethods))
+            self.session: _Session = self._run(self._connect_any(serializer, authid, secret, authmethods))
             self.details = self._run(asyncio.wait_for(asyncio.shield(self.session.joined), timeout))
         except BaseException:
             self._stop_loop()
             raise
+
+    async def _connect_any(self, serializer, authid, secret, authmethods):
+        """Connect to the first of self.urls that accepts (a node that is down refuses at once)."""
+        for i, url in enumerate(self.urls):
+            self.url = url
+            try:
+                return await self._connect(serializer, authid, secret, authmethods)
+            except (OSError, asyncio.TimeoutError):
+                if i == len(self.urls) - 1:
+                    raise
 
     async def _connect(self, serializer, authid, secret, authmethods):
         session = _Session(ComponentConfig(realm=self.realm), authid, secret, authmethods)

@@ -111,6 +111,9 @@ ENV_REDIS_URL = "SWITCHBOARD_REDIS_URL"
 #: Topic prefixes (comma-separated) that stay on the node they are published on: every node's own
 #: components publish them (router/patches/relay.py)
 ENV_NODE_LOCAL_TOPICS = "SWITCHBOARD_NODE_LOCAL_TOPICS"
+#: The WebSocket URLs of a cluster's nodes (comma-separated) that pages fail over between: /info gives
+#: them to the page as `ws_urls` (web/switchboard.js tries its own node first, then the others)
+ENV_WS_URLS = "SWITCHBOARD_WS_URLS"
 #: what SWITCHBOARD_REDIS_URL may start with (redis-py's URLs: TCP, TLS, a Unix socket)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: the demo clock ticks on every node: each client hears its own node's clock once a second
@@ -302,6 +305,15 @@ def redis_url(env) -> str | None:
         schemes = ", ".join(scheme + "..." for scheme in REDIS_SCHEMES)
         raise SettingsError(f"{ENV_REDIS_URL}={url!r} is not a Redis URL ({schemes})")
     return url
+
+
+def ws_urls(env) -> tuple[str, ...]:
+    """SWITCHBOARD_WS_URLS, each checked to be a ws:// or wss:// URL (SettingsError naming it otherwise)."""
+    urls = _list(env.get(ENV_WS_URLS) or "")
+    for url in urls:
+        if not url.startswith(("ws://", "wss://")) or len(url) > 2000:
+            raise SettingsError(f"{ENV_WS_URLS}: {url[:100]!r} is not a WebSocket URL (ws://... or wss://...)")
+    return urls
 
 
 def without_password(url: str) -> str:
@@ -535,6 +547,7 @@ class Settings:
         check_limits(env)
         tls = Tls.from_env(env) or Tls.from_endpoint(web)
         trusted_proxies(env)  # read by the router worker (router/patches/forwarded.py): refused here first
+        ws_urls(env)  # rendered into /info (router/node/process.py): refused here first
         home = hub_dir(env)
         return cls(
             host=env.get(ENV_HOST) or web["interface"],

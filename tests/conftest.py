@@ -62,10 +62,12 @@ class Outage:
         ws.connect_to_server()
         self._open.append(ws)
 
-    def start(self):
+    def start(self, cut: bool = True):
+        """`cut=False`: the open sockets stay (until their server closes them), new ones are refused."""
         self.offline = True
-        for ws in self._open:
-            ws.close()
+        if cut:
+            for ws in self._open:
+                ws.close()
         self._open.clear()
 
     def end(self):

@@ -138,7 +138,9 @@
   // --- connection --------------------------------------------------------------------------
   function start(info) {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var hub = Switchboard.connect({ url: scheme + location.host + info.ws_path, realm: info.realm });
+    // info.ws_urls: a cluster's nodes (SWITCHBOARD_WS_URLS); this page's own node first, then the others
+    var hub = Switchboard.connect({ url: scheme + location.host + info.ws_path, urls: info.ws_urls || [],
+      realm: info.realm });
     state.hub = hub;
     hub.on("state", function (s) {
       var text = s === "closed" ? "offline" : s;
@@ -147,6 +149,8 @@
     });
     hub.on("session", function (session) {
       document.body.dataset.session = session.id;
+      document.body.dataset.url = hub.url;  // the node it is on (a cluster's page moves when its node dies)
+      $("status").title = hub.url;
       clearError();
     });
     hub.subscribe("clock.tick", onTick, { get_retained: true });

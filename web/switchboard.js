@@ -4,6 +4,8 @@
 // {% load switchboard %}{% switchboard_scripts %} emits both scripts and the config.
 //
 //   var hub = Switchboard.connect();            // config from <script id="switchboard-config">
+//   Switchboard.connect({url: "ws://a/ws", urls: ["ws://a/ws", "ws://b/ws"], realm: "switchboard"});
+//                                               // a cluster: `url` first, the others when it is lost
 //   hub.on("state", function (state) { ... });  // "connecting" | "online" | "reconnecting" | "closed"
 //   hub.subscribe("public.notes.created", function (args) { ... });     // kept across reconnects
 //   hub.subscribe("chat.room.lobby", onMessage, {recover: true, history: 50});  // + missed events, once, in order
@@ -13,6 +15,8 @@
 //   hub.ready.then(function (session) { ... });  // the first session
 // With {recover: true} (needs recovery.js and a history-enabled topic), every (re)subscribe first
 // fetches what was missed from history.get, then continues live, each event delivered once.
+// With `urls` (a cluster's nodes, docs/scaling.md), every attempt after a lost or refused connection
+// goes to the next node: a page whose node died joins another, resubscribes and recovers there.
 (function (global) {
   "use strict";
 
@@ -64,6 +68,17 @@
     return list.concat([new s.JSONSerializer()]);
   }
 
+  // The URLs to try, in turn: `url` first (the node that served the page), then the other nodes in a
+  // random order, so the pages of a node that died spread over the others instead of all joining one.
+  function connectOrder(url, urls) {
+    var others = (urls || []).filter(function (u, i, all) { return u && u !== url && all.indexOf(u) === i; });
+    for (var i = others.length - 1; i > 0; i--) {
+      var j = Math.floor(Math.random() * (i + 1));
+      var swap = others[i]; others[i] = others[j]; others[j] = swap;
+    }
+    return (url ? [url] : []).concat(others);
+  }
+
   function offline() {
     return Promise.reject({ error: "switchboard.error.offline", args: ["not connected to the hub"], kwargs: {} });
   }
@@ -72,9 +87,14 @@
   // (or go anonymous once Django says the user signed out); AutobahnJS's own retry is off.
   function Hub(config) {
     if (typeof autobahn === "undefined") throw new Error("Switchboard: load autobahn.min.js before switchboard.js");
-    if (!config || !config.url || !config.realm) throw new Error("Switchboard: config needs url and realm");
+    if (!config || !(config.url || (config.urls && config.urls.length)) || !config.realm) {
+      throw new Error("Switchboard: config needs url (or urls) and realm");
+    }
     var self = this;
     this.config = config;
+    this.urls = connectOrder(config.url, config.urls);
+    this.url = null;                // the URL of the node this page is connected to now
+    this._next = 0;                 // index in urls of the next attempt
     this.state = null;
     this.session = null;
     this.authid = null;
@@ -122,7 +142,8 @@
     var self = this;
     var config = this.config;
     var signedIn = this._signedIn;
-    var options = { url: config.url, realm: config.realm, max_retries: 0, retry_if_unreachable: false,
+    var url = this.urls[this._next];
+    var options = { url: url, realm: config.realm, max_retries: 0, retry_if_unreachable: false,
                     serializers: serializers() };
     if (signedIn) {
       options.authmethods = ["ticket"];
@@ -147,6 +168,7 @@
         return;
       }
       self._attempt = 0;
+      self.url = url;
       self.session = session;
       self.authid = details && details.authid !== undefined ? String(details.authid) : null;
       self.authrole = details ? details.authrole : null;
@@ -160,6 +182,8 @@
     connection.onclose = function (reason, details) {
       if (self._connection !== connection) return true;
       self.session = null;
+      self.url = null;
+      self._next = (self._next + 1) % self.urls.length;  // lost or refused: the next node (one URL: the same)
       self._subscriptions.forEach(function (entry) { entry.current = null; });
       if (details && details.reason) {
         self.lastError = { reason: details.reason, message: details.message || "" };

@@ -4,6 +4,8 @@
                                    whenever part of it dies (router/node/supervisor.py); Ctrl-C stops it
     switchboard init DIR           write a hub directory to edit: config.json and a component skeleton
     switchboard check [--dir DIR]  validate settings and the rendered config with `crossbar check`
+    switchboard cluster up --nodes N [--dir DIR] [--port P]
+                                   a cluster on loopback: its own Redis and N nodes (router/node/cluster.py)
 
 and, against a running hub with the secrets it generated (router/node/commands.py):
 
@@ -123,6 +125,18 @@ def cmd_run(args) -> int:
         )
 
     return Supervisor(node, policy=policy, on_up=announce, log=say).run()
+
+
+def cmd_cluster_up(args) -> int:
+    from switchboard.router.node import cluster
+    from switchboard.router.node.logline import own_line
+
+    log_format = S.log_format(os.environ)
+
+    def say(message: str) -> None:
+        print(own_line(message, log_format), flush=True)
+
+    return cluster.up(Path(args.dir), args.nodes, args.port, say)
 
 
 def cmd_init(args) -> int:
@@ -295,6 +309,25 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate the node config")
     check.add_argument("--dir", help=dir_help)
     check.set_defaults(func=cmd_check)
+    cluster_cmd = sub.add_parser("cluster", help="a local cluster to try and test (docs/scaling.md)")
+    cluster_sub = cluster_cmd.add_subparsers(dest="cluster_command", required=True)
+    up = cluster_sub.add_parser(
+        "up", help="start Redis and N nodes on loopback, print their URLs; Ctrl-C stops them all"
+    )
+    up.add_argument("--nodes", type=int, default=3, help="how many nodes (3)")
+    up.add_argument(
+        "--dir",
+        default=".switchboard-cluster",
+        help="the cluster's directory: secrets.env, redis/, and node1/, node2/, ... each a hub directory "
+        "(default: .switchboard-cluster in the current directory)",
+    )
+    up.add_argument(
+        "--port",
+        type=int,
+        help="the first port: the nodes' web ports from it, then their backend ports, then Redis's "
+        "(default: free ports)",
+    )
+    up.set_defaults(func=cmd_cluster_up)
 
     bridge_help = "the hub's HTTP bridge (default: this hub directory's, http://HOST:PORT/bridge/)"
     backend_help = "the hub's backend RawSocket transport (default: this hub directory's, rs://127.0.0.1:PORT)"

@@ -51,7 +51,8 @@ def render_config(
     `/ready` and `/metrics`.
     Every WebSocket and RawSocket transport takes the message size limit of `env` (the environment the
     node runs with; default: this process's), SWITCHBOARD_MAX_MESSAGE_SIZE in bridge/limits.py, and
-    every web transport its HTTP idle timeout, SWITCHBOARD_HTTP_TIMEOUT.
+    every web transport its HTTP idle timeout, SWITCHBOARD_HTTP_TIMEOUT. `/info` lists the cluster's
+    WebSocket URLs of `env`'s SWITCHBOARD_WS_URLS, if any, as `ws_urls`.
     """
     config = copy.deepcopy(config)
     web = S.transport(config, S.WEB_TRANSPORT_ID)
@@ -70,6 +71,9 @@ def render_config(
             front["endpoint"]["tls"] = settings.tls.endpoint_option()
     web["paths"]["/"]["directory"] = str(S.WEB_DIR)
     web["paths"]["info"]["value"]["realm"] = settings.realm
+    urls = S.ws_urls(os.environ if env is None else env)
+    if urls:  # a cluster's nodes: the page fails over between them (web/switchboard.js)
+        web["paths"]["info"]["value"]["ws_urls"] = list(urls)
     S.transport(config, S.BACKEND_TRANSPORT_ID)["endpoint"]["port"] = settings.backend_port
     router_worker = S.router_worker(config)
     for component in router_worker.get("components", []):
