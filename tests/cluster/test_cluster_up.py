@@ -4,6 +4,7 @@ process behind."""
 
 import json
 import queue
+import random
 import re
 import signal
 import socket
@@ -18,7 +19,7 @@ from switchboard.bridge.client import HubClient
 from switchboard.bridge.envfile import parse_env_file
 from switchboard.router import settings as S
 from switchboard.router.client import Client
-from switchboard.router.node.process import free_port, port_open
+from switchboard.router.node.process import port_open
 
 ROW = re.compile(r"^(node\d+)\s+(http://\S+/)\s+(ws://\S+/ws)\s+(http://\S+/bridge/)$")
 START_TIMEOUT = 240.0  # three nodes on two shared cores: ~15 s idle, over a minute when the machine is busy
@@ -68,12 +69,23 @@ def get(url: str) -> tuple[int, bytes]:
 
 
 def free_run(count: int) -> int:
-    """The first of `count` consecutive free loopback ports."""
-    for _ in range(100):
-        first = free_port()
-        if first + count <= 65536 and not any(port_open("127.0.0.1", p) for p in range(first, first + count)):
+    """The first of `count` consecutive free loopback ports, below the kernel's ephemeral range (the
+    other tests' client sockets take ports from that range at any moment)."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    for _ in range(200):
+        first = random.randrange(10_000, low - count)
+        if all(_bindable(port) for port in range(first, first + count)):
             return first
     raise AssertionError(f"no {count} consecutive free ports found")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def test_cluster_up_starts_three_nodes_that_share_events_and_ctrl_c_stops_everything(tmp_path):
