@@ -35,6 +35,17 @@ NATIVE_WORKER_TYPES = ("router", "container", "proxy")
 BRIDGE_RESOURCE = "switchboard.router.services.bridge_http.create"
 
 
+#: Crossbar's broker dispatches an event to a subscription's receivers in chunks (100 by default),
+#: the later ones a reactor turn later; but its chunks refer to the dispatch loop's variables, not
+#: their own: when the topic matches another subscription too (history's prefix on chat.room.,
+#: a cluster node's tap), the later chunks of the first go out as the last subscription's EVENT,
+#: under a subscription id their receivers never had (tests/integration/test_fanout_chunks.py;
+#: Crossbar 26.10.1, broker.py `_notify_some`). One chunk per subscription, whatever its size: the
+#: loop never moves on under a pending chunk. The cost: a fan-out to N subscribers runs in one reactor
+#: turn instead of N/100 (docs/benchmarks.md measures it).
+DISPATCH_IN_ONE_CHUNK = 2**31 - 1
+
+
 def render_config(
     config: dict,
     settings: S.Settings,
@@ -76,6 +87,8 @@ def render_config(
         web["paths"]["info"]["value"]["ws_urls"] = list(urls)
     S.transport(config, S.BACKEND_TRANSPORT_ID)["endpoint"]["port"] = settings.backend_port
     router_worker = S.router_worker(config)
+    for realm in router_worker.get("realms", []):
+        realm.setdefault("options", {})["event_dispatching_chunk_size"] = DISPATCH_IN_ONE_CHUNK
     for component in router_worker.get("components", []):
         component["realm"] = settings.realm
         _database_in(component, data_dir)
