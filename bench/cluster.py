@@ -172,20 +172,25 @@ def hold_idle(cluster: Cluster, per_node: int, timeout: float = 900) -> dict:
     hubs = cluster.hubs
     routers = [hub.worker_pid("router") for hub in hubs]
     before = [rss([pid]) for pid in routers]
-    procs = []
-    for hub in hubs:
-        cfg = {
-            "protocol": "wamp",
-            "url": hub.url,
-            "realm": hub.realm,
-            "topic": TOPIC,
-            "workload": "connections",
-            "connections": per_node,
-            "parallel": 50,
-            "timeout": timeout,
-        }
-        procs.append(
-            subprocess.Popen(
+    procs, opened, results = [], {}, {}
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    try:
+        # one node's sessions at a time: all of them opening at once on two cores starves the load
+        # generators, whose late pongs then make the routers drop sessions (Crossbar pings every 5 s)
+        for i, hub in enumerate(hubs):
+            cfg = {
+                "protocol": "wamp",
+                "url": hub.url,
+                "realm": hub.realm,
+                "topic": TOPIC,
+                "workload": "connections",
+                "connections": per_node,
+                "parallel": 50,
+                "timeout": timeout,
+                "hold_timeout": timeout,  # the first node's sessions are held while the others open
+            }
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
@@ -193,22 +198,18 @@ def hold_idle(cluster: Cluster, per_node: int, timeout: float = 900) -> dict:
                 stderr=subprocess.DEVNULL,
                 text=True,
             )
-        )
-    opened, results = {}, {}
-    t0 = time.monotonic()
-    try:
-        sel = selectors.DefaultSelector()
-        for i, proc in enumerate(procs):
-            sel.register(proc.stdout, selectors.EVENT_READ, i)
-        deadline = t0 + timeout
-        while len(opened) < len(procs) and time.monotonic() < deadline:
-            for key, _ in sel.select(max(0.1, deadline - time.monotonic())):
-                line = key.fileobj.readline()
+            procs.append(proc)
+            sel = selectors.DefaultSelector()
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while i not in opened and time.monotonic() < deadline:
+                if not sel.select(max(0.1, deadline - time.monotonic())):
+                    continue
+                line = proc.stdout.readline()
                 if line.startswith("HOLDING "):
-                    opened[key.data] = json.loads(line[len("HOLDING ") :])
+                    opened[i] = json.loads(line[len("HOLDING ") :])
                 elif not line:
-                    sel.unregister(key.fileobj)
-                    opened.setdefault(key.data, {"error": "load generator exited"})
+                    opened[i] = {"error": "load generator exited"}
+            sel.close()
         all_open_s = time.monotonic() - t0
         settle(Servers(hubs, cluster.redis))
         held = [established([pid], urlport(hub.url)) for pid, hub in zip(routers, hubs)]

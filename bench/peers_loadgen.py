@@ -528,7 +528,7 @@ async def connections(cfg: dict, proto) -> dict:
     }
     print("HOLDING " + json.dumps(result), flush=True)
     loop = asyncio.get_running_loop()
-    await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), 300)
+    await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), cfg.get("hold_timeout", 300))
     result["still_open_at_measurement"] = still_open()
     for r in readers:
         r.cancel()
