@@ -110,11 +110,9 @@ class Relay:
         client, delay, lost = None, RETRY_FIRST, False
         queue = self._queue
         while not self._stopping.is_set():
-            if not queue:
-                self._wake.wait(1.0)
-                self._wake.clear()
+            batch = next_batch(queue, self._wake, BATCH_EVENTS)
+            if not batch:
                 continue
-            batch = [queue.popleft() for _ in range(min(len(queue), BATCH_EVENTS))]
             try:
                 client = client or link.client(self.url)
                 pipe = client.pipeline(transaction=False)
@@ -218,6 +216,16 @@ def load_retained(url: str, realm: str) -> list[wire.RelayedEvent]:
         except wire.WireError:
             continue
     return events
+
+
+def next_batch(queue: collections.deque, wake: threading.Event, most: int) -> list:
+    """On a writer thread: up to `most` entries of `queue`, oldest first; [] once it has waited up to
+    a second for the reactor to `wake` it (then its caller checks whether it is stopping)."""
+    if not queue:
+        wake.wait(1.0)
+        wake.clear()
+        return []
+    return [queue.popleft() for _ in range(min(len(queue), most))]
 
 
 def write_procedures(url: str, realm: str, node: str, procedures: list[tuple[str, str]], ttl: float) -> None:

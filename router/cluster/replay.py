@@ -17,6 +17,7 @@ import collections
 import threading
 
 from switchboard.router.cluster import claims, link
+from switchboard.router.cluster.relay import next_batch
 from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 
@@ -88,11 +89,9 @@ class SharedReplay:
         client = scripts = None
         queue = self._queue
         while not self._stopping.is_set():
-            if not queue:
-                self._wake.wait(1.0)
-                self._wake.clear()
+            batch = next_batch(queue, self._wake, BATCH)
+            if not batch:
                 continue
-            batch = [queue.popleft() for _ in range(min(len(queue), BATCH))]
             try:
                 if client is None:
                     client = link.client(self.url, reply_timeout=REPLY_TIMEOUT)

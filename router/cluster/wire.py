@@ -25,6 +25,14 @@ class WireError(ValueError):
     """A message on the cluster's channel that is not a batch this version writes."""
 
 
+def unpack(data: bytes):
+    """What another node wrote (msgpack), else WireError: every decoder below starts here."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as e:
+        raise WireError(f"not msgpack: {e}") from None
+
+
 def events_channel(realm: str) -> str:
     """The pub/sub channel every node of `realm` publishes its batches on and listens to."""
     return f"{PREFIX}:{realm}:events"
@@ -110,10 +118,7 @@ def encode_item(item: dict) -> bytes:
 
 
 def decode_event(data: bytes) -> RelayedEvent:
-    try:
-        item = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    except Exception as e:
-        raise WireError(f"not msgpack: {e}") from None
+    item = unpack(data)
     return RelayedEvent.from_item(item)
 
 
@@ -136,10 +141,10 @@ def join_batch(node: str, encoded: list[bytes]) -> bytes:
 
 
 def decode_batch(data: bytes) -> tuple[str, list[RelayedEvent]]:
-    try:
-        node, items = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    except Exception as e:
-        raise WireError(f"not a batch: {e}") from None
+    found = unpack(data)
+    if not isinstance(found, list) or len(found) != 2:
+        raise WireError("a batch is not [node, events]")
+    node, items = found
     if not isinstance(node, str) or not isinstance(items, list):
         raise WireError("a batch is not [node, events]")
     return node, [RelayedEvent.from_item(item) for item in items]
@@ -180,10 +185,7 @@ def encode_procedures(procedures: list[tuple[str, str]]) -> bytes:
 
 
 def decode_procedures(data: bytes) -> list[tuple[str, str]]:
-    try:
-        found = msgpack.unpackb(data, raw=False)
-    except Exception as e:
-        raise WireError(f"not msgpack: {e}") from None
+    found = unpack(data)
     if not isinstance(found, list) or not all(
         isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and p[1] in MATCHES for p in found
     ):
@@ -214,10 +216,7 @@ class ForwardedCall:
 
     @classmethod
     def decode(cls, data: bytes) -> "ForwardedCall":
-        try:
-            m = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except Exception as e:
-            raise WireError(f"not msgpack: {e}") from None
+        m = unpack(data)
         if not isinstance(m, dict):
             raise WireError("a forwarded call is not a map")
         ok = (
@@ -249,10 +248,7 @@ class CallAnswer:
 
     @classmethod
     def decode(cls, data: bytes) -> "CallAnswer":
-        try:
-            m = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except Exception as e:
-            raise WireError(f"not msgpack: {e}") from None
+        m = unpack(data)
         if (
             not isinstance(m, dict)
             or type(m.get("i")) is not int
