@@ -211,7 +211,8 @@ _TABLE: list[Limit] = [
         30.0,
         "seconds",
         "how long a call forwarded to the cluster node that has the procedure waits for its answer "
-        "at most (a shorter timeout the caller gives wins; router/patches/calls.py)",
+        "(or its next progressive result) at most (a shorter timeout the caller gives wins; "
+        "router/patches/calls.py)",
         "the caller's node holds each forwarded call until then; a call to a node that died fails "
         "with switchboard.error.timeout only after it",
         integer=False,

@@ -25,7 +25,7 @@ from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
 from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp import auth  # noqa: E402
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
-from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions  # noqa: E402
+from autobahn.wamp.types import CallOptions, ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions  # noqa: E402
 from switchboard.bridge.netloc import url_host  # noqa: E402
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
@@ -219,8 +219,19 @@ class Client:
     def is_connected(self) -> bool:
         return not self.session.closed.done()
 
-    def call(self, procedure: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        """Call and return the result; WAMP errors raise autobahn's ApplicationError."""
+    def call(
+        self,
+        procedure: str,
+        *args: Any,
+        timeout: float | None = None,
+        on_progress: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Call and return the result; WAMP errors raise autobahn's ApplicationError. With `on_progress`
+        the call asks for progressive results, and each one calls it (with its args and kwargs, on
+        the client's loop thread) before the result returns."""
+        if on_progress is not None:
+            kwargs["options"] = CallOptions(on_progress=on_progress)
         return self._invoke(self.session.call, procedure, *args, timeout=timeout, **kwargs)
 
     def call_many(self, calls: list[tuple[str, tuple]], timeout: float | None = None) -> list[Any]:

@@ -156,7 +156,7 @@ MATCHES = ("exact", "prefix", "wildcard")
 
 
 def calls_channel(realm: str, node: str) -> str:
-    """Where `node` takes calls forwarded to it."""
+    """Where `node` takes calls forwarded to it, and their cancels."""
     return key(realm, "calls", node)
 
 
@@ -193,6 +193,10 @@ def decode_procedures(data: bytes) -> list[tuple[str, str]]:
     return [(uri, match) for uri, match in found]
 
 
+#: a CANCEL's modes, as Crossbar's dealer takes them (None: the caller named none)
+CANCEL_MODES = (None, "skip", "kill", "killnowait")
+
+
 @dataclass
 class ForwardedCall:
     """A CALL a node forwards to the node that has the procedure, with its caller's identity (the
@@ -206,17 +210,22 @@ class ForwardedCall:
     kwargs: dict | None = None
     #: milliseconds the callee's node gives the call (0: none)
     timeout: int = 0
+    #: the caller asked for progressive results (CALL's receive_progress)
+    progress: bool = False
 
     def encode(self) -> bytes:
-        return msgpack.packb(
-            {"i": self.id, "o": self.origin, "u": self.procedure, "c": list(self.caller), "a": self.args,
-             "k": self.kwargs, "t": self.timeout},
-            use_bin_type=True,
-        )  # fmt: skip
+        m = {"i": self.id, "o": self.origin, "u": self.procedure, "c": list(self.caller), "a": self.args,
+             "k": self.kwargs, "t": self.timeout}  # fmt: skip
+        if self.progress:  # absent otherwise: what a node before progressive results wrote
+            m["p"] = True
+        return msgpack.packb(m, use_bin_type=True)
 
     @classmethod
     def decode(cls, data: bytes) -> "ForwardedCall":
-        m = unpack(data)
+        return cls.from_map(unpack(data))
+
+    @classmethod
+    def from_map(cls, m) -> "ForwardedCall":
         if not isinstance(m, dict):
             raise WireError("a forwarded call is not a map")
         ok = (
@@ -228,23 +237,68 @@ class ForwardedCall:
             and isinstance(m.get("a"), (list, type(None)))
             and isinstance(m.get("k"), (dict, type(None)))
             and type(m.get("t", 0)) is int
+            and type(m.get("p", False)) is bool
         )
         if not ok:
             raise WireError("a forwarded call lacks its id, origin, procedure or caller")
-        return cls(m["i"], m["o"], m["u"], tuple(m["c"]), m["a"], m["k"], m.get("t", 0))
+        return cls(m["i"], m["o"], m["u"], tuple(m["c"]), m["a"], m["k"], m.get("t", 0), m.get("p", False))
+
+
+@dataclass
+class CancelCall:
+    """A caller's CANCEL of a call its node forwarded (same id, same channel as the call, after it):
+    the callee's node cancels the call its caller's stand-in made there, in the caller's mode."""
+
+    id: int
+    origin: str
+    #: the caller's session id: with `id`, how the callee's dealer knows the call
+    session: int
+    mode: str | None = None
+
+    def encode(self) -> bytes:
+        return msgpack.packb({"i": self.id, "o": self.origin, "s": self.session, "x": self.mode}, use_bin_type=True)
+
+    @classmethod
+    def decode(cls, data: bytes) -> "CancelCall":
+        return _cancel_from(unpack(data))
+
+
+def _cancel_from(m) -> CancelCall:
+    if (
+        not isinstance(m, dict)
+        or type(m.get("i")) is not int
+        or not isinstance(m.get("o"), str)
+        or type(m.get("s")) is not int
+        or m.get("x") not in CANCEL_MODES
+    ):
+        raise WireError("a cancel is not {id, origin, session, mode}")
+    return CancelCall(m["i"], m["o"], m["s"], m["x"])
+
+
+def decode_on_calls(data: bytes) -> ForwardedCall | CancelCall:
+    """What came on a node's calls channel: a call, or the cancel of one (it has a mode, "x")."""
+    m = unpack(data)
+    if isinstance(m, dict) and "x" in m:
+        return _cancel_from(m)
+    return ForwardedCall.from_map(m)
 
 
 @dataclass
 class CallAnswer:
-    """What came of a forwarded call: a result (args, kwargs) or an error (its URI too)."""
+    """What came of a forwarded call: a result (args, kwargs) or an error (its URI too); or one
+    progressive result of it (`progress`), of which any number come, in order, before the last."""
 
     id: int
     args: list | None = None
     kwargs: dict | None = None
     error: str | None = None
+    progress: bool = False
 
     def encode(self) -> bytes:
-        return msgpack.packb({"i": self.id, "a": self.args, "k": self.kwargs, "e": self.error}, use_bin_type=True)
+        m = {"i": self.id, "a": self.args, "k": self.kwargs, "e": self.error}
+        if self.progress:  # absent otherwise: what a node before progressive results wrote
+            m["p"] = True
+        return msgpack.packb(m, use_bin_type=True)
 
     @classmethod
     def decode(cls, data: bytes) -> "CallAnswer":
@@ -255,6 +309,8 @@ class CallAnswer:
             or not isinstance(m.get("a"), (list, type(None)))
             or not isinstance(m.get("k"), (dict, type(None)))
             or not isinstance(m.get("e"), (str, type(None)))
+            or type(m.get("p", False)) is not bool
+            or (m.get("p") and m["e"] is not None)
         ):
-            raise WireError("a call's answer is not {id, args, kwargs, error}")
-        return cls(m["i"], m["a"], m["k"], m["e"])
+            raise WireError("a call's answer is not {id, args, kwargs, error[, progress]}")
+        return cls(m["i"], m["a"], m["k"], m["e"], m.get("p", False))

@@ -15,10 +15,18 @@ browser that registers) is called through Redis:
   makes the call as that caller (a `RemoteCaller` standing in for the session), so its dealer
   authorizes and discloses the caller as its config says, and sends back the result or the error,
   URI and arguments as the callee raised them (`wire.CallAnswer`).
+- A caller that asked for progressive results (receive_progress) gets each one the callee sent, as
+  a `CallAnswer` marked `progress`, in order before the last (one Redis channel per node, one
+  outbox: the order the callee's node sent them in); a caller that did not gets the final result.
+- A CANCEL of a forwarded call goes to the callee's node (`wire.CancelCall`), whose dealer cancels
+  the call as it would a local one: INTERRUPT to the callee for kill and killnowait, its answer
+  dropped. The caller gets wamp.error.canceled: with kill once the callee's node says the callee
+  stopped, with skip and killnowait at once from its own node (Crossbar sends nothing to the
+  caller of a local call cancelled with skip; WAMP says it should get the error at once).
 - A call whose node does not answer within its own timeout, or `cluster_call_timeout`
-  (bridge/limits.py), fails with switchboard.error.timeout; a caller that left meanwhile gets nothing.
-
-Progressive results and cancelling are not forwarded: the caller gets the final result.
+  (bridge/limits.py; each progressive result starts that wait again), fails with
+  switchboard.error.timeout and is cancelled on the callee's node (killnowait, as Crossbar's own
+  call timeout interrupts the callee); a caller that left meanwhile gets nothing.
 """
 
 from __future__ import annotations
@@ -57,19 +65,16 @@ class Answering:
 
     def send(self, msg) -> None:
         if isinstance(msg, _message.Result):
-            if msg.progress:
+            if msg.progress and not self.call.progress:
                 return
-            answer = wire.CallAnswer(self.call.id, msg.args, msg.kwargs)
+            answer = wire.CallAnswer(self.call.id, msg.args, msg.kwargs, progress=bool(msg.progress))
         elif isinstance(msg, _message.Error):
             answer = wire.CallAnswer(self.call.id, msg.args, msg.kwargs, msg.error)
         else:
             return
-        if counting._installed:  # this send ends the call for /metrics, as a caller's own transport's would
+        if counting._installed and not answer.progress:  # this ends the call for /metrics, as a caller's own
             counting.answered(self.call.caller[0], self.forwarder.dealer._router, msg, msg.MESSAGE_TYPE)
         self.forwarder.answer(self.call.origin, answer)
-
-    def isOpen(self) -> bool:
-        return True
 
 
 class RemoteCaller:
@@ -85,6 +90,24 @@ class RemoteCaller:
         self._session_roles = {}
 
 
+class Waiting:
+    """A call this node forwarded, until its answer, its cancel (but kill's) or its timeout."""
+
+    __slots__ = ("session", "request", "node", "deadline", "progress", "canceled", "timer", "wait")
+
+    def __init__(self, session, call, node: str, deadline: float | None):
+        self.session, self.request, self.node, self.deadline = session, call.request, node, deadline
+        self.progress, self.canceled = bool(call.receive_progress), False
+        self.timer = self.wait = None  # the wait for its next answer: seconds and its timer
+
+
+def answers_cancel_at_once(mode: str | None) -> bool:
+    """Whether the caller's node answers a CANCEL itself (wamp.error.canceled) rather than wait for
+    the callee's node: all but kill, which waits for the callee to stop (Crossbar takes no mode as
+    killnowait)."""
+    return mode != "kill"
+
+
 class Forwarder:
     """One realm's dealer on a cluster node: what it calls elsewhere and what it is called for."""
 
@@ -95,8 +118,9 @@ class Forwarder:
         self._url = tap.relay.url
         self._timeout = limits.value("cluster_call_timeout")
         self._ids = itertools.count(1)
-        #: forwarded call id -> (caller session, request id, timer)
-        self._waiting: dict[int, tuple] = {}
+        #: forwarded call id -> the call, until its end; (caller session id, request id) -> forwarded id
+        self.waiting: dict[int, Waiting] = {}
+        self._by_request: dict[tuple[int, int], int] = {}
         self._remote = _UriObservationMap()
         self._published: list | None = None
         self._writing = self._dirty = False
@@ -194,9 +218,6 @@ class Forwarder:
             )  # fmt: skip
             return
         forwarded_id = next(self._ids)
-        timeout = self._timeout
-        if call.timeout:
-            timeout = min(timeout, call.timeout / 1000)
         forwarded = wire.ForwardedCall(
             forwarded_id,
             self.node,
@@ -205,18 +226,60 @@ class Forwarder:
             call.args,
             call.kwargs,
             int(call.timeout or 0),
+            bool(call.receive_progress),
         )
-        timer = self._reactor.callLater(timeout, self._timed_out, forwarded_id, node, timeout)
-        self._waiting[forwarded_id] = (session, call.request, timer)
+        deadline = self._reactor.seconds() + call.timeout / 1000 if call.timeout else None
+        waiting = Waiting(session, call, node, deadline)
+        waiting.wait = self._wait_for(waiting)
+        waiting.timer = self._reactor.callLater(waiting.wait, self._timed_out, forwarded_id)
+        self.waiting[forwarded_id] = waiting
+        self._by_request[session._session_id, call.request] = forwarded_id
         self.tap.calls_out += 1
         self.tap.relay.send_message(wire.calls_channel(self.realm, node), forwarded.encode())
 
-    def _timed_out(self, forwarded_id: int, node: str, timeout: float) -> None:
-        waiting = self._waiting.pop(forwarded_id, None)
+    def _wait_for(self, waiting: Waiting) -> float:
+        """Seconds until the next answer is late: cluster_call_timeout, or what is left of the caller's."""
+        if waiting.deadline is None:
+            return self._timeout
+        return max(0.0, min(self._timeout, waiting.deadline - self._reactor.seconds()))
+
+    def _done(self, forwarded_id: int) -> Waiting | None:
+        """The call's end, however it came: out of both maps, its timer stopped."""
+        waiting = self.waiting.pop(forwarded_id, None)
+        if waiting is not None:
+            key = (waiting.session._session_id, waiting.request)
+            if self._by_request.get(key) == forwarded_id:  # a caller that reused a request id took it over
+                del self._by_request[key]
+            if waiting.timer.active():
+                waiting.timer.cancel()
+        return waiting
+
+    def _timed_out(self, forwarded_id: int) -> None:
+        waiting = self._done(forwarded_id)
         if waiting is None:
             return
-        session, request, _ = waiting
-        self._reply_error(session, request, uris.TIMEOUT, f"no answer from cluster node {node} within {timeout:g} s")
+        self._send_cancel(forwarded_id, waiting, "killnowait")
+        text = f"no answer from cluster node {waiting.node} within {waiting.wait:g} s"
+        self._reply_error(waiting.session, waiting.request, uris.TIMEOUT, text)
+
+    def cancel(self, session, cancel) -> bool:
+        """A CANCEL from `session`: False when it is not for a call this node forwarded."""
+        forwarded_id = self._by_request.get((session._session_id, cancel.request))
+        if forwarded_id is None:
+            return False
+        waiting = self.waiting[forwarded_id]
+        if waiting.canceled:  # a second CANCEL, as Crossbar's dealer: nothing more
+            return True
+        waiting.canceled = True
+        self._send_cancel(forwarded_id, waiting, cancel.mode)
+        if answers_cancel_at_once(cancel.mode):
+            self._done(forwarded_id)
+            self._reply_error(session, cancel.request, uris.CANCELED, None)
+        return True
+
+    def _send_cancel(self, forwarded_id: int, waiting: Waiting, mode: str | None) -> None:
+        cancel = wire.CancelCall(forwarded_id, self.node, waiting.session._session_id, mode)
+        self.tap.relay.send_message(wire.calls_channel(self.realm, waiting.node), cancel.encode())
 
     def _take_answer(self, data: bytes) -> None:
         try:
@@ -224,29 +287,43 @@ class Forwarder:
         except wire.WireError as e:
             log.warn("cluster: an answer on {realm} is not one: {why}", realm=self.realm, why=e)
             return
-        waiting = self._waiting.pop(answer.id, None)
-        if waiting is None:  # timed out already
+        if answer.progress:
+            waiting = self.waiting.get(answer.id)
+            if waiting is None or not waiting.progress or waiting.canceled:  # over, or not asked for
+                return
+            if waiting.session._transport is None:  # the caller left: stop the callee, as Crossbar would
+                self._done(answer.id)
+                self._send_cancel(answer.id, waiting, "killnowait")
+                return
+            waiting.wait = self._wait_for(waiting)
+            waiting.timer.reset(waiting.wait)
+            msg = _message.Result(waiting.request, args=answer.args, kwargs=answer.kwargs, progress=True)
+            self.dealer._router.send(waiting.session, msg)
             return
-        session, request, timer = waiting
-        if timer.active():
-            timer.cancel()
+        waiting = self._done(answer.id)
+        if waiting is None:  # timed out or cancelled already
+            return
         if answer.error is not None:
             msg = _message.Error(
-                _message.Call.MESSAGE_TYPE, request, answer.error, args=answer.args, kwargs=answer.kwargs
+                _message.Call.MESSAGE_TYPE, waiting.request, answer.error, args=answer.args, kwargs=answer.kwargs
             )
         else:
-            msg = _message.Result(request, args=answer.args, kwargs=answer.kwargs)
-        self.dealer._router.send(session, msg)
+            msg = _message.Result(waiting.request, args=answer.args, kwargs=answer.kwargs)
+        self.dealer._router.send(waiting.session, msg)
 
-    def _reply_error(self, session, request: int, error: str, text: str) -> None:
-        self.dealer._router.send(session, _message.Error(_message.Call.MESSAGE_TYPE, request, error, [text]))
+    def _reply_error(self, session, request: int, error: str, text: str | None) -> None:
+        args = [text] if text is not None else None
+        self.dealer._router.send(session, _message.Error(_message.Call.MESSAGE_TYPE, request, error, args))
 
     # --- calls in ------------------------------------------------------------------------------
     def _take_call(self, data: bytes) -> None:
         try:
-            forwarded = wire.ForwardedCall.decode(data)
+            forwarded = wire.decode_on_calls(data)
         except wire.WireError as e:
             log.warn("cluster: a call on {realm} is not one: {why}", realm=self.realm, why=e)
+            return
+        if isinstance(forwarded, wire.CancelCall):
+            self._take_cancel(forwarded)
             return
         caller = RemoteCaller(self.realm, forwarded, Answering(self, forwarded))
         call = _message.Call(
@@ -255,6 +332,7 @@ class Forwarder:
             args=forwarded.args,
             kwargs=forwarded.kwargs,
             timeout=forwarded.timeout or None,
+            receive_progress=forwarded.progress or None,
         )
         if self.dealer._registration_map.best_matching_observation(forwarded.procedure) is None:
             self.answer(
@@ -267,6 +345,16 @@ class Forwarder:
             return
         self.tap.calls_in += 1
         self.dealer.processCall(caller, call)
+
+    def _take_cancel(self, cancel: wire.CancelCall) -> None:
+        """Cancel the call made here for `cancel`'s caller, through the dealer as its own CANCEL would."""
+        invocation = self.dealer._invocations_by_call.get((cancel.session, cancel.id))
+        if invocation is None:  # answered already (or timed out here)
+            return
+        caller = invocation.caller
+        if not isinstance(caller, RemoteCaller) or caller._transport.call.origin != cancel.origin:
+            return
+        self.dealer.processCancel(caller, _message.Cancel(cancel.id, mode=cancel.mode))
 
     def answer(self, origin: str, answer: wire.CallAnswer) -> None:
         self.tap.relay.send_message(wire.replies_channel(self.realm, origin), answer.encode())
@@ -286,7 +374,7 @@ def install(force: bool = False) -> bool:
 
     _message, _UriObservationMap = message, UriObservationMap
     Dealer = crossbar_dealer.Dealer
-    dealer_init, process_call = Dealer.__init__, Dealer.processCall
+    dealer_init, process_call, process_cancel = Dealer.__init__, Dealer.processCall, Dealer.processCancel
 
     def forwarding_init(self, router, *args, **kwargs):
         dealer_init(self, router, *args, **kwargs)
@@ -302,7 +390,14 @@ def install(force: bool = False) -> bool:
                 return None
         return process_call(self, session, call)
 
+    def forwarding_process_cancel(self, session, cancel):
+        forwarder = self._switchboard_forwarder
+        if forwarder is not None and forwarder.cancel(session, cancel):
+            return None
+        return process_cancel(self, session, cancel)
+
     Dealer.__init__ = forwarding_init
     Dealer.processCall = forwarding_process_call
+    Dealer.processCancel = forwarding_process_cancel
     _installed = True
     return True

@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from switchboard.bridge import forwarded, uris
 from switchboard.router import settings as S
+from switchboard.router.patches import calls as calls_patch
 from switchboard.router.patches import counting, relay
 from switchboard.router.services import counters
 from switchboard.router.services.http_answers import body_for, json_answer, refuse_unless_get
@@ -173,14 +174,22 @@ def _cluster(taps):
         "Calls forwarded to the node that has the procedure (out), and made here for another node (in)",
         labels=["realm", "direction"],
     )
+    waiting = GaugeMetricFamily(
+        "switchboard_cluster_calls_waiting",
+        "Calls this node forwarded that wait for their answer (not yet answered, cancelled or timed out)",
+        labels=["realm"],
+    )
     for realm, tap in sorted(taps.items()):
         events.add_metric([realm, "out"], tap.relay.sent)
         events.add_metric([realm, "in"], tap.relay.received)
         events.add_metric([realm, "dropped"], tap.relay.dropped)
         calls.add_metric([realm, "out"], tap.calls_out)
         calls.add_metric([realm, "in"], tap.calls_in)
+        forwarder = calls_patch.forwarders.get(realm)
+        waiting.add_metric([realm], len(forwarder.waiting) if forwarder is not None else 0)
     yield events
     yield calls
+    yield waiting
 
 
 def _by_type(name: str, documentation: str, counts) -> CounterMetricFamily:

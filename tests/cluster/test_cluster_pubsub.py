@@ -4,6 +4,8 @@ disclosure, one publication id everywhere, retained events, filters, node-local 
 import pytest
 from switchboard.bridge.client import HubClient
 
+from tests.cluster.scrape import metrics, sample
+
 
 def test_an_event_published_on_one_node_reaches_subscribers_on_every_node(cluster):
     a, b, c = cluster.hubs
@@ -111,31 +113,16 @@ def test_node_local_topics_stay_on_their_node(cluster):
     assert first.args[0]["time"] != second.args[0]["time"], "one tick per second, not one per node"
 
 
-def _metrics(hub) -> str:
-    import urllib.request
-
-    with urllib.request.urlopen(hub.settings.metrics_url, timeout=10) as response:
-        return response.read().decode()
-
-
-def _sample(text: str, name: str, **labels) -> float:
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(part in line for part in want.split(",")):
-            return float(line.rsplit(" ", 1)[1])
-    raise LookupError(f"{name}{{{want}}} not in /metrics")
-
-
 def test_metrics_count_the_relayed_events_and_not_the_tap(cluster):
     a, b, _ = cluster.hubs
-    before_out = _sample(_metrics(a), "switchboard_cluster_events_total", direction="out")
-    before_in = _sample(_metrics(b), "switchboard_cluster_events_total", direction="in")
+    before_out = sample(metrics(a), "switchboard_cluster_events_total", direction="out")
+    before_in = sample(metrics(b), "switchboard_cluster_events_total", direction="in")
     with b.client() as sub_client, a.backend_client() as pub:
         sub = sub_client.subscribe("public.metered")
         pub.publish("public.metered", 1)
         sub.get(timeout=5)
-    assert _sample(_metrics(a), "switchboard_cluster_events_total", direction="out") > before_out
-    assert _sample(_metrics(b), "switchboard_cluster_events_total", direction="in") > before_in
+    assert sample(metrics(a), "switchboard_cluster_events_total", direction="out") > before_out
+    assert sample(metrics(b), "switchboard_cluster_events_total", direction="in") > before_in
     # the tap's catch-all subscription on "" is not one of the node's subscriptions
     with a.admin_client() as admin:
         stats = admin.call("switchboard.admin.stats")

@@ -68,3 +68,56 @@ def test_a_batch_joined_from_encoded_items_is_the_batch(n):
     items = [wire.RelayedEvent("t", i, args=[i]).as_item() for i in range(n)]
     joined = wire.join_batch("node", [wire.encode_item(item) for item in items])
     assert joined == wire.encode_batch("node", items)
+
+
+def test_a_forwarded_call_round_trips_and_asks_for_progress_only_when_its_caller_did():
+    call = wire.ForwardedCall(7, "node-b", "app.stream", (1, "ann", "user"), [1], {"k": 2}, 5000, progress=True)
+    assert wire.ForwardedCall.decode(call.encode()) == call
+    plain = wire.ForwardedCall(8, "node-b", "app.echo", (1, "ann", "user"))
+    assert "p" not in wire.msgpack.unpackb(plain.encode())  # what a node before progressive results wrote
+    assert wire.ForwardedCall.decode(plain.encode()).progress is False
+
+
+def test_a_progressive_answer_is_marked_and_a_final_one_is_as_before():
+    progressive = wire.CallAnswer(7, [1], None, progress=True)
+    assert wire.CallAnswer.decode(progressive.encode()) == progressive
+    final = wire.CallAnswer(7, ["done"], {"n": 3})
+    assert wire.msgpack.unpackb(final.encode()) == {"i": 7, "a": ["done"], "k": {"n": 3}, "e": None}
+    assert wire.CallAnswer.decode(final.encode()).progress is False
+
+
+@pytest.mark.parametrize("mode", wire.CANCEL_MODES)
+def test_a_cancel_round_trips_on_the_calls_channel_beside_the_calls(mode):
+    cancel = wire.CancelCall(7, "node-b", 2**53 - 1, mode)
+    assert wire.decode_on_calls(cancel.encode()) == cancel
+    call = wire.ForwardedCall(7, "node-b", "app.echo", (1, "ann", "user"))
+    assert wire.decode_on_calls(call.encode()) == call
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        wire.msgpack.packb({"i": 1, "o": "n", "s": 2, "x": "explode"}),
+        wire.msgpack.packb({"i": 1, "o": "n", "x": "kill"}),
+        wire.msgpack.packb({"i": "1", "o": "n", "s": 2, "x": "kill"}),
+        wire.msgpack.packb({"i": 1, "o": "n", "u": "p", "c": [1, 2, 3], "p": "yes"}),
+        wire.msgpack.packb({"i": 1, "o": "n", "u": "p", "c": [1, 2]}),
+        wire.msgpack.packb([1, "n"]),
+    ],
+)
+def test_anything_else_on_the_calls_channel_is_a_wire_error(data):
+    with pytest.raises(wire.WireError):
+        wire.decode_on_calls(data)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"i": 1, "a": None, "k": None, "e": None, "p": 1},
+        {"i": 1, "a": None, "k": None, "e": "app.error", "p": True},  # an error is never progressive
+        {"i": 1, "a": {}, "k": None, "e": None},
+    ],
+)
+def test_an_answer_that_is_not_one_is_a_wire_error(answer):
+    with pytest.raises(wire.WireError):
+        wire.CallAnswer.decode(wire.msgpack.packb(answer))
