@@ -162,14 +162,14 @@ class Publisher(threading.Thread):
 
 def summarize(loop: Loop, down: float, up: float) -> dict:
     """A probe's tries during the outage by outcome, and when it was first accepted again."""
-    during = collections.Counter(str(what) if not ok else "accepted" for s, _, ok, what in loop.records if down <= s < up)
+    during = collections.Counter("accepted" if ok else str(what) for s, _, ok, what in loop.records if down <= s < up)
     after = first_at_or_after([(finished, ok) for _, finished, ok, _ in loop.records], up)
     first_after = next(((ok, what) for s, _, ok, what in loop.records if s >= up), None)
     return {
         "during_outage": dict(during),
         "refused_during_outage": sum(n for k, n in during.items() if k != "accepted"),
         "accepted_during_outage": during.get("accepted", 0),
-        "first_try_after_redis_back": None if first_after is None else ("accepted" if first_after[0] else first_after[1]),
+        "first_try_after_redis_back": first_after and ("accepted" if first_after[0] else first_after[1]),
         "accepted_again_after_ms": None if after is None else round(after * 1000, 1),
     }
 
@@ -222,7 +222,8 @@ class Scenario:
             return True, "accepted"
 
         def call():
-            caller.call(PROCEDURE, 1, options=CallOptions(timeout=int(CALL_TIMEOUT_S * 1000)), timeout=CALL_TIMEOUT_S + 5)
+            wamp_timeout = CallOptions(timeout=int(CALL_TIMEOUT_S * 1000))
+            caller.call(PROCEDURE, 1, options=wamp_timeout, timeout=CALL_TIMEOUT_S + 5)
             return True, "accepted"
 
         def join():
@@ -270,7 +271,7 @@ class Scenario:
         for loop in (*probes.values(), roster_loop, join_loop):
             loop.stop()
         settle(subs.values())
-        received = {name: [(t, e.args[0]["seq"]) for t, e in q.drain() if e.topic == self.topic] for name, q in subs.items()}
+        received = {n: [(t, e.args[0]["seq"]) for t, e in q.drain() if e.topic == self.topic] for n, q in subs.items()}
         result = {
             "kind": self.kind,
             "outage_s": round(up - down, 2),
@@ -425,7 +426,8 @@ def render(results: dict) -> str:
     for name, r in results["scenarios"].items():
         t, br, rpc = r["tickets"], r["bridge"], r["rpc"]
         lines.append(
-            f"| {name} | {t['refused_during_outage']} / {t['accepted_during_outage']} | {t['accepted_again_after_ms']} | "
+            f"| {name} | {t['refused_during_outage']} / {t['accepted_during_outage']} | "
+            f"{t['accepted_again_after_ms']} | "
             f"{br['refused_during_outage']} / {br['accepted_during_outage']} | {br['accepted_again_after_ms']} | "
             f"{fmt(rpc['during_outage'])} | {rpc['accepted_again_after_ms']} |"
         )
@@ -439,9 +441,11 @@ def render(results: dict) -> str:
         p, h = r["presence"], r["history"]
         rec = h["recovery_by_publication_id"]
         lines.append(
-            f"| {name} | {fmt(p['join_refused_during_outage'])} | {', '.join(p['first_roster_after_redis_back'] or [])} "
+            f"| {name} | {fmt(p['join_refused_during_outage'])} | "
+            f"{', '.join(p['first_roster_after_redis_back'] or [])} "
             f"| {p['first_roster_right']} | {p['roster_right_after_ms']} | "
-            f"{h['published_before_kept']}/{h['published_before']}, {h['published_during_kept']}/{h['published_during']}, "
+            f"{h['published_before_kept']}/{h['published_before']}, "
+            f"{h['published_during_kept']}/{h['published_during']}, "
             f"{h['published_after_kept']}/{h['published_after']} | {rec['events']}, {rec['outage_events_in_it']}, "
             f"{rec['gap']} |"
         )
