@@ -12,7 +12,7 @@ UPLOT  := web/vendor/uPlot.iife.min.js
 #: what the pages load from web/vendor/, fetched and checked by `make vendor`
 VENDORED := $(JS) $(UPLOT)
 
-.PHONY: run cluster test bench-smoke wheel fuzz check bench bench-cluster bench-tuning bench-soak bench-instructions vendor chromium nginx redis-server valgrind clean constraints
+.PHONY: run cluster test bench-smoke wheel fuzz check bench bench-cluster bench-cluster-outage bench-tuning bench-soak bench-instructions vendor chromium nginx redis-server valgrind clean constraints
 
 run: $(VENV)/.hub $(VENDORED)
 	$(VENV)/bin/switchboard run
@@ -56,6 +56,11 @@ bench-tuning: $(VENV)/.bench
 # nodes; results in bench/results/cluster.md.
 bench-cluster: $(VENV)/.bench redis-server
 	$(PY) -m bench.cluster $(BENCH_ARGS)
+
+# Redis killed -9 and restarted, 2 s and 10 s, under a steady stream on a 2-node cluster (bench/cluster_outage.py):
+# what is lost and what is not, and how long each part takes to work again; results in bench/results/cluster_outage.md.
+bench-cluster-outage: $(VENV)/.bench redis-server
+	$(PY) -m bench.cluster_outage $(BENCH_ARGS)
 
 # Router instructions per call and per event with the guards and the metrics counting on and off
 # (valgrind callgrind; docs/benchmarks.md): about 8 minutes on a 2-core machine.

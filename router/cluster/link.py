@@ -16,6 +16,8 @@ REPLY_TIMEOUT = 10.0
 HEALTH_CHECK_INTERVAL = 15
 
 Error = redis.RedisError
+#: Redis answered, with an error: a command it does not allow (a managed Redis may rename some)
+Refused = redis.ResponseError
 
 
 def client(url: str, *, reply_timeout: float | None = REPLY_TIMEOUT) -> redis.Redis:

@@ -9,15 +9,18 @@ another node to the reactor (`deliver`), in the order its origin sent them.
 
 While Redis is unreachable the outbox keeps up to `cluster_outbox_events` (bridge/limits.py) and
 sends them once it is back, oldest first; beyond that the oldest are dropped. Pub/sub does not keep
-messages for a listener that is not connected: a node that loses Redis misses the other nodes'
-events until it is back (its clients recover them from history). One log line when Redis goes, one
-when it is back.
+messages for a listener that is not connected, and every node's listener reconnects on its own
+schedule: so after Redis was lost (to the outbox or to this node's inbox) the outbox sends nothing
+until as many listeners are on the realm's channel as its last batch before reached, or
+LISTENERS_WAIT has passed (a node that died meanwhile does not come back): so the nodes that stay
+up get what the others held. One log line when Redis goes, one when it is back.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
+import time
 from typing import Callable
 
 from switchboard.router.cluster import link, wire
@@ -27,6 +30,9 @@ log = Logger()
 
 #: seconds between two tries to reach Redis again, at most (doubling from RETRY_FIRST)
 RETRY_FIRST, RETRY_MOST = 0.1, 2.0
+#: seconds the outbox waits, once Redis is back, for the listeners it had (each retries every
+#: RETRY_MOST at most), and between two counts of them
+LISTENERS_WAIT, LISTENERS_POLL = 3 * RETRY_MOST, 0.05
 #: events taken from the outbox per pipeline at most, and bytes per PUBLISH of events at most (a
 #: batch is one pub/sub message every node must take in one piece; Redis drops a listener whose
 #: pending messages pass its `client-output-buffer-limit pubsub`, 32 MB by default)
@@ -59,6 +65,10 @@ class Relay:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
+        #: set by the inbox when it lost Redis: the outbox counts the listeners before it sends again
+        self._inbox_lost = threading.Event()
+        #: how many listeners the last batch of events reached (this node's own inbox among them)
+        self.listeners_seen = 0
         #: counts for /metrics and the tests: events sent, received, dropped (outbox full)
         self.sent = self.received = self.dropped = 0
         self._dropping = False
@@ -115,9 +125,12 @@ class Relay:
                 continue
             try:
                 client = client or link.client(self.url)
+                if lost or self._inbox_lost.is_set():
+                    self._inbox_lost.clear()
+                    self._await_listeners(client)
                 pipe = client.pipeline(transaction=False)
-                self._write(pipe, batch)
-                pipe.execute()
+                publishes = self._write(pipe, batch)
+                replies = pipe.execute()
             except link.Error as e:
                 queue.extendleft(reversed(batch))  # again, first, once Redis is back
                 client = None
@@ -128,22 +141,49 @@ class Relay:
                 delay = min(delay * 2, RETRY_MOST)
                 continue
             self.sent += len(batch)
+            if publishes:
+                self.listeners_seen = min(replies[i] for i in publishes)
             self._dropping = False
             if lost:
                 lost, delay = False, RETRY_FIRST
                 self._call(log.info, "cluster: publishing to Redis again")
 
-    def _write(self, pipe, batch: list[tuple]) -> None:
+    def _await_listeners(self, client) -> None:
+        """Until the realm's channel has the listeners the last batch reached, LISTENERS_WAIT at most."""
+        deadline = time.monotonic() + LISTENERS_WAIT
+        while not self._stopping.is_set():
+            try:
+                listening = client.pubsub_numsub(self.channel)[0][1]
+            except link.Refused:  # a Redis that does not allow counting: send as before
+                return
+            if listening >= self.listeners_seen:
+                return
+            if time.monotonic() >= deadline:
+                self._call(
+                    log.info, "cluster: {n} of {before} listeners back on Redis after {s:g} s: sending to them",
+                    n=listening, before=self.listeners_seen, s=LISTENERS_WAIT,
+                )  # fmt: skip
+                self.listeners_seen = listening
+                return
+            self._stopping.wait(LISTENERS_POLL)
+
+    def _write(self, pipe, batch: list[tuple]) -> list[int]:
         """Runs of events as one message each (BATCH_BYTES at most), messages as they are, in the order
-        queued."""
+        queued; returns where the PUBLISHes of events are among the pipeline's replies."""
         events: list[bytes] = []
         size = 0
         retained = {}
+        publishes: list[int] = []
+
+        def publish_events():
+            publishes.append(len(pipe.command_stack))
+            pipe.publish(self.channel, wire.join_batch(self.node, events))
+
         for kind, a, b in batch:
             if kind == EVENT:
                 encoded = wire.encode_item(a)
                 if events and size + len(encoded) > BATCH_BYTES:
-                    pipe.publish(self.channel, wire.join_batch(self.node, events))
+                    publish_events()
                     events, size = [], 0
                 events.append(encoded)
                 size += len(encoded)
@@ -151,13 +191,14 @@ class Relay:
                     retained[a["t"]] = encoded
                 continue
             if events:
-                pipe.publish(self.channel, wire.join_batch(self.node, events))
+                publish_events()
                 events, size = [], 0
             pipe.publish(a, b)
         if events:
-            pipe.publish(self.channel, wire.join_batch(self.node, events))
+            publish_events()
         if retained:
             pipe.hset(wire.retained_key(self.realm), mapping=retained)
+        return publishes
 
     # --- the inbox thread -----------------------------------------------------------------------
     def _inbox(self) -> None:
@@ -182,6 +223,7 @@ class Relay:
                         self._call(self.listeners[channel], message["data"])
             except link.Error as e:
                 self._subscribed.clear()
+                self._inbox_lost.set()
                 if not lost:
                     lost = True
                     self._call(log.warn, "cluster: lost Redis ({why}): events of other nodes are missed", why=str(e))
