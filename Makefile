@@ -53,7 +53,8 @@ bench-tuning: $(VENV)/.bench
 	$(PY) -m bench.peers --tuning $(BENCH_ARGS)
 
 # A cluster's costs (bench/cluster.py): fan-out over 1-3 nodes against one node alone, RPC local and across
-# nodes; results in bench/results/cluster.md.
+# nodes, connects to one node and spread, one node on one core, both cores and behind proxies; results in
+# bench/results/cluster.md.
 bench-cluster: $(VENV)/.bench redis-server
 	$(PY) -m bench.cluster $(BENCH_ARGS)
 

@@ -1,5 +1,6 @@
 """What a cluster costs, in one run: fan-out with the subscribers on 1, 2 and 3 nodes against a node of
-its own, and RPC to a procedure on the caller's node against one on another node.
+its own, RPC to a procedure on the caller's node against one on another node, connects a second to
+one node against spread over the cluster, and one node's layouts (one core, both cores, proxies).
 
 `python -m bench.cluster [--quick] [--subscribers N] [--events E] [--rpc-seconds S] [--out DIR]`
 (`make bench-cluster`). Every system runs on this machine's two cores beside the load generator, so
@@ -11,6 +12,14 @@ read the ratios, not the absolute numbers:
   the deliveries.
 - RPC: `bench.echo` registered by one backend session on node A; C callers on node A (local) or on
   node B (forwarded through Redis, router/patches/calls.py), one call in flight each.
+- connects (bench.cluster_connects): `--connects K` idle sessions (3,000) opened as fast as 3 load
+  generator processes started together can, all to a node of its own, all to node A of the
+  cluster, or one process per node; the time from the first connect to the last session opened,
+  connects/s, the sessions that failed, and the nodes' and Redis's CPU per connect.
+- layouts (bench.cluster_layouts): fan-out and RPC as above on one node of its own, its processes
+  pinned to one CPU (`one core`), on both CPUs, and on both CPUs behind 1 and 2 proxy workers, the
+  load generator on the other CPU in each; each row's ratios against `one core` and against
+  `both cores, no proxies`.
 
 `--idle N [--idle-nodes K]` instead holds N idle sessions over K nodes (a load generator process
 per node: one process may hold at most 20,000 descriptors here, on either side), and reports how
@@ -25,121 +34,45 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from switchboard.router import settings as S
 from switchboard.router.testing.cluster import Cluster
 from switchboard.router.testing.hub import Hub
 
-from bench.peers import _result, log, run_loadgen, settle
+from bench import cluster_layouts
+from bench.cluster_connects import connects, holding, release, spawn
+from bench.cluster_connects import table as connects_table
+from bench.cluster_runs import Servers, bench_config, echo_callee, fanout, rpc
+from bench.peers import log, settle
 from bench.peers_servers import LOADGEN_LIMITS
 from bench.procstat import established, rss
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
-TOPIC = "bench.fanout"
-PROCEDURE = "bench.echo"
-
-
-def bench_config() -> dict:
-    """The app's config, with anonymous sessions (the load generator's) allowed to call, publish and
-    subscribe under bench."""
-    config = S.load_config(S.CONFIG_FILE)
-    for role in S.router_worker(config)["realms"][0]["roles"]:
-        if role["name"] == "anonymous":
-            role["permissions"].append(
-                {"uri": "bench.", "match": "prefix", "allow": {"call": True, "publish": True, "subscribe": True},
-                 "cache": True}
-            )  # fmt: skip
-    return config
-
-
-class Servers:
-    """The processes whose CPU a run counts: every node's tree, and Redis."""
-
-    def __init__(self, hubs, redis=None):
-        self.hubs, self.redis = hubs, redis
-
-    def cpu_pids(self) -> list[int]:
-        pids = [hub.node.process.pid for hub in self.hubs if hub.node.running]
-        if self.redis is not None and self.redis.process is not None:
-            pids.append(self.redis.pid)
-        return pids
-
-
-def fanout(name: str, servers: Servers, urls: list[str], realm: str, args) -> dict:
-    cfg = {
-        "protocol": "wamp",
-        "url": urls[0],
-        "urls": urls,
-        "realm": realm,
-        "topic": TOPIC,
-        "workload": "fanout",
-        "subscribers": args.subscribers,
-        "events": args.events,
-        "seconds": args.seconds,
-        "warmup": 20,
-        "window": max(2, 2000 // args.subscribers),
-        "unloaded_events": 20,
-        "unloaded_seconds": 5,
-        "paced_seconds": 0,
-        "paced_fraction": 0.5,
-        "payload_bytes": 64,
-        "stall_timeout": 20,
-        "timeout": 240,
-        "server_pids": servers.cpu_pids(),
-    }
-    r = run_loadgen(cfg, servers, timeout=260)
-    if "error" in r:
-        log(f"{name}: ERROR {r['error']}")
-        return r
-    # the loaded phase's server CPU (a share of one CPU over its wall time) per delivery
-    share, rate = r.get("server_cpu_share"), r.get("deliveries_per_s")
-    r["cpu_us_per_delivery"] = round(share / rate * 1e6, 2) if share and rate else None
-    log(
-        f"{name:<38} {rate or 0:>9,} deliveries/s  {r['cpu_us_per_delivery']} µs server CPU per delivery  "
-        f"lost {r.get('lost')}  p50 {(r.get('latency_ms') or {}).get('p50')} ms"
-    )
-    return r
-
-
-def rpc(name: str, servers: Servers, url: str, realm: str, concurrency: int, args) -> dict:
-    cfg = {
-        "protocol": "wamp",
-        "url": url,
-        "realm": realm,
-        "topic": TOPIC,
-        "procedure": PROCEDURE,
-        "workload": "rpc",
-        "concurrency": concurrency,
-        "seconds": args.rpc_seconds,
-        "timeout": 120,
-    }
-    r = run_loadgen(cfg, servers, timeout=140)
-    if "error" in r:
-        log(f"{name}: ERROR {r['error']}")
-        return r
-    log(
-        f"{name:<22} C={concurrency:<3} {r['calls_per_s']:>8,.0f} calls/s  p50 {r['latency_ms']['p50']} "
-        f"p99 {r['latency_ms']['p99']} ms  errors {r['errors']}"
-    )
-    return r
 
 
 def run(args) -> dict:
-    results: dict = {"machine": {"cpus": len(os.sched_getaffinity(0))}, "fanout": {}, "rpc": {}}
+    results: dict = {
+        "machine": {"cpus": len(os.sched_getaffinity(0))},
+        "fanout": {},
+        "rpc": {},
+        "connects": {},
+    }
     config = bench_config()
     with tempfile.TemporaryDirectory(prefix="sb-bench-cluster-") as tmp:
         tmp = Path(tmp)
         env = dict(LOADGEN_LIMITS)  # the load generator's sessions all come from 127.0.0.1
         with Hub.started(tmp / "alone", config=config, with_components=False, env=env) as alone:
+            servers = Servers([alone])
             results["fanout"]["one node, no cluster"] = fanout(
-                "one node, no cluster", Servers([alone]), [alone.url], alone.realm, args
+                "one node, no cluster", servers, [alone.url], alone.realm, args
+            )
+            settle(servers)
+            results["connects"]["one node, no cluster"] = connects(
+                "connects, one node", servers, [alone.url], alone.realm, args.connects
             )
         with Cluster.started(tmp / "cluster", nodes=3, config=config, with_components=False, env=env) as cluster:
             hubs, servers = cluster.hubs, Servers(cluster.hubs, cluster.redis)
@@ -148,21 +81,18 @@ def run(args) -> dict:
                 settle(servers)
                 results["fanout"][name] = fanout(name, servers, [h.url for h in hubs[:k]], hubs[0].realm, args)
             a, b = hubs[0], hubs[1]
-            with a.backend_client() as callee:
-                callee.register(PROCEDURE, lambda *xs: list(xs))
-                deadline = time.monotonic() + 20
-                with b.backend_client() as probe:
-                    while time.monotonic() < deadline:
-                        try:
-                            probe.call(PROCEDURE, timeout=2)
-                            break
-                        except Exception:
-                            time.sleep(0.2)
+            with echo_callee(a, probe_hub=b):
                 for c in args.rpc_concurrency:
                     settle(servers)
                     results["rpc"][f"local C={c}"] = rpc("rpc, caller on A", servers, a.url, a.realm, c, args)
                     settle(servers)
                     results["rpc"][f"across nodes C={c}"] = rpc("rpc, caller on B", servers, b.url, a.realm, c, args)
+            for name, targets in (("cluster, all on node A", hubs[:1]), ("cluster, spread over 3 nodes", hubs)):
+                settle(servers)
+                results["connects"][name] = connects(
+                    f"connects, {name}", servers, [h.url for h in targets], a.realm, args.connects
+                )
+        results["layouts"] = cluster_layouts.measure(tmp / "layouts", config, env, args)
     return results
 
 
@@ -172,62 +102,22 @@ def hold_idle(cluster: Cluster, per_node: int, timeout: float = 900) -> dict:
     hubs = cluster.hubs
     routers = [hub.worker_pid("router") for hub in hubs]
     before = [rss([pid]) for pid in routers]
-    procs, opened, results = [], {}, {}
+    procs, opened = [], {}
     t0 = time.monotonic()
     deadline = t0 + timeout
     try:
         # one node's sessions at a time: all of them opening at once on two cores starves the load
-        # generators, whose late pongs then make the routers drop sessions (Crossbar pings every 5 s)
+        # generators, whose late pongs then make the routers drop sessions (Crossbar pings every 5 s);
+        # the first node's sessions are held while the others open
         for i, hub in enumerate(hubs):
-            cfg = {
-                "protocol": "wamp",
-                "url": hub.url,
-                "realm": hub.realm,
-                "topic": TOPIC,
-                "workload": "connections",
-                "connections": per_node,
-                "parallel": 50,
-                "timeout": timeout,
-                "hold_timeout": timeout,  # the first node's sessions are held while the others open
-            }
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.peers_loadgen", json.dumps(cfg)],
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            procs.append(proc)
-            sel = selectors.DefaultSelector()
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while i not in opened and time.monotonic() < deadline:
-                if not sel.select(max(0.1, deadline - time.monotonic())):
-                    continue
-                line = proc.stdout.readline()
-                if line.startswith("HOLDING "):
-                    opened[i] = json.loads(line[len("HOLDING ") :])
-                elif not line:
-                    opened[i] = {"error": "load generator exited"}
-            sel.close()
+            procs.append(spawn(hub.url, hub.realm, per_node, 50, timeout))
+            opened[i] = holding(procs[-1:], deadline).get(0, {})
         all_open_s = time.monotonic() - t0
         settle(Servers(hubs, cluster.redis))
         held = [established([pid], urlport(hub.url)) for pid, hub in zip(routers, hubs)]
         after = [rss([pid]) for pid in routers]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.stdin.write("DONE\n")
-                proc.stdin.flush()
-        for i, proc in enumerate(procs):
-            for line in proc.stdout:
-                if (r := _result(line)) is not None:
-                    results[i] = r
-                    break
-            proc.wait(60)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+        results = release(procs)
     nodes = []
     for i, hub in enumerate(hubs):
         grown = after[i] - before[i]
@@ -308,7 +198,8 @@ def render(results: dict) -> str:
             continue
         lat = r["latency_ms"]
         lines.append(f"| {name} | {r['calls_per_s']:.0f} | {lat['p50']} | {lat['p99']} | {r['errors']} |")
-    return "\n".join(lines) + "\n"
+    lines += ["", connects_table(results["connects"]), cluster_layouts.table(results["layouts"])]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rpc-seconds", type=float, default=5.0)
     parser.add_argument("--rpc-concurrency", type=lambda v: [int(x) for x in v.split(",")], default=[1, 8])
+    parser.add_argument("--connects", type=int, default=3000, help="sessions each connects row opens")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--idle", type=int, default=0, help="hold this many idle sessions instead")
     parser.add_argument("--idle-nodes", type=int, default=4)
@@ -332,14 +224,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if results["idle"]["held"] == results["idle"]["requested"] else 1
     if args.quick:
         args.subscribers, args.events, args.seconds, args.rpc_seconds = 30, 100, 3.0, 1.0
-        args.rpc_concurrency = [1]
+        args.rpc_concurrency, args.connects = [1], 500
     results = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cluster.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / "cluster.md").write_text(render(results))
     print(render(results))
-    failed = [n for part in ("fanout", "rpc") for n, r in results[part].items() if "error" in r]
-    return 1 if failed else 0
+    return 1 if failures(results) else 0
+
+
+def failures(results: dict) -> list[str]:
+    """The rows that failed: an error, or a connects row that did not open every session."""
+    rows = [(n, r) for part in ("fanout", "rpc") for n, r in results[part].items()]
+    for name, row in results["layouts"]["rows"].items():
+        rows += [(f"{name} fan-out", row["fanout"]), *((f"{name} RPC {c}", r) for c, r in row["rpc"].items())]
+    failed = [n for n, r in rows if "error" in r]
+    return failed + [n for n, r in results["connects"].items() if r["failed"] or r["errors"]]
 
 
 if __name__ == "__main__":

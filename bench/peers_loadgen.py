@@ -511,7 +511,7 @@ async def connections(cfg: dict, proto) -> dict:
     def still_open() -> int:
         return sum(1 for r in readers if not r.done())  # a reader ends when its connection closes
 
-    cpu0, t0 = cpu_s(), time.monotonic()
+    cpu0, t0, started = cpu_s(), time.monotonic(), time.time()
     sockets, errors, failed = await open_many(proto, sessions, k, parallel, subscribe=False, on_open=read)
     elapsed, cpu = time.monotonic() - t0, cpu_s() - cpu0
     result = {
@@ -520,6 +520,7 @@ async def connections(cfg: dict, proto) -> dict:
         "failed": failed,
         "errors": sorted(set(errors))[:3],
         "seconds": round(elapsed, 3),
+        "started_unix": started,  # when the first connect began: processes opening together line up on it
         "connects_per_s": round(len(sockets) / elapsed, 1),
         "source_addresses": len(sessions),
         "loadgen_cpu_s": round(cpu, 3),
