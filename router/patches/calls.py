@@ -26,7 +26,10 @@ browser that registers) is called through Redis:
 - A call whose node does not answer within its own timeout, or `cluster_call_timeout`
   (bridge/limits.py; each progressive result starts that wait again), fails with
   switchboard.error.timeout and is cancelled on the callee's node (killnowait, as Crossbar's own
-  call timeout interrupts the callee); a caller that left meanwhile gets nothing.
+  call timeout interrupts the callee).
+- A caller that leaves (GOODBYE or a lost connection: its dealer's `detach`) ends its forwarded
+  calls on its node at once, and each is cancelled on the callee's node as killnowait, as Crossbar's
+  dealer does for a local caller that went away: INTERRUPT where the callee allows call canceling.
 """
 
 from __future__ import annotations
@@ -118,9 +121,9 @@ class Forwarder:
         self._url = tap.relay.url
         self._timeout = limits.value("cluster_call_timeout")
         self._ids = itertools.count(1)
-        #: forwarded call id -> the call, until its end; (caller session id, request id) -> forwarded id
+        #: forwarded call id -> the call, until its end; caller session id -> its request ids -> forwarded ids
         self.waiting: dict[int, Waiting] = {}
-        self._by_request: dict[tuple[int, int], int] = {}
+        self._by_caller: dict[int, dict[int, int]] = {}
         self._remote = _UriObservationMap()
         self._published: list | None = None
         self._writing = self._dirty = False
@@ -233,7 +236,7 @@ class Forwarder:
         waiting.wait = self._wait_for(waiting)
         waiting.timer = self._reactor.callLater(waiting.wait, self._timed_out, forwarded_id)
         self.waiting[forwarded_id] = waiting
-        self._by_request[session._session_id, call.request] = forwarded_id
+        self._by_caller.setdefault(session._session_id, {})[call.request] = forwarded_id
         self.tap.calls_out += 1
         self.tap.relay.send_message(wire.calls_channel(self.realm, node), forwarded.encode())
 
@@ -247,9 +250,11 @@ class Forwarder:
         """The call's end, however it came: out of both maps, its timer stopped."""
         waiting = self.waiting.pop(forwarded_id, None)
         if waiting is not None:
-            key = (waiting.session._session_id, waiting.request)
-            if self._by_request.get(key) == forwarded_id:  # a caller that reused a request id took it over
-                del self._by_request[key]
+            requests = self._by_caller.get(waiting.session._session_id)
+            if requests is not None and requests.get(waiting.request) == forwarded_id:  # else a reused request id
+                del requests[waiting.request]
+                if not requests:
+                    del self._by_caller[waiting.session._session_id]
             if waiting.timer.active():
                 waiting.timer.cancel()
         return waiting
@@ -264,7 +269,7 @@ class Forwarder:
 
     def cancel(self, session, cancel) -> bool:
         """A CANCEL from `session`: False when it is not for a call this node forwarded."""
-        forwarded_id = self._by_request.get((session._session_id, cancel.request))
+        forwarded_id = self._by_caller.get(session._session_id, {}).get(cancel.request)
         if forwarded_id is None:
             return False
         waiting = self.waiting[forwarded_id]
@@ -276,6 +281,15 @@ class Forwarder:
             self._done(forwarded_id)
             self._reply_error(session, cancel.request, uris.CANCELED, None)
         return True
+
+    def caller_left(self, session) -> None:
+        """`session` left (its dealer's detach): its forwarded calls end here, and each one not cancelled
+        yet is cancelled on its callee's node as killnowait, as Crossbar's dealer interrupts the callee
+        of a local caller that went away (where the callee's registration allows call canceling)."""
+        for forwarded_id in list(self._by_caller.get(session._session_id, {}).values()):
+            waiting = self._done(forwarded_id)
+            if waiting is not None and not waiting.canceled:
+                self._send_cancel(forwarded_id, waiting, "killnowait")
 
     def _send_cancel(self, forwarded_id: int, waiting: Waiting, mode: str | None) -> None:
         cancel = wire.CancelCall(forwarded_id, self.node, waiting.session._session_id, mode)
@@ -375,6 +389,7 @@ def install(force: bool = False) -> bool:
     _message, _UriObservationMap = message, UriObservationMap
     Dealer = crossbar_dealer.Dealer
     dealer_init, process_call, process_cancel = Dealer.__init__, Dealer.processCall, Dealer.processCancel
+    dealer_detach = Dealer.detach
 
     def forwarding_init(self, router, *args, **kwargs):
         dealer_init(self, router, *args, **kwargs)
@@ -396,7 +411,14 @@ def install(force: bool = False) -> bool:
             return None
         return process_cancel(self, session, cancel)
 
+    def forwarding_detach(self, session):
+        forwarder = self._switchboard_forwarder
+        if forwarder is not None:
+            forwarder.caller_left(session)
+        return dealer_detach(self, session)
+
     Dealer.__init__ = forwarding_init
+    Dealer.detach = forwarding_detach
     Dealer.processCall = forwarding_process_call
     Dealer.processCancel = forwarding_process_cancel
     _installed = True

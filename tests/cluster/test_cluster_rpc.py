@@ -219,6 +219,28 @@ def test_a_forwarded_call_cancelled_with_skip_answers_canceled_and_drops_the_lat
     assert not long_calls_on_a.interrupted.is_set(), "skip sends no INTERRUPT"
 
 
+@pytest.mark.parametrize("leaves", ["goodbye", "connection lost"])
+def test_a_caller_that_leaves_mid_call_interrupts_its_callee_on_the_other_node(cluster, long_calls_on_a, leaves):
+    """As Crossbar's dealer does for a local caller that goes away: the forwarded call ends on the
+    caller's node at once, and the callee gets INTERRUPT (killnowait) rather than run until the
+    cluster call timeout (30 s)."""
+    b = cluster.hubs[1]
+    caller = b.backend_client()
+    try:
+        _start_call(caller, "cluster.hang")
+        assert long_calls_on_a.started.wait(10)
+        assert _waiting(b) == 1
+        if leaves == "goodbye":
+            caller.close()
+        else:
+            caller._loop.call_soon_threadsafe(caller.session._transport.transport.abort)
+            caller.wait_closed(10)
+        assert long_calls_on_a.interrupted.wait(10), "the callee is interrupted once its caller left"
+        wait_until(lambda: _waiting(b) == 0, timeout=10, what="B's forwarded call gone")
+    finally:
+        caller.close()
+
+
 def _start_call(client, procedure: str, *args):
     """A CALL sent on `client`'s loop: its request id, and a future of its outcome."""
 
