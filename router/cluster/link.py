@@ -8,6 +8,8 @@ rediss:// for TLS, unix:///path/to/redis.sock; a password goes in the URL (redis
 from __future__ import annotations
 
 import redis
+import redis.backoff
+import redis.retry
 
 #: seconds to connect, and to wait for any reply, before the connection counts as lost
 CONNECT_TIMEOUT = 5.0
@@ -20,13 +22,20 @@ Error = redis.RedisError
 Refused = redis.ResponseError
 
 
-def client(url: str, *, reply_timeout: float | None = REPLY_TIMEOUT) -> redis.Redis:
-    """A client (its own pool) for `url`; `reply_timeout=None` for a connection that waits on pub/sub."""
+def client(url: str, *, reply_timeout: float | None = REPLY_TIMEOUT, reconnect: bool = True) -> redis.Redis:
+    """A client (its own pool) for `url`; `reply_timeout=None` for a connection that waits on pub/sub.
+
+    `reconnect=False`: a lost connection raises at once (link.Error) and is not connected again under
+    its caller. A pub/sub listener needs that: redis-py reconnects and subscribes again inside a read
+    that failed, and may still raise, so a listener that then subscribes anew on a client of its own
+    had, for a moment, two subscriptions, and lost what Redis sent to the one it closed."""
+    kwargs = {} if reconnect else {"retry": redis.retry.Retry(redis.backoff.NoBackoff(), 0, supported_errors=())}
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=reply_timeout,
         health_check_interval=HEALTH_CHECK_INTERVAL,
+        **kwargs,
     )
 
 

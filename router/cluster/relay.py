@@ -11,7 +11,8 @@ While Redis is unreachable the outbox keeps up to `cluster_outbox_events` (bridg
 sends them once it is back, oldest first; beyond that the oldest are dropped. Pub/sub does not keep
 messages for a listener that is not connected, and every node's listener reconnects on its own
 schedule: so after Redis was lost (to the outbox or to this node's inbox) the outbox sends nothing
-until as many listeners are on the realm's channel as its last batch before reached, or
+until as many listeners are on the realm's channel as its last batch before reached, and the
+channel of each message it holds (a call forwarded to a node, an answer) has its node's listener, or
 LISTENERS_WAIT has passed (a node that died meanwhile does not come back): so the nodes that stay
 up get what the others held. One log line when Redis goes, one when it is back.
 """
@@ -60,6 +61,9 @@ class Relay:
         self._deliver, self._call = deliver, call_from_thread
         #: other channels the inbox listens to: channel -> what takes its messages (bytes), on the reactor
         self.listeners: dict[str, Callable[[bytes], None]] = {}
+        #: called on the reactor each time the inbox listens again after it lost Redis (the call
+        #: forwarder writes and reads the registrations again at once)
+        self.on_back: Callable[[], None] | None = None
         self._max_queued = max_queued
         self._queue: collections.deque = collections.deque()
         self._wake = threading.Event()
@@ -127,7 +131,7 @@ class Relay:
                 client = client or link.client(self.url)
                 if lost or self._inbox_lost.is_set():
                     self._inbox_lost.clear()
-                    self._await_listeners(client)
+                    self._await_listeners(client, {b for kind, b, _ in batch if kind == MESSAGE})
                 pipe = client.pipeline(transaction=False)
                 publishes = self._write(pipe, batch)
                 replies = pipe.execute()
@@ -148,20 +152,26 @@ class Relay:
                 lost, delay = False, RETRY_FIRST
                 self._call(log.info, "cluster: publishing to Redis again")
 
-    def _await_listeners(self, client) -> None:
-        """Until the realm's channel has the listeners the last batch reached, LISTENERS_WAIT at most."""
+    def _await_listeners(self, client, channels: set[str]) -> None:
+        """Until the realm's channel has the listeners the last batch reached, and each of `channels`
+        (the ones a message of the batch is for: another node's calls or replies) has one,
+        LISTENERS_WAIT at most."""
         deadline = time.monotonic() + LISTENERS_WAIT
+        others = sorted(channels)
         while not self._stopping.is_set():
             try:
-                listening = client.pubsub_numsub(self.channel)[0][1]
+                counts = client.pubsub_numsub(self.channel, *others)
             except link.Refused:  # a Redis that does not allow counting: send as before
                 return
-            if listening >= self.listeners_seen:
+            listening = counts[0][1]
+            if listening >= self.listeners_seen and all(n for _, n in counts[1:]):
                 return
             if time.monotonic() >= deadline:
+                silent = [c.decode() if isinstance(c, bytes) else c for c, n in counts[1:] if not n]
                 self._call(
-                    log.info, "cluster: {n} of {before} listeners back on Redis after {s:g} s: sending to them",
+                    log.info, "cluster: {n} of {before} listeners back on Redis after {s:g} s{none}: sending to them",
                     n=listening, before=self.listeners_seen, s=LISTENERS_WAIT,
+                    none=f", none on {', '.join(silent)}" if silent else "",
                 )  # fmt: skip
                 self.listeners_seen = listening
                 return
@@ -206,12 +216,16 @@ class Relay:
         while not self._stopping.is_set():
             pubsub = None
             try:
-                pubsub = link.client(self.url, reply_timeout=None).pubsub(ignore_subscribe_messages=True)
+                pubsub = link.client(self.url, reply_timeout=None, reconnect=False).pubsub(
+                    ignore_subscribe_messages=True
+                )
                 pubsub.subscribe(self.channel, *self.listeners)
                 self._subscribed.set()
                 if lost:
                     lost, delay = False, RETRY_FIRST
                     self._call(log.info, "cluster: listening to Redis again")
+                    if self.on_back is not None:
+                        self._call(self.on_back)
                 while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message is None:

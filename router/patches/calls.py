@@ -9,6 +9,13 @@ browser that registers) is called through Redis:
   broker's `wamp.registration.on_create`/`on_delete`); it reads the other nodes' lists on each
   change they announce and every REGISTRY_REFRESH seconds. A node that dies drops out when its
   list expires (REGISTRY_TTL).
+- After Redis was away (this node's listener lost it, or a write or read failed) a node writes its
+  list again as soon as its listener is back, and reads the others'; and for REGISTRY_TTL after its
+  first read it keeps the procedures of a node whose list is missing (it expired while no node
+  could renew it): that node writes its own again within that time if it is alive, and drops out
+  then if it is not, as a node that dies with Redis up. So a call made just after an outage longer
+  than REGISTRY_TTL is forwarded (held until the callee's node listens again), not answered
+  wamp.error.no_such_procedure.
 - `Dealer.processCall` on a node with no local registration for the procedure, and a node that
   has one: the caller's own node authorizes the call as it would a local one, then forwards it
   (`wire.ForwardedCall`) with the caller's session id, authid and authrole. The callee's node
@@ -111,6 +118,19 @@ def answers_cancel_at_once(mode: str | None) -> bool:
     return mode != "kill"
 
 
+def known_procedures(
+    before: dict[str, list[tuple[str, str]]], found: dict[str, list[tuple[str, str]]], node: str, keep_missing: bool
+) -> dict[str, list[tuple[str, str]]]:
+    """The other nodes' procedures after a read of the registry (`found`, every node's list in Redis):
+    this node's own left out; with `keep_missing` (just after Redis was away) the nodes known `before`
+    whose list is missing are kept with what they had."""
+    known = {n: p for n, p in found.items() if n != node}
+    if keep_missing:
+        for n, procedures in before.items():
+            known.setdefault(n, procedures)
+    return known
+
+
 class Forwarder:
     """One realm's dealer on a cluster node: what it calls elsewhere and what it is called for."""
 
@@ -125,6 +145,11 @@ class Forwarder:
         self.waiting: dict[int, Waiting] = {}
         self._by_caller: dict[int, dict[int, int]] = {}
         self._remote = _UriObservationMap()
+        #: node -> its procedures, as last read; until when a node missing from a read is kept
+        #: (after Redis was away), and whether Redis was away since the last read
+        self._known: dict[str, list[tuple[str, str]]] = {}
+        self._keep_missing_until = 0.0
+        self._redis_lost = False
         self._published: list | None = None
         self._writing = self._dirty = False
         relay = tap.relay
@@ -132,6 +157,7 @@ class Forwarder:
         relay.listeners[wire.replies_channel(self.realm, self.node)] = self._take_answer
         relay.listeners[wire.procedures_channel(self.realm)] = self._changed_elsewhere
         tap.on_registrations = self._changed_here
+        relay.on_back = self._redis_back
         from twisted.internet.task import LoopingCall
 
         self._refresh = LoopingCall(self._tick)
@@ -147,6 +173,11 @@ class Forwarder:
         self._published = None  # renew the time to live even when nothing changed
         self._changed_here()
         self._changed_elsewhere(b"")
+
+    def _redis_back(self) -> None:
+        """This node listens to Redis again: write its registrations and read the others' at once."""
+        self._redis_lost = True
+        self._tick()
 
     def _changed_here(self) -> None:
         if self._writing:
@@ -165,20 +196,26 @@ class Forwarder:
             self._reactor.callLater(0, self._changed_here)
 
     def _write_failed(self, failure) -> None:
-        self._writing = False
+        self._writing, self._redis_lost = False, True
         log.debug("cluster: could not write the registrations: {why}", why=failure.value)
 
     def _changed_elsewhere(self, node: bytes) -> None:
         if node == self.node.encode():
             return
         d = self._in_thread(relay_threads.read_procedures, self._url, self.realm)
-        d.addCallbacks(self._read, lambda f: log.debug("cluster: could not read registrations: {why}", why=f.value))
+        d.addCallbacks(self._read, self._read_failed)
+
+    def _read_failed(self, failure) -> None:
+        self._redis_lost = True
+        log.debug("cluster: could not read registrations: {why}", why=failure.value)
 
     def _read(self, found: dict[str, list[tuple[str, str]]]) -> None:
+        now = self._reactor.seconds()
+        if self._redis_lost:  # the first read since Redis was away: lists may have expired meanwhile
+            self._redis_lost, self._keep_missing_until = False, now + REGISTRY_TTL
+        self._known = known_procedures(self._known, found, self.node, keep_missing=now < self._keep_missing_until)
         remote = _UriObservationMap()
-        for node, procedures in found.items():
-            if node == self.node:
-                continue
+        for node, procedures in self._known.items():
             for uri, match in procedures:
                 remote.add_observer(node, uri, match=match)
         self._remote = remote

@@ -2,14 +2,21 @@
 while Redis was gone, and what it publishes just after, reaches the other nodes' listeners once
 they listen again, each event once and in order (bench/cluster_outage.py measured them lost)."""
 
+import concurrent.futures
+import os
 import queue
+import shutil
+import signal
 
 import pytest
+from autobahn.wamp.exception import ApplicationError
+from switchboard.router.cluster import link, wire
 from switchboard.router.cluster import relay as R
-from switchboard.router.cluster import wire
 from switchboard.router.testing.cluster import Cluster
 from switchboard.router.testing.hub import wait_until
 from switchboard.router.testing.redis_server import RedisServer
+
+from tests.cluster.scrape import metrics, sample
 
 
 def started_relay(url: str, node: str, got: queue.Queue) -> R.Relay:
@@ -107,3 +114,52 @@ def test_events_published_on_a_node_while_redis_restarts_reach_the_other_node(tm
             pub.publish("public.outage", "end")
             assert sub.get(timeout=15).args == ("end",)
     assert got == list(range(40))
+
+
+def test_a_call_just_after_redis_lost_the_registrations_is_forwarded_not_refused(tmp_path):
+    """Real nodes: node A's router stalled (SIGSTOP) while Redis is killed -9 and started again
+    without its data, as after an outage longer than the registrations' time to live (they expire
+    the same way), so node B reads the registry before A can write its list again. B's call to A's
+    procedure is forwarded all the same, held, and answered once A is back; A writes its list again
+    at once. Before, B answered wamp.error.no_such_procedure until A's next write and B's next read."""
+    with Cluster.started(tmp_path, nodes=2, with_components=False) as cluster:
+        a, b = cluster.hubs
+        with a.backend_client() as callee, b.backend_client() as caller:
+            callee.register("cluster.echo", lambda n: n)
+            wait_until(lambda: _outcome(caller, 0) == 0, timeout=15, what="cluster.echo callable on B")
+            router_a = a.worker_pid("router")
+            os.kill(router_a, signal.SIGSTOP)
+            try:
+                cluster.redis.kill()
+                shutil.rmtree(cluster.redis.workdir / "appendonlydir")  # every key gone, as expired
+                cluster.redis.start()
+                store = link.client(cluster.redis.url)
+                wait_until(lambda: _calls(store, "smembers") > 0, timeout=15, what="B reading the registry again")
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    outcome = pool.submit(_outcome, caller, 1)
+                    wait_until(lambda: outcome.done() or _waiting(b) == 1, timeout=15, what="B's call made")
+                    os.kill(router_a, signal.SIGCONT)
+                    assert outcome.result(30) == 1
+            finally:
+                os.kill(router_a, signal.SIGCONT)
+            registries = wire.procedures_key(a.realm, "*")
+            wait_until(lambda: len(store.keys(registries)) == 2, timeout=10, what="A's list written again")
+            assert _outcome(caller, 2) == 2
+
+
+def _calls(store, command: str) -> int:
+    return store.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
+
+
+def _waiting(hub) -> float:
+    return sample(metrics(hub), "switchboard_cluster_calls_waiting", realm=hub.realm)
+
+
+def _outcome(client, n: int):
+    """What a call of cluster.echo(n) came to: its result, or its error's URI."""
+    try:
+        return client.call("cluster.echo", n, timeout=10)
+    except ApplicationError as e:
+        return e.error
+    except TimeoutError:
+        return "no answer"
