@@ -228,6 +228,17 @@ _TABLE: list[Limit] = [
         "the router's memory for them (about the events' size); past it the oldest are dropped, with "
         "one log line, and the other nodes' subscribers miss them (history still has them once Redis is back)",
     ),
+    Limit(
+        "cluster_history_held_events",
+        "SWITCHBOARD_CLUSTER_HISTORY_HELD_EVENTS",
+        100_000,
+        "events",
+        "events published on a cluster node that its history holds while Redis does not take them, "
+        "written in order once it does (router/services/history_held.py)",
+        "the router's memory for them, as Python objects (measured 1.6 KB for a chat message of 280 "
+        "bytes of JSON: 100,000 held are about 160 MB); past it the oldest are dropped with one log line, "
+        "and a recovery across them answers gap true",
+    ),
 ]
 
 #: name -> Limit

@@ -46,14 +46,20 @@ local function totals(P)
 end
 """
 
-#: ARGV: P, then (topic, publication or "", published, payload) per event, in order.
-#: Returns {positions..., events total, bytes total}.
+#: ARGV: P, the number of holes H, H times (topic, count), then (topic, publication or "",
+#: published, payload) per event, in order. A hole is `count` positions of its topic that no event
+#: holds (events a node held while Redis was away and had to drop: router/services/history_held.py),
+#: taken before the events. Returns {positions of the events..., events total, bytes total}.
 APPEND = (
     _DROP
     + """
 local P = ARGV[1]
+local holes = tonumber(ARGV[2])
+for i = 3, 2 + 2 * holes, 2 do
+  redis.call('HINCRBY', P .. 'last', ARGV[i], tonumber(ARGV[i + 1]))
+end
 local out, events, bytes = {}, 0, 0
-for i = 2, #ARGV, 4 do
+for i = 3 + 2 * holes, #ARGV, 4 do
   local topic, pub, published, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local position = redis.call('HINCRBY', P .. 'last', topic, 1)
   local member = position .. ':' .. pub .. ':' .. published .. ':' .. payload
@@ -209,9 +215,15 @@ def payload(args: list, kwargs: dict) -> str:
     return json.dumps([args, kwargs], separators=(",", ":"))
 
 
-def append_args(prefix: str, events: Iterable[tuple[str, int | None, float, list, dict]]) -> list[str]:
-    """APPEND's ARGV for (topic, publication, published, args, kwargs) events."""
-    argv = [prefix]
+def append_args(
+    prefix: str, events: Iterable[tuple[str, int | None, float, list, dict]], holes: dict[str, int] | None = None
+) -> list[str]:
+    """APPEND's ARGV for (topic, publication, published, args, kwargs) events, after `holes` (topic ->
+    positions left empty)."""
+    holes = {topic: n for topic, n in (holes or {}).items() if n > 0}
+    argv = [prefix, str(len(holes))]
+    for topic, n in holes.items():
+        argv += [topic, str(int(n))]
     for topic, publication, published, args, kwargs in events:
         argv += [topic, "" if publication is None else str(publication), repr(float(published)), payload(args, kwargs)]
     return argv

@@ -20,8 +20,11 @@ On a cluster node (SWITCHBOARD_REDIS_URL set) the store is the cluster's Redis
 (router/services/history_redis.py) and the component records only the events published on its own
 node (`relay.origin_only`): each event is stored once, by the node its publisher is connected to, and
 acknowledged once it is in Redis; every node reads the one history. While the store cannot be
-reached (StoreUnavailable), one line says so, acknowledgements go out without a commit, reads answer
-switchboard.error.unavailable, and one line says when it is back.
+reached (StoreUnavailable), one line says so, acknowledgements go out without a commit, the events
+are held (history_held.py, up to `cluster_history_held_events`; past it the oldest are dropped and
+leave a hole in the positions, so a recovery across them says gap), only a retry every
+HELD_RETRY seconds tries the store, reads answer switchboard.error.unavailable, and one line says
+when it is back: what was held is written first, in order, and a read on this node waits for it.
 
 What a client can recover, and what not: docs/history.md.
 """
@@ -38,6 +41,7 @@ from switchboard.bridge import limits, uris
 from switchboard.router import settings as S
 from switchboard.router.patches import durable_ack, relay
 from switchboard.router.services import counters
+from switchboard.router.services.history_held import Held
 from switchboard.router.services.history_policy import HistoryPolicy
 from switchboard.router.services.history_store import HistoryStore, StoreUnavailable
 from switchboard.router.services.permissions import decide_for_user, public_rules
@@ -65,6 +69,8 @@ TRIM_INTERVAL = 60.0
 TRIM_CHUNK = 100
 #: While the store's caps bite, at most one log line per this many seconds.
 CAP_LOG_INTERVAL = 3600.0
+#: Seconds between two tries of a store that could not be reached, while events are held for it.
+HELD_RETRY = 0.5
 
 
 class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
@@ -74,6 +80,9 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
     clock = reactor
     #: the store failed its last write (one line when that starts, one when it is over)
     _store_down = False
+    #: the hold is dropping its oldest (one line per outage); the next try of the store, while one waits
+    _dropping = False
+    _retry = None
 
     async def onJoin(self, details):
         extra = self.config.extra or {}
@@ -103,6 +112,8 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
         self._queue: list[tuple] = []  # recorded, not yet taken by the writer (under _queue_lock)
         self._queue_lock = threading.Lock()
         self._draining = False  # the writer is running: it takes what is queued without being asked
+        self._held = Held(limits.value("cluster_history_held_events"))  # on the history thread only
+        self._dropping = False
         for rule in self._policy.rules:
             options = SubscribeOptions(match=rule.match, details_arg="details")
             await self.subscribe(self._record, rule.uri, options=options)
@@ -154,48 +165,87 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             while self._write_queued(done_when_empty=True):
                 pass
 
-    def _write_queued(self, *, done_when_empty: bool) -> bool:
-        """On the history thread: commit what is queued now; False if nothing was (and, with
-        `done_when_empty`, the writer is done: the next event asks for it again)."""
+    def _write_queued(self, *, done_when_empty: bool, retry: bool = False) -> bool:
+        """On the history thread: commit what is held and queued now, held first (one chunk of it at
+        most); False if there was nothing (and, with `done_when_empty`, the writer is done: the next
+        event asks for it again). While the store is down only a `retry` tries it: the rest is held."""
+        waiting = self._store_down and not retry
         with self._queue_lock:
             batch, self._queue = self._queue, []
-            if not batch:
+            if not batch and (waiting or not self._held):
                 if done_when_empty:
                     self._draining = False
                 return False
+        if waiting:  # the store is away: hold them, and let their acknowledgements go
+            self._hold(self._held.hold(batch))
+            reactor.callFromThread(self._committed, [event[1] for event in batch])
+            return True
+        self._held.hold(batch)  # behind what is held (mostly nothing: then this batch is the chunk)
+        holes, batch = self._held.take()
         try:
-            eviction = self._write(batch)
+            eviction = self._write(batch, holes)
         except StoreUnavailable as e:
+            self._hold(self._held.put_back(holes, batch))
             if not self._store_down:
                 self._store_down = True
                 reactor.callFromThread(
                     log.warn,
-                    "history: cannot store events ({why}): they are delivered but not kept, until it is back",
+                    "history: cannot store events ({why}): they are delivered and held (up to {most}, "
+                    "cluster_history_held_events) until it is back",
                     why=str(e),
+                    most=self._held.most,
                 )
+            reactor.callFromThread(self._retry_later)
         except Exception:
             reactor.callFromThread(log.failure, "history: could not store {n} events", failure=Failure(), n=len(batch))
         else:
             if self._store_down:
-                self._store_down = False
+                self._store_down, self._dropping = False, False
                 reactor.callFromThread(log.info, "history: storing events again")
             reactor.callFromThread(self._evicted, eviction)
         return True
+
+    def _hold(self, dropped: int) -> None:
+        """On the history thread: one line when the hold starts dropping the oldest (then none until
+        the store is back)."""
+        if dropped and not self._dropping:
+            self._dropping = True
+            reactor.callFromThread(
+                log.warn,
+                "history: holding {most} events for the store (cluster_history_held_events): dropping the oldest; "
+                "a recovery across them answers gap",
+                most=self._held.most,
+            )
+
+    def _retry_later(self) -> None:
+        """On the reactor: try the store again in HELD_RETRY seconds (one try waits at a time), and
+        write what is held if it answers."""
+        if self._retry is not None and self._retry.active():
+            return
+        self._retry = self.clock.callLater(
+            HELD_RETRY, lambda: self._run(self._flush).addErrback(self._failed, "writing held events")
+        )
+
+    def _flush(self) -> None:
+        """On the history thread: write what is queued, and what is held until nothing is, or the store fails."""
+        wrote = self._write_queued(done_when_empty=False, retry=True)
+        while wrote and self._held and not self._store_down:
+            wrote = self._write_queued(done_when_empty=False, retry=True)
 
     def _committed(self, publications):
         """On the reactor: the batch holding these publications is on disk (or failed): acknowledge them."""
         if self._acks is not None:
             self._acks.release(publications)
 
-    def _write(self, batch):
-        """On the history thread: store a batch, let its acknowledgements go, enforce count retention
-        on the topics it touched, then the store's caps."""
+    def _write(self, batch, holes=None):
+        """On the history thread: store a batch (after `holes`, what was dropped while it was held), let
+        its acknowledgements go, enforce count retention on the topics it touched, then the store's caps."""
         try:
-            self._store.append_many(batch)
+            self._store.append_many(batch, holes)
         finally:  # committed, or it never will be: a publisher must not wait for it
             reactor.callFromThread(self._committed, [event[1] for event in batch])
         now = self.clock.seconds()
-        touched = {event[0] for event in batch}
+        touched = {event[0] for event in batch} | set(holes or ())
         retained = [(topic, self._policy.retention(topic)) for topic in touched]
         self._store.trim_many([(t, r.max_events, now - r.max_age) for t, r in retained], quick=True)
         try:
@@ -296,7 +346,9 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             raise ApplicationError(uris.UNAVAILABLE, "history cannot be read right now: try again") from None
 
     def _read(self, topic, since, after_publication, limit):
-        self._write_queued(done_when_empty=False)  # every event recorded before the call is stored first
+        self._flush()  # every event recorded (or held) before the call is stored first
+        if self._store_down:
+            raise StoreUnavailable("events held for the store are not written yet")
         store = self._store
         last = store.last_position(topic)
         first = store.first_position(topic)
@@ -314,6 +366,8 @@ class History(QuietApplicationErrors, CheckedArguments, ApplicationSession):
             events = store.read(topic, after=since, limit=limit)
             # a shared store is written by other nodes meanwhile: what was read is what counts
             gap = gap or bool(events and events[0].position > since + 1)
+            # positions past `since` that no event holds: events lost (dropped while held, or trimmed)
+            gap = gap or (not events and since < last)
         if events:
             last = max(last, events[-1].position)
         return {"events": [e.as_dict() for e in events], "last": last, "gap": gap}

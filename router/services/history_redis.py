@@ -58,11 +58,14 @@ class RedisHistoryStore:
         self.events, self.bytes = int(events), int(used)
 
     # --- writing ------------------------------------------------------------------------------
-    def append_many(self, events: list[tuple[str, int | None, float, list, dict]]) -> list[int]:
-        """Store (topic, publication, published, args, kwargs) in order, in one script; return positions."""
-        if not events:
+    def append_many(
+        self, events: list[tuple[str, int | None, float, list, dict]], holes: dict[str, int] | None = None
+    ) -> list[int]:
+        """Store (topic, publication, published, args, kwargs) in order, after `holes` (topic -> positions
+        no event takes: events lost), in one script; return the events' positions."""
+        if not events and not holes:
             return []
-        out = self._do(self._append, args=lua.append_args(self.prefix, events))
+        out = self._do(self._append, args=lua.append_args(self.prefix, events, holes))
         self._totals(out[-2], out[-1])
         return [int(p) for p in out[:-2]]
 

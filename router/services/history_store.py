@@ -107,9 +107,16 @@ class HistoryStore:
     def last_position(self, topic: str) -> int:
         return self._last.get(topic, 0)
 
-    def append_many(self, events: list[tuple[str, int | None, float, list, dict]]) -> list[int]:
-        """Store (topic, publication, published, args, kwargs) in order, in one transaction; return positions."""
+    def append_many(
+        self, events: list[tuple[str, int | None, float, list, dict]], holes: dict[str, int] | None = None
+    ) -> list[int]:
+        """Store (topic, publication, published, args, kwargs) in order, after `holes` (topic -> positions
+        no event takes: events lost), in one transaction; return the events' positions."""
         rows, positions, touched = [], [], {}
+        for topic, n in (holes or {}).items():
+            if n > 0:
+                self._last[topic] = self._last.get(topic, 0) + n
+                touched[topic] = (topic, self._last[topic], 0.0)
         for topic, publication, published, args, kwargs in events:
             position = self._last.get(topic, 0) + 1
             self._last[topic] = position

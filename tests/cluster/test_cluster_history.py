@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
@@ -170,17 +169,21 @@ def test_a_node_killed_right_after_its_acknowledgements_loses_none_of_them(clust
 def test_redis_gone_for_a_while(tmp_path):
     """While Redis is down: publishers are acknowledged at once, live delivery on the node goes on,
     history.get answers unavailable, one line each way in the log; what was published meanwhile is
-    not in history, everything before and after is, and the positions go on from where they were."""
+    held and written once Redis is back, in order, so history has every event, and a recovery across
+    the outage gets them with gap false. Past the hold's bound (3 here) the oldest held are dropped:
+    their positions stay empty and a recovery across them answers gap true."""
     topic = "chat.room.cl-outage"
-    with Cluster.started(tmp_path, nodes=1) as cluster:  # one node is enough, and the machine has 2 cores
+    env = {"SWITCHBOARD_CLUSTER_HISTORY_HELD_EVENTS": "3"}
+    with Cluster.started(tmp_path, nodes=1, env=env) as cluster:  # one node is enough, and the machine has 2 cores
         (a,) = cluster.hubs
         with a.backend_client() as pub, a.client() as watcher:
             live = watcher.subscribe(topic)
             for i in range(5):
                 pub.publish(topic, {"text": f"before{i}"})
+            last_before = [live.get(timeout=5) for _ in range(5)][-1].publication
             cluster.redis.stop()
             slowest = 0.0
-            for i in range(5):
+            for i in range(3):
                 started = time.monotonic()
                 pub.publish(topic, {"text": f"during{i}"})
                 slowest = max(slowest, time.monotonic() - started)
@@ -188,20 +191,28 @@ def test_redis_gone_for_a_while(tmp_path):
             with pytest.raises(ApplicationError) as info:
                 watcher.call("history.get", topic)
             assert info.value.error == "switchboard.error.unavailable"
-            assert [live.get(timeout=5).args[0]["text"] for _ in range(10)][5:] == [f"during{i}" for i in range(5)]
+            assert [live.get(timeout=5).args[0]["text"] for _ in range(3)] == [f"during{i}" for i in range(3)]
             cluster.redis.start()
-
-            def stored_again():
-                pub.publish(topic, {"text": f"after-{uuid.uuid4().hex[:6]}"})
-                return "history: storing events again" in a.log_text()
-
-            wait_until(stored_again, timeout=30, interval=0.2, what="history writing to Redis again")
-            pub.publish(topic, {"text": "last"})
+            wait_until(
+                lambda: "history: storing events again" in a.log_text(), timeout=30, what="history writing again"
+            )
+            pub.publish(topic, {"text": "after"})
             result = everything(watcher, topic)
+            recovered = watcher.call("history.get", topic, after_publication=last_before)
+            last_after = live.get(timeout=5).publication
+
+            cluster.redis.kill()  # again, and more than the hold keeps
+            for i in range(5):
+                pub.publish(topic, {"text": f"lost{i}"})
+            cluster.redis.start()
+            wait_until(lambda: a.log_text().count("history: storing events again") == 2, timeout=30, what="again")
+            beyond = watcher.call("history.get", topic, after_publication=last_after)
         log = a.log_text()
-    stored = texts(result)
-    assert stored[:5] == [f"before{i}" for i in range(5)] and stored[-1] == "last"
-    assert not any(t.startswith("during") for t in stored), "published while Redis was gone: not kept"
+    assert texts(result) == [f"before{i}" for i in range(5)] + [f"during{i}" for i in range(3)] + ["after"]
     assert_one_sequence(result)
-    assert log.count("history: cannot store events") == 1, "one line, not one per event"
-    assert "Traceback" not in log.split("history: cannot store events", 1)[1].split("storing events again")[0]
+    assert texts(recovered) == [f"during{i}" for i in range(3)] + ["after"] and recovered["gap"] is False
+    assert texts(beyond) == ["lost2", "lost3", "lost4"], "the newest held are kept"
+    assert beyond["gap"] is True and [e["position"] for e in beyond["events"]] == [12, 13, 14]
+    assert log.count("history: cannot store events") == 2, "one line an outage, not one per event"
+    assert log.count("dropping the oldest") == 1
+    assert "Traceback" not in log

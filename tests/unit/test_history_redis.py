@@ -31,10 +31,21 @@ def stored_bytes(server, realm) -> int:
 
 def test_the_stored_event_format_round_trips_and_keeps_big_publication_ids():
     argv = history_lua.append_args("P", [("t", 2**53 - 1, 1.5, [{"text": "a:b"}], {"k": [1]})])
-    assert argv == ["P", "t", str(2**53 - 1), "1.5", '[[{"text":"a:b"}],{"k":[1]}]']
-    member = "7:" + ":".join(argv[2:])
+    assert argv == ["P", "0", "t", str(2**53 - 1), "1.5", '[[{"text":"a:b"}],{"k":[1]}]']
+    member = "7:" + ":".join(argv[3:])
     assert history_lua.decode(member.encode()) == (7, 2**53 - 1, 1.5, [{"text": "a:b"}], {"k": [1]})
     assert history_lua.decode("3::2.0:[[],{}]") == (3, None, 2.0, [], {})
+
+
+def test_a_hole_takes_positions_no_event_holds_before_the_events_of_its_write(redis_server, realm):
+    """Events a node held while Redis was away and had to drop (history_held.py) leave their
+    positions empty, so a reader sees that events are missing there."""
+    store = RedisHistoryStore(redis_server.url, realm)
+    assert store.append_many([("t", 1, 1.0, [1], {})]) == [1]
+    assert store.append_many([("t", 5, 2.0, [5], {}), ("u", 6, 2.0, [6], {})], {"t": 3, "gone": 2}) == [5, 1]
+    assert [e.position for e in store.read("t")] == [1, 5] and store.last_position("gone") == 2
+    assert store.append_many([], {"t": 2}) == [] and store.last_position("t") == 7
+    assert store.count() == 3
 
 
 def test_writers_on_many_nodes_get_one_contiguous_sequence_per_topic(redis_server, realm):

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 from switchboard.router.services import history
 from switchboard.router.services.history import History
+from switchboard.router.services.history_held import Held
 from switchboard.router.services.history_policy import HistoryPolicy
 from switchboard.router.services.history_store import HistoryStore, StoreUnavailable
 
@@ -23,12 +24,12 @@ class Store(HistoryStore):
         super().__init__(":memory:")
         self.log, self.fail = log, False
 
-    def append_many(self, events):
+    def append_many(self, events, holes=None):
         if self.fail == "unreachable":
             raise StoreUnavailable("Redis: connection refused")
         if self.fail:
             raise OSError("disk gone")
-        positions = super().append_many(events)
+        positions = super().append_many(events, holes)
         self.log.append(("committed", [e[1] for e in events]))
         return positions
 
@@ -42,6 +43,7 @@ def component():
     h._max_topics, h._max_bytes = 100, 1 << 30
     h._capped_line_at, h._evictions = None, 0
     h._queue, h._queue_lock, h._draining = [], threading.Lock(), False
+    h._held = Held(5)
     h._acks = SimpleNamespace(release=lambda publications: log.append(("released", list(publications))))
     h._run = lambda fn, *a, **k: jobs.append((fn, a, k)) or SimpleNamespace(addErrback=lambda f: None)
 
@@ -87,24 +89,67 @@ c.run_jobs()
 assert c.log[-2:] == [("committed", [2]), ("released", [2])], c.log
 
 # A store that cannot be reached (a cluster's Redis): one line while it lasts, not one per batch, and
-# no traceback; every batch's acknowledgements go; one line when it is back.
+# no traceback; every batch's acknowledgements go at once, its events are held, and only the retry
+# tries the store; once it answers, what was held is written first, in order; one line when it is back.
 c = component()
 logged.clear()
 history.log.warn = lambda fmt, **kw: logged.append(fmt)
 history.log.info = lambda fmt, **kw: logged.append(fmt)
+retries = []
+c.h._retry_later = lambda: retries.append(1)
 c.h._store.fail = "unreachable"
 for publication in (1, 2, 3):
     c.record(publication)
     c.run_jobs()
 assert c.log == [("released", [1]), ("released", [2]), ("released", [3])], c.log
 assert len(logged) == 1 and logged[0].startswith("history: cannot store events"), logged
+assert len(retries) == 1, "one try failed: the others waited for the retry"
+try:
+    c.h._read("chat.room.a", None, None, 10)
+    raise AssertionError("a read while events are held for a store that is away")
+except StoreUnavailable:
+    pass
 c.h._store.fail = False
 c.record(4)
 c.run_jobs()
+assert [e.publication for e in c.h._store.read("chat.room.a")] == [], "held until the retry"
+c.h._flush()  # the retry
 c.record(5)
 c.run_jobs()
 assert logged[1:] == ["history: storing events again"], logged
-assert [e.publication for e in c.h._store.read("chat.room.a")] == [4, 5]
+assert [e.publication for e in c.h._store.read("chat.room.a")] == [1, 2, 3, 4, 5]
+
+# Past its bound the hold drops the oldest, with one line, and leaves their positions empty: a
+# recovery across them says gap, also when nothing came after them.
+c = component()
+logged.clear()
+c.h._retry_later = lambda: None
+c.record(1)
+c.run_jobs()
+c.h._store.fail = "unreachable"
+for publication in range(2, 10):  # 8 events, 5 held
+    c.record(publication)
+    c.run_jobs()
+assert len(c.h._held) == 5 and c.h._held.holes == {"chat.room.a": 3}, c.h._held.holes
+assert sum("dropping the oldest" in line for line in logged) == 1, logged
+c.h._store.fail = False
+c.h._flush()
+stored = c.h._store.read("chat.room.a")
+assert [(e.position, e.publication) for e in stored] == [(1, 1)] + [(p, p) for p in range(5, 10)], stored
+seen = c.h._read("chat.room.a", None, 1, 10)
+assert seen["gap"] and [e["publication"] for e in seen["events"]] == [5, 6, 7, 8, 9], seen
+c = component()
+c.h._retry_later = lambda: None
+c.h._held = Held(0)
+c.record(1)
+c.run_jobs()
+c.h._store.fail = "unreachable"
+c.record(2)
+c.run_jobs()
+c.h._store.fail = False
+c.h._flush()
+seen = c.h._read("chat.room.a", None, 1, 10)
+assert seen == {"events": [], "last": 2, "gap": True}, seen
 
 # A shared store is written by other nodes between the lookups of one history.get: what it read counts.
 c = component()
@@ -126,8 +171,8 @@ c.h._pool = SimpleNamespace(callInThread=lambda fn: c.jobs.append((fn, (), {})))
 stock, arriving = c.h._store.append_many, iter(range(100, 10_000))
 
 
-def streaming(events):
-    positions = stock(events)
+def streaming(events, holes=None):
+    positions = stock(events, holes)
     c.record(next(arriving))  # another event arrived during this commit
     return positions
 
