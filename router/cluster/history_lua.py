@@ -49,7 +49,9 @@ end
 #: ARGV: P, the number of holes H, H times (topic, count), then (topic, publication or "",
 #: published, payload) per event, in order. A hole is `count` positions of its topic that no event
 #: holds (events a node held while Redis was away and had to drop: router/services/history_held.py),
-#: taken before the events. Returns {positions of the events..., events total, bytes total}.
+#: taken before the events. An event whose publication id the topic has already is not stored again
+#: (its position is returned): a batch whose reply was lost (Redis stopped after running it) is
+#: written again once Redis is back. Returns {positions of the events..., events total, bytes total}.
 APPEND = (
     _DROP
     + """
@@ -61,16 +63,21 @@ end
 local out, events, bytes = {}, 0, 0
 for i = 3 + 2 * holes, #ARGV, 4 do
   local topic, pub, published, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local position = redis.call('HINCRBY', P .. 'last', topic, 1)
-  local member = position .. ':' .. pub .. ':' .. published .. ':' .. payload
-  redis.call('ZADD', P .. 'e:' .. topic, position, member)
-  if pub ~= '' then
-    redis.call('HSET', P .. 'p:' .. topic, pub, position)
+  local stored = pub ~= '' and redis.call('HGET', P .. 'p:' .. topic, pub)
+  if stored then
+    out[#out + 1] = tonumber(stored)
+  else
+    local position = redis.call('HINCRBY', P .. 'last', topic, 1)
+    local member = position .. ':' .. pub .. ':' .. published .. ':' .. payload
+    redis.call('ZADD', P .. 'e:' .. topic, position, member)
+    if pub ~= '' then
+      redis.call('HSET', P .. 'p:' .. topic, pub, position)
+    end
+    redis.call('ZADD', P .. 'active', 'GT', published, topic)
+    redis.call('HINCRBY', P .. 'size', topic, #member)
+    events, bytes = events + 1, bytes + #member
+    out[#out + 1] = position
   end
-  redis.call('ZADD', P .. 'active', 'GT', published, topic)
-  redis.call('HINCRBY', P .. 'size', topic, #member)
-  events, bytes = events + 1, bytes + #member
-  out[#out + 1] = position
 end
 redis.call('HINCRBY', P .. 'totals', 'events', events)
 redis.call('HINCRBY', P .. 'totals', 'bytes', bytes)

@@ -48,6 +48,16 @@ def test_a_hole_takes_positions_no_event_holds_before_the_events_of_its_write(re
     assert store.count() == 3
 
 
+def test_a_batch_written_again_stores_each_event_once(redis_server, realm):
+    """A write whose reply was lost (Redis stopped right after running it) is tried again once Redis
+    is back: what is stored already, by publication id, is not stored twice."""
+    store = RedisHistoryStore(redis_server.url, realm)
+    batch = [("t", 10, 1.0, [1], {}), ("t", 11, 1.0, [2], {})]
+    assert store.append_many(batch) == [1, 2]
+    assert store.append_many([*batch, ("t", 12, 2.0, [3], {}), ("t", None, 2.0, [4], {})]) == [1, 2, 3, 4]
+    assert [e.publication for e in store.read("t")] == [10, 11, 12, None] and store.count() == 4
+
+
 def test_writers_on_many_nodes_get_one_contiguous_sequence_per_topic(redis_server, realm):
     """Eight writers (each its own connection, as each node has) commit batches to two topics at once."""
     stores = [RedisHistoryStore(redis_server.url, realm) for _ in range(8)]
