@@ -3,7 +3,7 @@
 The history component (history.py) appends the events published on its node to the cluster's
 Redis. While Redis is away they are delivered and acknowledged all the same, and held here, in the
 order they came, until a write goes through; then they are written first, oldest first, in chunks
-of `most_per_write`, before anything published later. As the relay's outbox does for the other
+of MOST_PER_WRITE, before anything published later. As the relay's outbox does for the other
 nodes (router/cluster/relay.py), the hold is bounded (`cluster_history_held_events`,
 bridge/limits.py): past it the oldest are dropped, and each topic's dropped events are counted as a
 hole, written with the next chunk as positions no event holds, so history.get sees the hole and
