@@ -143,6 +143,9 @@ DASHBOARD_PATH = tickets.DASHBOARD_PATH
 #: ready when as many sessions are subscribed as its config has container components. Nothing is
 #: published on it.
 READY_TOPIC = "switchboard.component.ready"
+#: ...and each proxy worker writes <worker id> + this in the node directory once it serves every path
+#: of its web transport (router/patches/proxyready.py)
+PROXY_READY_SUFFIX = ".serving"
 #: ...and logs this line (router/node/logview.py reads it)
 READY_LINE = "component {name} ready"
 

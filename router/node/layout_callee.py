@@ -1,6 +1,5 @@
 """The callee of the layout measurement's RPC load (router/node/layout_load.py): a backend component
-in a container worker, as the app's are, so the calls take the path theirs take. Being a component,
-it also makes the hub count as ready only once every proxy worker serves /ws (they start first)."""
+in a container worker, as the app's are, so the calls take the path theirs take."""
 
 from switchboard.components.base import BackendSession
 from switchboard.router.node.layout_choice import ECHO_PROCEDURE
