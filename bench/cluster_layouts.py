@@ -4,11 +4,8 @@ both cores behind 1 and 2 proxy workers (SWITCHBOARD_PROXY_WORKERS), in the same
 The load generator runs on one CPU (the load CPU) in every layout, so only the node's placement
 changes: `one core` pins the node and every worker it starts to the other CPU (this process's
 affinity while the node starts, inherited; the RPC callee, a session in this process, too), the
-others let the node use both CPUs. Each node runs the app's components, as `make run` starts it: a
-proxy listens before it has its paths (Crossbar adds /ws after the transport) and a node without
-components counts as ready once its ports listen, so a proxy could still answer 404 to the first
-sessions; the components start after the proxies, and readiness waits for them. Pure except
-`measure`."""
+others let the node use both CPUs. Each node runs the app's components, as `make run` starts it.
+Pure except `measure`."""
 
 from __future__ import annotations
 
@@ -72,7 +69,7 @@ def measure(workdir: Path, config: dict, env: dict, args) -> dict:
             Hub.started(
                 workdir / layout.name.replace(" ", "-").replace(",", ""),
                 config=config,
-                with_components=True,  # ready only once every proxy serves /ws: see the docstring
+                with_components=True,  # as make run starts it
                 proxy_workers=layout.proxies,
                 env=env,
             ) as hub,

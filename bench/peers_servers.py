@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import psutil
-from switchboard.bridge.limits import LIMITS
+from switchboard.bridge.limits import lifted_for_load
 from switchboard.router import settings as S
 from switchboard.router.node import layout
 from switchboard.router.node.process import free_port, port_open
@@ -24,20 +24,8 @@ from switchboard.router.testing import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the load generator opens every connection from 127.0.0.1 (10,000 of them, hundreds a second), and
-#: one session calls or publishes thousands of times a second: per-address and per-session limits far
-#: above that, so none is refused and every check still runs
-LOADGEN_LIMITS = {
-    LIMITS[name].env: "1000000"
-    for name in (
-        "connections_per_ip",
-        "connects_per_second_per_ip",
-        "calls_per_second",
-        "call_burst",
-        "publishes_per_second",
-        "publish_burst",
-        "max_subscriptions",
-    )
-}
+#: one session calls or publishes thousands of times a second: limits far above that
+LOADGEN_LIMITS = lifted_for_load()
 BENCH_TOPIC = "bench.fanout"
 
 

@@ -44,8 +44,13 @@ WEB_DIR = package_folder("switchboard.web")
 ENV_HOST = "SWITCHBOARD_HOST"
 ENV_PORT = "SWITCHBOARD_PORT"
 ENV_BACKEND_PORT = "SWITCHBOARD_BACKEND_PORT"
-#: proxy workers sharing the public port in front of the router (router/node/layout.py); 0: none
+#: proxy workers sharing the public port in front of the router (router/node/layout.py); 0: none;
+#: AUTO_PROXY_WORKERS (the default): `switchboard run` measures the machine (router/node/layout_measure.py)
 ENV_PROXY_WORKERS = "SWITCHBOARD_PROXY_WORKERS"
+AUTO_PROXY_WORKERS = "auto"
+#: seconds each load of the layout measurement runs for, per candidate layout
+ENV_LAYOUT_SECONDS = "SWITCHBOARD_LAYOUT_SECONDS"
+DEFAULT_LAYOUT_SECONDS = 2.0
 #: with proxy workers, the loopback port of the router's own web transport, which they forward to
 ENV_ROUTER_WEB_PORT = "SWITCHBOARD_ROUTER_WEB_PORT"
 ENV_LOGLEVEL = "SWITCHBOARD_LOGLEVEL"
@@ -138,6 +143,9 @@ DASHBOARD_PATH = tickets.DASHBOARD_PATH
 #: ready when as many sessions are subscribed as its config has container components. Nothing is
 #: published on it.
 READY_TOPIC = "switchboard.component.ready"
+#: ...and each proxy worker writes <worker id> + this in the node directory once it serves every path
+#: of its web transport (router/patches/proxyready.py)
+PROXY_READY_SUFFIX = ".serving"
 #: ...and logs this line (router/node/logview.py reads it)
 READY_LINE = "component {name} ready"
 
@@ -158,6 +166,8 @@ DEFAULT_HUB_DIR = Path(".switchboard")
 #: Inside the hub directory: its own config (optional), the dev secrets and the node directory.
 HUB_CONFIG_NAME = "config.json"
 SECRETS_NAME = "secrets.env"
+#: the layout measurement's answer for this machine, in the hub directory (router/node/layout_measure.py)
+LAYOUT_NAME = "layout.json"
 NODE_DIR_NAME = "node"
 
 
@@ -285,7 +295,7 @@ class Runtime:
             metrics=_on(env, ENV_METRICS),
             metrics_token=env.get(ENV_METRICS_TOKEN) or None,
             trusted_proxies=trusted_proxies(env),
-            proxy_workers=_count(env, ENV_PROXY_WORKERS, 0, MAX_PROXY_WORKERS),
+            proxy_workers=proxy_workers(env) or 0,
             restarts=restarts_of(env),
             redis_url=redis_url(env),
             node_local_topics=_list(env.get(ENV_NODE_LOCAL_TOPICS, DEFAULT_NODE_LOCAL_TOPICS)),
@@ -504,13 +514,29 @@ def _port(env: dict, name: str, default: int) -> int:
     return port
 
 
-def _count(env: dict, name: str, default: int, most: int) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    if not raw.isdigit() or int(raw) > most:
-        raise SettingsError(f"{name}={raw!r} is not a whole number from 0 to {most}")
+def proxy_workers(env) -> int | None:
+    """SWITCHBOARD_PROXY_WORKERS: a count, or None for `auto` or unset (`switchboard run` measures)."""
+    raw = (env.get(ENV_PROXY_WORKERS) or "").strip()
+    if raw in ("", AUTO_PROXY_WORKERS):
+        return None
+    if not raw.isdigit() or int(raw) > MAX_PROXY_WORKERS:
+        raise SettingsError(
+            f"{ENV_PROXY_WORKERS}={raw!r} is neither {AUTO_PROXY_WORKERS!r} nor a whole number from 0 to "
+            f"{MAX_PROXY_WORKERS}"
+        )
     return int(raw)
+
+
+def layout_seconds(env) -> float:
+    """SWITCHBOARD_LAYOUT_SECONDS: how long each load of the layout measurement runs, 0.2 to 60 s."""
+    raw = env.get(ENV_LAYOUT_SECONDS) or ""
+    try:
+        value = float(raw) if raw else DEFAULT_LAYOUT_SECONDS
+    except ValueError:
+        value = -1.0
+    if not 0.2 <= value <= 60:
+        raise SettingsError(f"{ENV_LAYOUT_SECONDS}={raw!r} is not a number of seconds from 0.2 to 60")
+    return value
 
 
 @dataclass(frozen=True)
@@ -525,6 +551,8 @@ class Settings:
     log_format: str = LOG_FORMATS[0]
     #: proxy workers in front of the router (router/node/layout.py), and the router's web port then
     proxy_workers: int = 0
+    #: SWITCHBOARD_PROXY_WORKERS is auto: `switchboard run` measures and sets proxy_workers
+    layout_auto: bool = False
     router_web_port: int = DEFAULT_ROUTER_WEB_PORT
     #: the hub directory (SWITCHBOARD_DIR): secrets and node directory live under it
     home: Path = field(default_factory=lambda: hub_dir({}))
@@ -549,6 +577,7 @@ class Settings:
         trusted_proxies(env)  # read by the router worker (router/patches/forwarded.py): refused here first
         ws_urls(env)  # rendered into /info (router/node/process.py): refused here first
         home = hub_dir(env)
+        proxies = proxy_workers(env)
         return cls(
             host=env.get(ENV_HOST) or web["interface"],
             port=_port(env, ENV_PORT, web["port"]),
@@ -556,7 +585,8 @@ class Settings:
             realm=realm_name(config),
             loglevel=loglevel,
             log_format=log_format(env),
-            proxy_workers=_count(env, ENV_PROXY_WORKERS, 0, MAX_PROXY_WORKERS),
+            proxy_workers=proxies or 0,
+            layout_auto=proxies is None,
             router_web_port=_port(env, ENV_ROUTER_WEB_PORT, DEFAULT_ROUTER_WEB_PORT),
             home=home,
             secrets_file=Path(env.get(ENV_SECRETS_FILE) or home / SECRETS_NAME).resolve(),

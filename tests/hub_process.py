@@ -39,7 +39,8 @@ class RunningHub:
         self.port, self.backend_port = (free_port(), free_port()) if ports else (None, None)
         self.secrets_file = self.hub_dir / S.SECRETS_NAME
         self.out_path, self.err_path = self.hub_dir / "crossbar.log", self.hub_dir / "supervisor.log"
-        environ = {**os.environ, S.ENV_LOGLEVEL: "info", **(env or {})}
+        # no layout measurement unless a test asks for it (SWITCHBOARD_PROXY_WORKERS=auto)
+        environ = {**os.environ, S.ENV_LOGLEVEL: "info", S.ENV_PROXY_WORKERS: "0", **(env or {})}
         if ports:
             environ.update({S.ENV_PORT: str(self.port), S.ENV_BACKEND_PORT: str(self.backend_port)})
         for name in (S.ENV_BACKEND_SECRET, S.ENV_BRIDGE_SECRET, S.ENV_TICKET_SECRET, S.ENV_SECRETS_FILE, S.ENV_DIR):

@@ -4,6 +4,7 @@
                                    whenever part of it dies (router/node/supervisor.py); Ctrl-C stops it
     switchboard init DIR           write a hub directory to edit: config.json and a component skeleton
     switchboard check [--dir DIR]  validate settings and the rendered config with `crossbar check`
+    switchboard layout [--measure] the layout `run` starts with here (proxy workers), and why
     switchboard cluster up --nodes N [--dir DIR] [--port P]
                                    a cluster on loopback: its own Redis and N nodes (router/node/cluster.py)
 
@@ -76,8 +77,9 @@ def _stop_on_signals() -> None:
 
 
 def cmd_run(args) -> int:
+    from switchboard.router.node import layout_choice, layout_measure
     from switchboard.router.node.logline import own_line
-    from switchboard.router.node.process import Node
+    from switchboard.router.node.process import Node, running_node_pid
     from switchboard.router.node.supervisor import RestartPolicy, Supervisor
 
     settings = _settings(args)
@@ -98,23 +100,26 @@ def cmd_run(args) -> int:
         if why:
             url = S.without_password(settings.redis_url)
             raise SystemExit(f"switchboard: {S.ENV_REDIS_URL}={url}: Redis does not answer ({why})")
-    # crossbar's output goes to our stdout; our own lines (router/node/supervisor.py) to stderr
-    node = Node(settings.node_dir, settings, log=sys.stdout)
-
     _stop_on_signals()
 
     def say(message: str, stream=sys.stderr) -> None:
         print(own_line(message, settings.log_format), file=stream, flush=True)
 
+    running = running_node_pid(settings.node_dir)
+    if running is not None:  # before measuring: Node.start would refuse it anyway
+        raise SystemExit(f"switchboard: another hub (pid {running}) runs in {settings.node_dir}")
+    settings, chosen = layout_measure.resolve(settings, lambda line: say(line, sys.stdout))
+    # crossbar's output goes to our stdout; our own lines (router/node/supervisor.py) to stderr
+    node = Node(settings.node_dir, settings, log=sys.stdout)
+
     def announce():
         where = "generated" if node.secrets_created else "using"
         say(f"{where} dev secrets in {settings.secrets_file}", sys.stdout)
         workers = ", ".join(f"{name} (pid {pid})" for name, pid in sorted(node.worker_pids().items()))
-        proxies = settings.proxy_workers
-        layout = f"{proxies} proxy worker(s) in front of the router" if proxies else "one router worker, no proxies"
+        layout = layout_choice.describe(settings.proxy_workers)
         if settings.redis_url:
             layout += f", a cluster node on {S.without_password(settings.redis_url)}"
-        say(f"layout: {layout} ({S.ENV_PROXY_WORKERS}={proxies}, docs/scaling.md); workers: {workers}", sys.stdout)
+        say(f"layout: {layout} ({chosen}; docs/scaling.md); workers: {workers}", sys.stdout)
         say(
             f"hub is up. Open {settings.http_url}  (WAMP: {settings.ws_url}, backend: "
             f"{settings.backend_url}, realm {settings.realm}; readiness: {settings.ready_url}, metrics: "
@@ -125,6 +130,27 @@ def cmd_run(args) -> int:
         )
 
     return Supervisor(node, policy=policy, on_up=announce, log=say).run()
+
+
+def cmd_layout(args) -> int:
+    """What layout `switchboard run` starts with here, and why; --measure measures again first."""
+    from switchboard.router.node import layout_choice, layout_measure
+
+    settings = _settings(args)
+    if args.measure:
+        settings, chosen = layout_measure.resolve(settings, print, again=True)
+    elif settings.layout_auto:
+        picked, saved = layout_measure.saved_choice(settings)
+        if picked is None:
+            where = layout_measure.layout_path(settings)
+            state = "measured for another machine, release or TLS setting" if saved else "not measured yet"
+            print(f"{S.ENV_PROXY_WORKERS}=auto: {state} ({where}); `switchboard run` measures at its start")
+            return 0
+        settings, chosen = layout_measure.resolve(settings, print)
+    else:
+        chosen = f"{S.ENV_PROXY_WORKERS}={settings.proxy_workers}"
+    print(f"layout: {layout_choice.describe(settings.proxy_workers)} ({chosen})")
+    return 0
 
 
 def cmd_cluster_up(args) -> int:
@@ -309,6 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate the node config")
     check.add_argument("--dir", help=dir_help)
     check.set_defaults(func=cmd_check)
+    layout_cmd = sub.add_parser("layout", help="the layout `run` starts with here (proxy workers), and why")
+    layout_cmd.add_argument("--dir", help=dir_help)
+    layout_cmd.add_argument(
+        "--measure", action="store_true", help="measure this machine again (about 30 s) and keep the answer"
+    )
+    layout_cmd.set_defaults(func=cmd_layout)
     cluster_cmd = sub.add_parser("cluster", help="a local cluster to try and test (docs/scaling.md)")
     cluster_sub = cluster_cmd.add_subparsers(dest="cluster_command", required=True)
     up = cluster_sub.add_parser(

@@ -122,6 +122,8 @@ def node_env(base: dict, node: NodePlan, plan_: Plan, redis_url: str, ws_urls: l
         S.ENV_SECRETS_FILE: str(plan_.secrets_file),
         S.ENV_REDIS_URL: redis_url,
         S.ENV_WS_URLS: ",".join(ws_urls),
+        # the plan's layout on every node, never each node measuring the machine they share (auto: none)
+        S.ENV_PROXY_WORKERS: str(S.proxy_workers(base) or 0),
     }
     if node.router_web_port is not None:
         env[S.ENV_ROUTER_WEB_PORT] = str(node.router_web_port)

@@ -262,6 +262,11 @@ class Node:
         self.secrets_created = False
         self._native_workers: set[str] = set()
         self._components = 0
+        self._proxies: list[str] = []
+
+    def proxy_marker(self, proxy: str) -> Path:
+        """The file proxy worker `proxy` writes once it serves every path (router/patches/proxyready.py)."""
+        return self.cbdir / (proxy + S.PROXY_READY_SUFFIX)
 
     @property
     def backend_secret(self) -> str:
@@ -280,6 +285,9 @@ class Node:
         (self.cbdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         self._native_workers = {w["id"] for w in config["workers"] if w["type"] in NATIVE_WORKER_TYPES}
         self._components = S.container_components(config)
+        self._proxies = [w["id"] for w in config["workers"] if w["type"] == "proxy"]
+        for proxy in self._proxies:  # a previous run's: each proxy writes its own once it serves every path
+            self.proxy_marker(proxy).unlink(missing_ok=True)
         self.secrets, self.secrets_created = ensure_secrets(self.settings.secrets_file)
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
@@ -336,12 +344,14 @@ class Node:
             raise
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """Block until both transports listen, every worker runs and every component of the config has
-        done its setup (subscribed to READY_TOPIC: components/base.py)."""
+        """Block until both transports listen, every worker runs, every proxy worker serves every path
+        (/ws among them) and every component of the config has done its setup (subscribed to
+        READY_TOPIC: components/base.py)."""
         deadline = time.monotonic() + timeout
         self._wait(lambda: port_open(self.settings.host, self.settings.port), deadline, "web transport")
         self._wait(lambda: port_open("127.0.0.1", self.settings.backend_port), deadline, "backend transport")
         self._wait(lambda: self._native_workers <= set(self.worker_pids()), deadline, "worker processes")
+        self._wait(lambda: all(self.proxy_marker(p).exists() for p in self._proxies), deadline, "proxy workers' paths")
         if not self._components:
             return
         from switchboard.router.client import Client

@@ -17,7 +17,8 @@ before Crossbar looks at what is registered (dealer_order), and a history topic'
 until the event is committed (durable_ack), the messages it receives and sends counted for
 /metrics (counting), and on a cluster node its broker's events shared with the other nodes
 (relay) and its calls to procedures registered on another node forwarded there (calls). A proxy
-worker also reads the node key once rather than per session (proxykey).
+worker also reads the node key once rather than per session (proxykey), and says when it serves
+every path of its web transport (proxyready).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def install(role: str, reactor=None) -> None:
         httplimit,
         ingress,
         proxykey,
+        proxyready,
         relay,
         sendlimit,
         turnflush,
@@ -75,5 +77,6 @@ def install(role: str, reactor=None) -> None:
         calls.install(force=True)  # after relay: a cluster node's calls to procedures on other nodes
     if role == PROXY:
         proxykey.install()
+        proxyready.install()
     gcfreeze.freeze_startup_heap(force=True)
     gcfreeze.keep_long_lived_frozen(reactor=reactor)

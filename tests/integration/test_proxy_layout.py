@@ -122,3 +122,19 @@ def test_the_proxies_limit_each_client_address_and_the_router_not_their_forwarde
         assert let_in(hub, source="127.0.0.4")  # another address is unaffected
         for sock in held:
             sock.close()
+
+
+def test_a_hub_without_components_is_ready_only_once_every_proxy_serves_every_path(tmp_path):
+    """Crossbar starts a proxy's transport listening with `/` alone and adds `/ws` after: readiness
+    waits for each proxy's own word that it serves every path (router/patches/proxyready.py)."""
+    with Hub.started(tmp_path, with_components=False, proxy_workers=PROXIES) as hub:
+        pids = hub.node.worker_pids()
+        proxies = sorted(worker for worker in pids if worker.startswith("proxy"))
+        assert len(proxies) == PROXIES
+        for proxy in proxies:
+            assert hub.node.proxy_marker(proxy).read_text().strip() == str(pids[proxy])
+        # new connections land on either proxy: every one finds /ws and /info at once
+        for _ in range(8 * PROXIES):
+            with hub.client() as c:
+                assert c.session_id  # joined through /ws
+            assert get(hub.http_url + "info")[0] == 200

@@ -111,3 +111,49 @@ def test_a_proxy_reads_the_node_key_once(tmp_path):
         """,
         str(tmp_path),
     )
+
+
+@pytest.mark.parametrize("raw", [None, "", "auto", " auto "])
+def test_no_proxy_count_or_auto_leaves_the_choice_to_the_measurement(raw):
+    env = {} if raw is None else {S.ENV_PROXY_WORKERS: raw}
+    settings = S.Settings.from_env(env)
+    assert settings.layout_auto and settings.proxy_workers == 0
+    assert S.proxy_workers(env) is None
+
+
+def test_an_explicit_proxy_count_is_no_measurement():
+    for raw in ("0", "2"):
+        settings = S.Settings.from_env({S.ENV_PROXY_WORKERS: raw})
+        assert not settings.layout_auto and settings.proxy_workers == int(raw)
+
+
+@pytest.mark.parametrize("raw", ["0.1", "61", "soon"])
+def test_a_bad_measurement_duration_is_refused_naming_the_variable(raw):
+    with pytest.raises(S.SettingsError, match=S.ENV_LAYOUT_SECONDS):
+        S.layout_seconds({S.ENV_LAYOUT_SECONDS: raw})
+    assert S.layout_seconds({}) == S.DEFAULT_LAYOUT_SECONDS
+
+
+def test_the_measurement_hub_has_the_echo_component_alone_and_lets_anonymous_use_its_uris():
+    from switchboard.router.node import layout_choice, layout_measure
+
+    config = layout_measure.measure_config(S.load_config(S.CONFIG_FILE))
+    containers = [w for w in config["workers"] if w["type"] == "container"]
+    assert [c["classname"] for w in containers for c in w["components"]] == [layout_measure.ECHO_CLASS]
+    roles = {r["name"]: r for r in S.router_worker(config)["realms"][0]["roles"]}
+    granted = [p for p in roles["anonymous"]["permissions"] if p["uri"] == layout_choice.PREFIX]
+    assert granted and granted[0]["match"] == "prefix"
+    assert granted[0]["allow"] == {"call": True, "register": False, "publish": True, "subscribe": True}
+    assert S.container_components(config) == 1  # readiness waits for it, so for every proxy's /ws
+
+
+def test_a_cluster_node_is_given_its_plans_layout_never_auto():
+    from switchboard.router.node import cluster
+
+    plan = cluster.plan(Path("/tmp/c"), 2, None, 0, free=iter(range(20000, 20100)).__next__)
+    env = cluster.node_env({}, plan.nodes[0], plan, "redis://127.0.0.1:1/0", [])
+    assert env[S.ENV_PROXY_WORKERS] == "0"
+    assert (
+        cluster.node_env({S.ENV_PROXY_WORKERS: "2"}, plan.nodes[0], plan, "redis://x:1/0", [])[S.ENV_PROXY_WORKERS]
+        == "2"
+    )
