@@ -519,7 +519,7 @@ def proxy_workers(env) -> int | None:
     raw = (env.get(ENV_PROXY_WORKERS) or "").strip()
     if raw in ("", AUTO_PROXY_WORKERS):
         return None
-    if not raw.isdigit() or int(raw) > MAX_PROXY_WORKERS:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_PROXY_WORKERS:
         raise SettingsError(
             f"{ENV_PROXY_WORKERS}={raw!r} is neither {AUTO_PROXY_WORKERS!r} nor a whole number from 0 to "
             f"{MAX_PROXY_WORKERS}"
@@ -578,6 +578,7 @@ class Settings:
         ws_urls(env)  # rendered into /info (router/node/process.py): refused here first
         home = hub_dir(env)
         proxies = proxy_workers(env)
+        layout_seconds(env)  # read by `switchboard run` when it measures: refused here, at once
         return cls(
             host=env.get(ENV_HOST) or web["interface"],
             port=_port(env, ENV_PORT, web["port"]),

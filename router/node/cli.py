@@ -138,7 +138,10 @@ def cmd_layout(args) -> int:
 
     settings = _settings(args)
     if args.measure:
+        explicit = None if settings.layout_auto else settings.proxy_workers
         settings, chosen = layout_measure.resolve(settings, print, again=True)
+        if explicit is not None:
+            chosen += f"; `switchboard run` starts with {explicit} all the same: {S.ENV_PROXY_WORKERS}={explicit}"
     elif settings.layout_auto:
         picked, saved = layout_measure.saved_choice(settings)
         if picked is None:

@@ -2,7 +2,7 @@
 in a container worker, as the app's are, so the calls take the path theirs take."""
 
 from switchboard.components.base import BackendSession
-from switchboard.router.node.layout_choice import ECHO_PROCEDURE
+from switchboard.router.node.layout_wire import ECHO_PROCEDURE
 
 
 def echo(payload=None):

@@ -15,26 +15,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from switchboard.router import settings as S
+
 #: proxies must serve this much more than none (geometric mean over the loads): each costs memory
 #: (a process of about 130 MB) and a hop, and the measurement is noisy
 MARGIN = 1.10
 #: what layout.json's format is; another one is measured again
 FORMAT = 1
 
-# The loads (router/node/layout_load.py, a Twisted process) and their callee (layout_callee.py): here,
-# where both they and the measuring process (asyncio clients) import them without either framework.
-#: the URI prefix the measurement's hubs let anonymous sessions use, its topic and its procedure
-PREFIX = "switchboard.layout."
-FANOUT_TOPIC, ECHO_PROCEDURE = PREFIX + "fanout", PREFIX + "echo"
-#: seconds the load process has to join every session
-JOIN_TIMEOUT = 60.0
 
-
-def candidates(cores: int) -> tuple[int, ...]:
-    """Proxy counts worth measuring: none, one per core, and half as many on 4 cores or more."""
-    counts = {0, max(1, cores)}
+def candidates(cores: int, most: int = S.MAX_PROXY_WORKERS) -> tuple[int, ...]:
+    """Proxy counts worth measuring: none, one per core, and half as many on 4 cores or more (at most
+    `most`); on one core only none (there is nothing to spread over)."""
+    if cores < 2:
+        return (0,)
+    counts = {0, min(cores, most)}
     if cores >= 4:
-        counts.add(cores // 2)
+        counts.add(min(cores // 2, most))
     return tuple(sorted(counts))
 
 
@@ -92,7 +89,9 @@ def summary(choice: Choice) -> str:
     """What the others measured, for the start line: "on this machine's 2 cores, capacity against no
     proxies: 2 proxies 0.72"."""
     others = ", ".join(
-        f"{n} proxies {'failed' if s is None else f'{s:.2f}'}" for n, s in sorted(choice.scores.items()) if n
+        f"{n} prox{'y' if n == 1 else 'ies'} {'failed' if s is None else f'{s:.2f}'}"
+        for n, s in sorted(choice.scores.items())
+        if n
     )
     return f"on this machine's {choice.cores} cores, capacity against no proxies: {others}"
 
@@ -102,9 +101,9 @@ def fingerprint(cores: int, processor: str, versions: dict[str, str], tls: bool)
     return {"format": FORMAT, "cores": cores, "processor": processor, "versions": dict(versions), "tls": tls}
 
 
-def to_json(choice: Choice, print_: dict, measured: dict[int, list[Phase]], when: str) -> dict:
+def to_json(choice: Choice, machine: dict, measured: dict[int, list[Phase]], when: str) -> dict:
     return {
-        "fingerprint": print_,
+        "fingerprint": machine,
         "measured_at": when,
         "proxies": choice.proxies,
         "scores": {str(n): s for n, s in choice.scores.items()},
@@ -115,13 +114,15 @@ def to_json(choice: Choice, print_: dict, measured: dict[int, list[Phase]], when
     }
 
 
-def from_json(saved: dict, print_: dict) -> Choice | None:
-    """The saved choice if it was measured for `print_` (this machine, release and TLS), else None."""
+def from_json(saved: dict, machine: dict) -> Choice | None:
+    """The saved choice if it was measured for `machine` (this machine, release and TLS), else None."""
     try:
-        if saved["fingerprint"] != print_:
+        if saved["fingerprint"] != machine:
             return None
         proxies = int(saved["proxies"])
         scores = {int(n): (None if s is None else float(s)) for n, s in saved["scores"].items()}
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    return Choice(proxies, scores, int(print_["cores"]))
+    if proxies not in scores or not 0 <= proxies <= S.MAX_PROXY_WORKERS:
+        return None
+    return Choice(proxies, scores, int(machine["cores"]))

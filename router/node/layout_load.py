@@ -6,7 +6,8 @@ ECHO_PROCEDURE (JSON, as the page), prints `ready`, then takes commands on stdin
 
 - `go LOAD WARM SECONDS`: runs LOAD (`fanout`: acknowledged publishes, WINDOW in flight, to every
   subscriber; `rpc`: DEPTH calls in flight per caller), prints `measuring` after WARM seconds, then
-  `done LOAD UNITS ELAPSED` after SECONDS more (UNITS: deliveries or results in between) and stops;
+  `done LOAD UNITS ELAPSED` after SECONDS more (UNITS: that load's deliveries or results in
+  between) and stops, then `idle` once nothing has arrived for QUIET seconds;
 - `quit`.
 
 Anything wrong prints `error WHY` and exits 1. The parent reads the hub's CPU at `measuring` and
@@ -23,12 +24,14 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.twisted.websocket import WampWebSocketClientFactory
 from autobahn.wamp.serializer import JsonSerializer
 from autobahn.wamp.types import ComponentConfig, PublishOptions
-from switchboard.router.node.layout_choice import ECHO_PROCEDURE, FANOUT_TOPIC, JOIN_TIMEOUT
+from switchboard.router.node.layout_wire import ECHO_PROCEDURE, FANOUT, FANOUT_TOPIC, JOIN_TIMEOUT, LOADS, RPC
 from twisted.internet import defer, endpoints, reactor, ssl, stdio
 from twisted.protocols.basic import LineReceiver
 
 #: acknowledged publishes in flight; calls in flight per caller
 WINDOW, DEPTH = 16, 8
+#: seconds with nothing arriving after a load that make the hub idle again
+QUIET = 0.2
 PAYLOAD = {"text": "x" * 64}
 
 
@@ -48,8 +51,12 @@ class Load:
 
     def __init__(self, url: str, realm: str):
         self.url, self.realm = urlparse(url), realm
-        self.units = 0
+        #: the load generating now, the one counted now (units), and everything seen (for idle)
         self.running: str | None = None
+        self.counting: str | None = None
+        self.units = self.seen = 0
+        self.publisher = None
+        self.callers: list = []
 
     def join(self) -> defer.Deferred:
         joined = defer.Deferred()
@@ -66,8 +73,15 @@ class Load:
         endpoint.connect(factory).addErrback(lambda f: joined.called or joined.errback(f))
         return joined
 
+    def arrived(self, load: str) -> None:
+        """An event delivered or a call answered: a unit only of the load being counted (events a
+        fan-out left queued must not count, nor their CPU, for the RPC after it)."""
+        self.seen += 1
+        if self.counting == load:
+            self.units += 1
+
     def delivered(self, *args, **kwargs) -> None:
-        self.units += 1
+        self.arrived(FANOUT)
 
     async def setup(self, subscribers: int, callers: int) -> None:
         subs = await defer.gatherResults([self.join() for _ in range(subscribers)], consumeErrors=True)
@@ -85,13 +99,13 @@ class Load:
         if self.running != load:
             return
         d = caller.call(ECHO_PROCEDURE, PAYLOAD)
-        d.addCallbacks(lambda _: (self.delivered(), self.call_loop(caller, load)), self.failed)
+        d.addCallbacks(lambda _: (self.arrived(RPC), self.call_loop(caller, load)), self.failed)
 
     def go(self, load: str, warm: float, seconds: float) -> None:
-        if load not in ("fanout", "rpc"):
+        if load not in LOADS:
             raise ValueError(f"no load {load!r}")
         self.running = load
-        if load == "fanout":
+        if load == FANOUT:
             for _ in range(WINDOW):
                 self.publish_loop(load)
         else:
@@ -102,13 +116,21 @@ class Load:
 
     def measure(self, load: str, seconds: float) -> None:
         say("measuring")
-        self.units, started = 0, time.monotonic()
+        self.units, self.counting, started = 0, load, time.monotonic()
         reactor.callLater(seconds, self.done, load, started)
 
     def done(self, load: str, started: float) -> None:
         units, elapsed = self.units, time.monotonic() - started
-        self.running = None
+        self.running = self.counting = None
         say(f"done {load} {units} {elapsed:.3f}")
+        self.settle(-1)
+
+    def settle(self, seen: int) -> None:
+        """Says `idle` once nothing has arrived for QUIET seconds: the next load starts on a quiet hub."""
+        if self.seen == seen:
+            say("idle")
+        else:
+            reactor.callLater(QUIET, self.settle, self.seen)
 
     def failed(self, failure) -> None:
         if self.running is not None:

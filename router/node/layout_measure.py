@@ -30,15 +30,15 @@ from typing import Callable
 from switchboard.bridge.limits import lifted_for_load
 from switchboard.router import settings as S
 from switchboard.router.node import layout_choice as choice
+from switchboard.router.node import layout_wire as wire
 from switchboard.router.node.process import Node, NodeError, free_port
 
-#: the loads, in order; the sessions the load process holds for them
-LOADS = ("fanout", "rpc")
+#: the sessions the load process holds for the loads (layout_wire.LOADS)
 SUBSCRIBERS, CALLERS = 50, 4
 #: seconds of load before the CPU is read, so every session is busy and caches are warm
 WARM_SECONDS = 0.5
-#: seconds the load process has to join its sessions, and to answer a command (on top of its load)
-JOIN_TIMEOUT, ANSWER_TIMEOUT = choice.JOIN_TIMEOUT + 10, 30.0
+#: seconds the load process has to say it is ready (joined), and to answer a command (on top of its load)
+READY_TIMEOUT, ANSWER_TIMEOUT = wire.JOIN_TIMEOUT + 10, 30.0
 #: what a candidate hub takes to start and stop, for the estimate the start line gives
 HUB_SECONDS = 8.0
 VERSIONED = ("switchboard-hub", "crossbar", "autobahn", "twisted")
@@ -51,9 +51,14 @@ class MeasureError(RuntimeError):
     pass
 
 
+#: what a failing measurement raises besides MeasureError: a dead load process (a broken pipe, a
+#: garbled line), a hub that would not start or stop, a file that could not be written
+FAILURES = (MeasureError, NodeError, OSError, ValueError, subprocess.SubprocessError)
+
+
 def measure_config(config: dict) -> dict:
     """`config` (the shipped one) for a candidate hub: no app components but the echo one, and the
-    anonymous role allowed the load's URIs (layout_choice.PREFIX)."""
+    anonymous role allowed the load's URIs (layout_wire.PREFIX)."""
     config = copy.deepcopy(config)
     router = S.router_worker(config)
     config["workers"] = [w for w in config["workers"] if w["type"] != "container"]
@@ -62,7 +67,7 @@ def measure_config(config: dict) -> dict:
         if role["name"] == anonymous:
             role.setdefault("permissions", []).append(
                 {
-                    "uri": choice.PREFIX,
+                    "uri": wire.PREFIX,
                     "match": "prefix",
                     "allow": {"call": True, "register": False, "publish": True, "subscribe": True},
                     "disclose": {"caller": False, "publisher": False},
@@ -114,14 +119,24 @@ def fingerprint(settings: S.Settings) -> dict:
 class LoadProcess:
     """layout_load in a process of its own: its lines read on a thread, each awaited with a timeout."""
 
-    def __init__(self, url: str, realm: str):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "switchboard.router.node.layout_load", url, realm, str(SUBSCRIBERS), str(CALLERS)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    def __init__(self, url: str, realm: str, errors: Path):
+        self.errors = errors
+        with open(errors, "wb") as stderr:  # a file: a pipe nobody reads would block it
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "switchboard.router.node.layout_load",
+                    url,
+                    realm,
+                    str(SUBSCRIBERS),
+                    str(CALLERS),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -137,7 +152,7 @@ class LoadProcess:
             raise MeasureError(f"the load process did not say {word!r} within {timeout:g} s") from None
         if line is None:
             self.process.wait(10)
-            last = (self.process.stderr.read() or "").strip().splitlines()[-1:]
+            last = self.errors.read_text(errors="replace").strip().splitlines()[-1:]
             raise MeasureError(f"the load process exited with {self.process.returncode} before {word!r}: {last}")
         words = line.split()
         if not words or words[0] != word:
@@ -191,11 +206,11 @@ def measure_layout(workdir: Path, proxies: int, tls: S.Tls | None, seconds: floa
         try:
             node.start()
             pids = {"controller": node.process.pid, **node.worker_pids()}
-            generator = LoadProcess(settings.ws_url, settings.realm)
+            generator = LoadProcess(settings.ws_url, settings.realm, workdir / "load.log")
             try:
-                generator.expect("ready", JOIN_TIMEOUT)
+                generator.expect("ready", READY_TIMEOUT)
                 phases = []
-                for name in LOADS:
+                for name in wire.LOADS:
                     generator.send(f"go {name} {WARM_SECONDS} {seconds}")
                     generator.expect("measuring", ANSWER_TIMEOUT)
                     before = cpu_seconds(pids)
@@ -203,6 +218,7 @@ def measure_layout(workdir: Path, proxies: int, tls: S.Tls | None, seconds: floa
                     after = cpu_seconds(pids)
                     spent = {k: round(after[k] - before[k], 4) for k in pids}
                     phases.append(choice.Phase(name, int(units), float(elapsed), spent))
+                    generator.expect("idle", ANSWER_TIMEOUT)
                 return phases
             finally:
                 generator.close()
@@ -227,7 +243,15 @@ def measure(settings: S.Settings, seconds: float) -> tuple[choice.Choice, dict]:
 
 
 def estimate(seconds: float, n: int) -> float:
-    return len(choice.candidates(n)) * (HUB_SECONDS + len(LOADS) * (WARM_SECONDS + seconds))
+    return len(choice.candidates(n)) * (HUB_SECONDS + len(wire.LOADS) * (WARM_SECONDS + seconds))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`text` in `path`, whole or not at all (a start that reads it meanwhile sees the old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def layout_path(settings: S.Settings) -> Path:
@@ -251,20 +275,29 @@ def resolve(settings: S.Settings, say: Callable[[str], None], again: bool = Fals
     if not settings.layout_auto and not again:
         return settings, f"{S.ENV_PROXY_WORKERS}={settings.proxy_workers}"
     path = layout_path(settings)
+    if len(choice.candidates(cores())) == 1:
+        return dataclasses.replace(
+            settings, proxy_workers=0
+        ), f"{S.ENV_PROXY_WORKERS}=auto: one core, nothing to spread"
     picked, saved = (None, None) if again else saved_choice(settings)
+    kept = f"kept in {path}"
     if picked is None:
         seconds = S.layout_seconds(os.environ)
         counts = " and ".join(map(str, choice.candidates(cores())))
         say(
-            f"measuring which layout serves best on this machine, once: {counts} proxy workers, about "
-            f"{estimate(seconds, cores()):.0f} s ({S.ENV_PROXY_WORKERS}=0 starts without measuring)"
+            f"measuring which layout serves best on this machine, once for this hub directory: {counts} "
+            f"proxy workers, about {estimate(seconds, cores()):.0f} s ({S.ENV_PROXY_WORKERS}=0 starts "
+            "without measuring)"
         )
         try:
             picked, saved = measure(settings, seconds)
-        except MeasureError as e:
+        except FAILURES as e:
             say(f"the layout measurement failed ({e}); starting with no proxies, measuring again next start")
             return dataclasses.replace(settings, proxy_workers=0), f"{S.ENV_PROXY_WORKERS}=auto, not measured"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
-    note = f"{S.ENV_PROXY_WORKERS}=auto: measured {saved.get('measured_at')} {choice.summary(picked)}; kept in {path}"
+        try:
+            write_atomically(path, json.dumps(saved, indent=2) + "\n")
+        except OSError as e:
+            say(f"could not keep the layout measurement in {path} ({e}); the next start measures again")
+            kept = "not kept"
+    note = f"{S.ENV_PROXY_WORKERS}=auto: measured {saved.get('measured_at')} {choice.summary(picked)}; {kept}"
     return dataclasses.replace(settings, proxy_workers=picked.proxies), note

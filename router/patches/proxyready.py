@@ -15,6 +15,9 @@ from __future__ import annotations
 import os
 
 from switchboard.router import settings as S
+from twisted.logger import Logger
+
+log = Logger()
 
 _installed = False
 
@@ -41,8 +44,13 @@ def install() -> bool:
         add(self, path, webservice)
         if self._path == "/" and serves_every_path(self):
             worker = self._transport._worker.config.extra
-            with open(marker(worker.cbdir, worker.worker), "w", encoding="utf-8") as f:
-                f.write(f"{os.getpid()}\n")
+            path = marker(worker.cbdir, worker.worker)
+            try:  # whole or not at all: the node reads it as soon as it exists
+                with open(path + ".partial", "w", encoding="utf-8") as f:
+                    f.write(f"{os.getpid()}\n")
+                os.replace(path + ".partial", path)
+            except OSError as e:  # the node then times out naming the proxies' paths; say why here
+                log.error("proxy worker cannot write {path}: {e}", path=path, e=e)
 
     RouterWebService.__setitem__ = add_then_say_when_complete
     _installed = True

@@ -88,7 +88,7 @@ def test_every_role_is_routed_to_the_router_over_its_unix_socket_with_anonymous_
     ]
 
 
-@pytest.mark.parametrize("raw", ["-1", "two", "65", "1.5"])
+@pytest.mark.parametrize("raw", ["-1", "two", "65", "1.5", "²", "auto2"])
 def test_a_bad_proxy_count_is_refused_naming_the_variable(raw):
     with pytest.raises(S.SettingsError, match=S.ENV_PROXY_WORKERS):
         S.Settings.from_env({S.ENV_PROXY_WORKERS: raw})
@@ -131,17 +131,19 @@ def test_an_explicit_proxy_count_is_no_measurement():
 def test_a_bad_measurement_duration_is_refused_naming_the_variable(raw):
     with pytest.raises(S.SettingsError, match=S.ENV_LAYOUT_SECONDS):
         S.layout_seconds({S.ENV_LAYOUT_SECONDS: raw})
+    with pytest.raises(S.SettingsError, match=S.ENV_LAYOUT_SECONDS):  # refused at start, before any measurement
+        S.Settings.from_env({S.ENV_LAYOUT_SECONDS: raw})
     assert S.layout_seconds({}) == S.DEFAULT_LAYOUT_SECONDS
 
 
 def test_the_measurement_hub_has_the_echo_component_alone_and_lets_anonymous_use_its_uris():
-    from switchboard.router.node import layout_choice, layout_measure
+    from switchboard.router.node import layout_measure, layout_wire
 
     config = layout_measure.measure_config(S.load_config(S.CONFIG_FILE))
     containers = [w for w in config["workers"] if w["type"] == "container"]
     assert [c["classname"] for w in containers for c in w["components"]] == [layout_measure.ECHO_CLASS]
     roles = {r["name"]: r for r in S.router_worker(config)["realms"][0]["roles"]}
-    granted = [p for p in roles["anonymous"]["permissions"] if p["uri"] == layout_choice.PREFIX]
+    granted = [p for p in roles["anonymous"]["permissions"] if p["uri"] == layout_wire.PREFIX]
     assert granted and granted[0]["match"] == "prefix"
     assert granted[0]["allow"] == {"call": True, "register": False, "publish": True, "subscribe": True}
     assert S.container_components(config) == 1  # readiness waits for it, so for every proxy's /ws

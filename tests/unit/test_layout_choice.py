@@ -8,10 +8,15 @@ from switchboard.router.node import layout_choice as C
 
 
 @pytest.mark.parametrize(
-    "cores, expected", [(1, (0, 1)), (2, (0, 2)), (3, (0, 3)), (4, (0, 2, 4)), (8, (0, 4, 8)), (16, (0, 8, 16))]
+    "cores, expected", [(1, (0,)), (2, (0, 2)), (3, (0, 3)), (4, (0, 2, 4)), (8, (0, 4, 8)), (16, (0, 8, 16))]
 )
 def test_the_candidates_are_none_one_per_core_and_half_that_from_four_cores(cores, expected):
     assert C.candidates(cores) == expected
+
+
+def test_the_candidates_stay_within_the_most_proxy_workers_a_node_runs():
+    assert C.candidates(256) == (0, 64)
+    assert C.candidates(8, most=3) == (0, 3)
 
 
 def test_capacity_is_bound_by_the_busiest_process_and_by_all_cores():
@@ -61,8 +66,10 @@ def test_a_candidate_that_did_nothing_scores_none_and_is_not_chosen():
 
 
 def test_the_summary_names_every_other_candidate_with_its_score():
-    choice = C.Choice(0, {0: 1.0, 2: 0.7245, 4: 1.05}, 4)
-    assert C.summary(choice) == "on this machine's 4 cores, capacity against no proxies: 2 proxies 0.72, 4 proxies 1.05"
+    choice = C.Choice(0, {0: 1.0, 1: 0.5, 2: 0.7245, 4: 1.05}, 4)
+    assert C.summary(choice) == (
+        "on this machine's 4 cores, capacity against no proxies: 1 proxy 0.50, 2 proxies 0.72, 4 proxies 1.05"
+    )
     assert C.describe(0) == "one router worker, no proxies"
     assert C.describe(3) == "3 proxy worker(s) in front of the router"
 
@@ -99,6 +106,16 @@ def test_a_saved_choice_for_another_machine_release_or_tls_setting_is_not_taken(
     assert C.from_json(saved, other) is None
 
 
-@pytest.mark.parametrize("saved", [{}, {"fingerprint": PRINT}, {"fingerprint": PRINT, "proxies": "x", "scores": {}}])
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {},
+        {"fingerprint": PRINT},
+        {"fingerprint": PRINT, "proxies": "x", "scores": {}},
+        {"fingerprint": PRINT, "proxies": 3, "scores": {"0": 1.0, "2": 0.5}},  # not a candidate measured
+        {"fingerprint": PRINT, "proxies": -3, "scores": {"0": 1.0, "-3": 2.0}},
+        {"fingerprint": PRINT, "proxies": 999, "scores": {"0": 1.0, "999": 2.0}},
+    ],
+)
 def test_a_damaged_saved_choice_is_measured_again(saved):
     assert C.from_json(saved, PRINT) is None
