@@ -61,6 +61,7 @@ stop = record("Controller received SIGINT [signal=2]: shutting down node", "cros
 assert view.shown(stop) and view.stopping
 assert not view.shown(lost)
 assert not view.shown(record("component Demo ready", "switchboard.components.base"))  # restarted as it stops
+assert not view.shown(record("Cancelling 1 outstanding requests", "switchboard.components.clock.Clock"))
 assert not view.shown(record("cannot detach session \\"1\\": session not currently attached",
                              "crossbar.router.session.RouterApplicationSession", level=LogLevel.warn))
 assert view.shown(record("history: store closed with an error", "switchboard.router.services.history",
